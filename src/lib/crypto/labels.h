@@ -9,4 +9,7 @@
 /* Associated data of the encrypted seed file. */
 #define SH_LABEL_SEEDFILE_AD "shoal/seedfile/ad/v1"
 
+/* Blinded community IDs: keys the deterministic nonce of a signature by a blinded key. */
+#define SH_LABEL_BLINDED_SIGN_NONCE "shoal/identity/blinded-sign-nonce/v1"
+
 #endif
