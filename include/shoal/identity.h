@@ -36,6 +36,9 @@ extern "C" {
 /* Initialises libsodium; safe to call more than once. */
 int sh_identity_init(void) SH_IDENTITY_WUR;
 
+/* Fills a new account seed from the system's random source. */
+void sh_seed_generate(uint8_t seed[static SH_SEED_BYTES]);
+
 /* ---- Recovery phrase ------------------------------------------------------------------------ */
 
 #define SH_PHRASE_WORDS 13           /* 12 words for the 16-byte seed + 1 checksum word */
@@ -100,7 +103,9 @@ int sh_session_id_parse(uint8_t x25519_pk[static SH_X25519_PK_BYTES], const char
 
 /* ---- Blinded IDs (communities) -------------------------------------------------------------- */
 
-/* The account's 15- or 25-blinded ID on the server with this public key (prefix 0x15 or 0x25). */
+/* The account's 15- or 25-blinded ID on the server with this public key (prefix 0x15 or 0x25).
+ * A 15-blinded key keeps the sign of the account's Ed25519 key, so for half of all accounts it is
+ * the second of the two candidates a server derives from the Session ID. */
 int sh_account_blinded_id(const sh_account *account, uint8_t prefix,
                           const uint8_t server_pk[static SH_SERVER_PK_BYTES],
                           uint8_t out[static SH_BLINDED_ID_BYTES]) SH_IDENTITY_WUR;

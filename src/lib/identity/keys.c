@@ -22,6 +22,11 @@ int sh_identity_init(void)
     return sh_crypto_init();
 }
 
+void sh_seed_generate(uint8_t seed[static SH_SEED_BYTES])
+{
+    randombytes_buf(seed, SH_SEED_BYTES);
+}
+
 int sh_account_from_ed25519_seed(sh_account **out, const uint8_t seed[static SH_ED25519_SEED_BYTES])
 {
     static const uint8_t zeros[SH_ED25519_SEED_BYTES - SH_SEED_BYTES];
