@@ -189,7 +189,7 @@ static int parse_header(const uint8_t *file, size_t len, uint8_t *kind)
 
 int sh_seedfile_has_passphrase(const uint8_t *file, size_t len, bool *out)
 {
-    uint8_t kind;
+    uint8_t kind = 0;
     int rc = parse_header(file, len, &kind);
 
     if (rc == SH_OK)
@@ -199,7 +199,7 @@ int sh_seedfile_has_passphrase(const uint8_t *file, size_t len, bool *out)
 
 int sh_seedfile_session_id(const uint8_t *file, size_t len, uint8_t out[static SH_SESSION_ID_BYTES])
 {
-    uint8_t kind;
+    uint8_t kind = 0;
     int rc = parse_header(file, len, &kind);
 
     if (rc == SH_OK)
@@ -256,7 +256,7 @@ static int check_session_id(const uint8_t seed[static SH_SEED_BYTES], const uint
 int sh_seedfile_open(uint8_t seed[static SH_SEED_BYTES], const uint8_t *file, size_t len,
                      const char *passphrase, size_t passphrase_len)
 {
-    uint8_t kind, tmp[SH_SEED_BYTES];
+    uint8_t kind = 0, tmp[SH_SEED_BYTES];
     int rc = parse_header(file, len, &kind);
 
     if (rc != SH_OK)
