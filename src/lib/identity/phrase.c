@@ -18,21 +18,30 @@
 
 _Static_assert((uint64_t)N * N * N > UINT32_MAX, "3 words cover every 32-bit value");
 
+/* The first 3 letters of a word as one number that sorts like the letters. */
+static uint32_t prefix_key(const char *w)
+{
+    return (uint32_t)(uint8_t)w[0] << 16 | (uint32_t)(uint8_t)w[1] << 8 | (uint8_t)w[2];
+}
+
 int sh__identity_word_find(const char *word, size_t len)
 {
-    char key[PREFIX];
+    char lower[PREFIX];
+    uint32_t key;
     int lo = 0, hi = N;
 
     if (len < PREFIX)
         return -1;
     for (int i = 0; i < PREFIX; i++)
-        key[i] = (word[i] >= 'A' && word[i] <= 'Z') ? (char)(word[i] - 'A' + 'a') : word[i];
+        lower[i] = (word[i] >= 'A' && word[i] <= 'Z') ? (char)(word[i] - 'A' + 'a') : word[i];
+    key = prefix_key(lower);
     while (lo < hi) {
-        int mid = lo + (hi - lo) / 2, cmp = memcmp(sh__identity_words[mid], key, PREFIX);
+        int mid = lo + (hi - lo) / 2;
+        uint32_t here = prefix_key(sh__identity_words[mid]);
 
-        if (cmp == 0)
+        if (here == key)
             return mid;
-        if (cmp < 0)
+        if (here < key)
             lo = mid + 1;
         else
             hi = mid;
