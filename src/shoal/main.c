@@ -68,7 +68,11 @@ static int global_options(int argc, char **argv, const char **data, int *first)
             usage(stdout);
             return CLI_EXIT_OK;
         }
-        if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--data") == 0) {
+            if (i + 1 == argc) {
+                fputs("shoal: --data needs a folder. See 'shoal --help'.\n", stderr);
+                return CLI_EXIT_USAGE;
+            }
             *data = argv[++i];
         } else if (strncmp(argv[i], "--data=", 7) == 0) {
             *data = argv[i] + 7;

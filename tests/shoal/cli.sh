@@ -158,6 +158,8 @@ usage() {
     expect 2 "$shoal" id --force
     grep_err "unknown option '--force'"
     expect 2 "$shoal" init --kdf-cost cheap
+    expect 2 "$shoal" --data
+    grep_err "needs a folder"
     expect 3 "$shoal" id --data "$work/none"
     grep_err "there is no account in"
     printf 'SHOALSEED\002' >"$work/seed-v2"
