@@ -56,7 +56,8 @@ int sh_phrase_encode(char *out, size_t out_size, const uint8_t seed[static SH_SE
 int sh_phrase_decode(uint8_t seed[static SH_SEED_BYTES], const char *phrase) SH_IDENTITY_WUR;
 
 /* The general form: `len` bytes (a non-zero multiple of 4) as 3 words per 4 bytes, followed by a
- * checksum word when `checksum` is true. */
+ * checksum word when `checksum` is true. out_size must be at least SH_PHRASE_TEXT_BYTES(number of
+ * words), else SH_ERR_LIMIT. */
 int sh_phrase_encode_bytes(char *out, size_t out_size, const uint8_t *bytes, size_t len,
                            bool checksum);
 /* Decodes 3k words (no checksum) or 3k+1 words (the last one a checksum) into out, which must
