@@ -15,13 +15,19 @@ all: $(DEBUG)/build.ninja
 deps:
 	@tools/install-deps.sh build
 
-$(DEBUG)/build.ninja:
-	@tools/install-deps.sh build
-	$(MESON) setup $(DEBUG) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+# A build folder is (re)configured when any meson.build is newer than it, so module folders that
+# arrive with a merge (found by fs.is_file at configure time) are never missed.
+MESON_FILES := $(shell find . -name meson.build -not -path './build/*' -not -path './node_modules/*') meson_options.txt
 
-$(RELEASE)/build.ninja:
+$(DEBUG)/build.ninja: $(MESON_FILES)
 	@tools/install-deps.sh build
-	$(MESON) setup $(RELEASE) --buildtype=release
+	$(MESON) setup $(DEBUG) $(if $(wildcard $(DEBUG)/build.ninja),--reconfigure) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+	@touch $@
+
+$(RELEASE)/build.ninja: $(MESON_FILES)
+	@tools/install-deps.sh build
+	$(MESON) setup $(RELEASE) $(if $(wildcard $(RELEASE)/build.ninja),--reconfigure) --buildtype=release
+	@touch $@
 
 demo: $(RELEASE)/build.ninja
 	@ninja -C $(RELEASE) >/dev/null || ninja -C $(RELEASE)
@@ -37,7 +43,7 @@ bench: $(RELEASE)/build.ninja
 
 fuzz:
 	@tools/install-deps.sh ci
-	@[ -f $(FUZZ)/build.ninja ] || CC=clang $(MESON) setup $(FUZZ) --buildtype=debugoptimized -Dfuzz=true -Db_lundef=false
+	@CC=clang $(MESON) setup $(FUZZ) $(if $(wildcard $(FUZZ)/build.ninja),--reconfigure) --buildtype=debugoptimized -Dfuzz=true -Db_lundef=false >/dev/null
 	ninja -C $(FUZZ)
 	@tools/run-fuzz.sh $(FUZZ) $${FUZZ_SECONDS:-60}
 
