@@ -12,4 +12,29 @@
 /* Blinded community IDs: keys the deterministic nonce of a signature by a blinded key. */
 #define SH_LABEL_BLINDED_SIGN_NONCE "shoal/identity/blinded-sign-nonce/v1"
 
+/* Onion routing (docs/onion.md "Key derivation"). BLAKE2b of the DH output, then BLAKE2b keyed
+ * with that per-hop secret over each label below. */
+/* Hashes a hop's ristretto255 DH output (with the group element) into its per-hop secret. */
+#define SH_LABEL_ONION_HOP_SECRET "shoal/onion/hop-secret/v1"
+/* The blinding factor that turns this hop's group element into the next hop's. */
+#define SH_LABEL_ONION_BLIND "shoal/onion/blind/v1"
+/* The replay tag a hop remembers for one onion-key epoch. */
+#define SH_LABEL_ONION_REPLAY_TAG "shoal/onion/replay-tag/v1"
+/* The ChaCha20 key of the header stream (routing information and filler). */
+#define SH_LABEL_ONION_HEADER_STREAM "shoal/onion/header-stream/v1"
+/* The keyed-BLAKE2b key of the per-hop header MAC. */
+#define SH_LABEL_ONION_HEADER_MAC "shoal/onion/header-mac/v1"
+/* The wide-block key of this hop's layer of the request payload. */
+#define SH_LABEL_ONION_REQUEST_LAYER "shoal/onion/request-layer/v1"
+/* The wide-block key of this hop's layer of the reply. */
+#define SH_LABEL_ONION_REPLY_LAYER "shoal/onion/reply-layer/v1"
+/* The end-to-end XChaCha20-Poly1305 key of the request (client to destination). */
+#define SH_LABEL_ONION_E2E_REQUEST "shoal/onion/e2e-request/v1"
+/* The end-to-end XChaCha20-Poly1305 key of the reply (destination to client). */
+#define SH_LABEL_ONION_E2E_REPLY "shoal/onion/e2e-reply/v1"
+/* The four round keys of the LIONESS-style wide-block cipher, from one layer key. */
+#define SH_LABEL_ONION_LIONESS_ROUNDS "shoal/onion/lioness-rounds/v1"
+/* The client's build stream: ephemeral scalar and header padding from one random seed. */
+#define SH_LABEL_ONION_BUILD_SEED "shoal/onion/build-seed/v1"
+
 #endif
