@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <shoal/err.h>
+
 #include "util/buf.h"
 
 /* ---- Sizes (docs/onion.md "Packet format") ---- */

@@ -116,7 +116,7 @@ int sh_onion_peel(const sh_onion_keyring *kr, sh_onion_replay *rc_cache, uint8_t
                   size_t len, sh_onion_peeled *out)
 {
     uint8_t secret[SH__ONION_SECRET_BYTES], stream[SH__ONION_STREAM_BYTES], layer[SH_ONION_KEY_BYTES];
-    uint64_t epoch;
+    uint64_t epoch = 0;
     int rc;
 
     memset(out, 0, sizeof *out);

@@ -336,7 +336,7 @@ int sh_onion_replay_check_add(sh_onion_replay *rc, uint64_t epoch,
                               const uint8_t tag[static SH_ONION_TAG_BYTES])
 {
     uint8_t t[RECORD_BYTES];
-    epoch_set *s;
+    epoch_set *s = NULL;
     int err;
 
     if (epoch < rc->retired_below)

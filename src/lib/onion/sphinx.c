@@ -97,6 +97,8 @@ static void write_routing(uint8_t ri[static SH_ONION_ROUTING_BYTES], const sh_on
  * phi_0 is empty; phi_i = (phi_{i-1} || 0^t) XOR stream_{i-1}[L - (i-1) t, L + t). */
 static void compute_filler(const hop_keys *keys, size_t n, uint8_t *phi)
 {
+    if (n < 2)
+        return;
     memset(phi, 0, (n - 1) * T_BYTES);
     for (size_t i = 1; i < n; i++) {
         const uint8_t *s = keys[i - 1].stream + L_BYTES - (i - 1) * T_BYTES;
