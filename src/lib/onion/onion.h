@@ -258,4 +258,81 @@ size_t sh_onion_circuits_drop_link(sh_onion_circuits *t, uint64_t link, sh_onion
 bool sh_onion_circuits_next_deadline(const sh_onion_circuits *t, int64_t *deadline_ms);
 size_t sh_onion_circuits_count(const sh_onion_circuits *t);
 
+/* ---- Path selection (client) ---- */
+
+/* One node of the map as path selection sees it. */
+typedef struct sh_onion_candidate {
+    uint8_t id[SH_ONION_ID_BYTES];
+    uint8_t addr[16];   /* IPv6, or IPv4 as ::ffff:a.b.c.d */
+    bool in_swarm;
+    uint64_t swarm_id;
+    bool guard_flag;    /* the map's Guard flag: stable long enough to be a guard */
+} sh_onion_candidate;
+
+typedef struct sh_onion_path_policy {
+    size_t n_guards;             /* guards kept, 2..SH_ONION_GUARDS_MAX */
+    int64_t guard_lifetime_ms;   /* a guard is replaced this long after it was chosen */
+    uint32_t guard_max_failures; /* consecutive failures that rotate a guard out */
+    bool allow_same_subnet;      /* loopback devnet only: skip the /16 (IPv6 /32) rule */
+} sh_onion_path_policy;
+
+#define SH_ONION_GUARDS_MAX 3
+#define SH_ONION_GUARD_LIFETIME_MS (6LL * 7 * 24 * 3600 * 1000) /* six weeks */
+#define SH_ONION_GUARD_MAX_FAILURES 3u
+#define SH_ONION_AVOID_MAX 64u
+
+/* The client's kept guards (it saves them with its state). */
+typedef struct sh_onion_guards {
+    size_t n;
+    struct {
+        uint8_t id[SH_ONION_ID_BYTES];
+        int64_t chosen_ms;
+        uint32_t failures;
+    } g[SH_ONION_GUARDS_MAX];
+} sh_onion_guards;
+
+/* Nodes that failed recently, avoided until their time passes (oldest replaced when full). */
+typedef struct sh_onion_avoid {
+    size_t n;
+    struct {
+        uint8_t id[SH_ONION_ID_BYTES];
+        int64_t until_ms;
+    } e[SH_ONION_AVOID_MAX];
+} sh_onion_avoid;
+
+/* Returns a uniform integer in [0, upper); NULL means randombytes_uniform. */
+typedef uint32_t (*sh_onion_uniform_cb)(void *ctx, uint32_t upper);
+
+/* Drops guards that left the map or outlived their lifetime, then tops the set up with random
+ * Guard-flagged nodes (distinct /16s unless allowed). SH_ERR_UNAVAILABLE when no guard at all
+ * can be had; SH_ERR_INVALID for a bad policy. */
+int sh_onion_guards_update(sh_onion_guards *g, const sh_onion_candidate *cands, size_t n,
+                           const sh_onion_path_policy *policy, int64_t now_ms,
+                           sh_onion_uniform_cb uniform, void *ctx);
+/* A path through this guard failed at the guard: after guard_max_failures in a row it is
+ * dropped (the next update replaces it). A success resets the count. */
+void sh_onion_guards_failed(sh_onion_guards *g, const uint8_t id[static SH_ONION_ID_BYTES],
+                            const sh_onion_path_policy *policy);
+void sh_onion_guards_succeeded(sh_onion_guards *g, const uint8_t id[static SH_ONION_ID_BYTES]);
+
+void sh_onion_avoid_add(sh_onion_avoid *a, const uint8_t id[static SH_ONION_ID_BYTES],
+                        int64_t until_ms);
+bool sh_onion_avoid_has(const sh_onion_avoid *a, const uint8_t id[static SH_ONION_ID_BYTES],
+                        int64_t now_ms);
+
+/* A path: indices into the candidates for the guard and the middle; the destination is given. */
+typedef struct sh_onion_path {
+    size_t guard;
+    size_t middle;
+} sh_onion_path;
+
+/* Picks a guard from the kept ones and a random middle for a path to `dest` (a node of the
+ * target swarm, or a service with in_swarm false): guard, middle and destination distinct, guard
+ * and middle never in the destination's swarm nor avoided, and no two of the three in one /16
+ * unless the policy allows it. SH_ERR_UNAVAILABLE names the hop that could not be filled. */
+int sh_onion_path_pick(const sh_onion_candidate *cands, size_t n, const sh_onion_guards *g,
+                       const sh_onion_avoid *avoid, const sh_onion_candidate *dest,
+                       const sh_onion_path_policy *policy, int64_t now_ms,
+                       sh_onion_uniform_cb uniform, void *ctx, sh_onion_path *out);
+
 #endif
