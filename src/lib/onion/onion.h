@@ -1,7 +1,7 @@
 /* Module onion (layer L4): Sphinx packets over ristretto255 (build, peel, replies), the node's
  * per-epoch onion keyring, the replay cache, the relay's circuit table and client path selection.
- * Everything here is a library without I/O of its own besides the replay cache's files; the
- * relay (module node) and the client drive it. Format, labels and security argument:
+ * Everything here is a library without I/O of its own besides the replay cache's files and the
+ * keyring file; the relay (module node) and the client drive it over net links. Format, labels and security argument:
  * docs/onion.md. Construction: Danezis & Goldberg, "Sphinx: A Compact and Provably Secure Mix
  * Format" (2009), with a LIONESS-style wide-block payload (Anderson & Biham 1996). */
 #ifndef SH_ONION_ONION_H
