@@ -285,10 +285,13 @@ void sh__mlkem_poly_to_msg(uint8_t msg[static 32], const sh_mlkem_poly *p)
 }
 
 /* Three SHAKE128 blocks give 168 candidates, enough for 256 coefficients almost always; more
- * blocks follow one at a time. 168 is a multiple of 3, so candidates never straddle blocks. */
+ * blocks follow one at a time. 168 is a multiple of 3, so candidates never straddle blocks. Every
+ * candidate is stored and the count advances only for an accepted one, which spares the branch
+ * predictor; `out` has room for the two candidates past the last coefficient. */
 void sh__mlkem_sample_ntt(sh_mlkem_poly *p, const uint8_t rho[static 32], uint8_t j, uint8_t i)
 {
     uint8_t seed[34], buf[3 * SH_SHAKE128_RATE];
+    int16_t out[SH_MLKEM_N + 2];
     size_t len = sizeof buf, pos = 0;
     unsigned n = 0;
     sh_keccak st;
@@ -309,11 +312,12 @@ void sh__mlkem_sample_ntt(sh_mlkem_poly *p, const uint8_t rho[static 32], uint8_
         uint16_t d2 = (uint16_t)((buf[pos + 1] >> 4) | (buf[pos + 2] << 4));
 
         pos += 3;
-        if (d1 < Q)
-            p->c[n++] = (int16_t)d1;
-        if (d2 < Q && n < SH_MLKEM_N)
-            p->c[n++] = (int16_t)d2;
+        out[n] = (int16_t)d1;
+        n += d1 < Q;
+        out[n] = (int16_t)d2;
+        n += d2 < Q;
     }
+    memcpy(p->c, out, sizeof p->c);
 }
 
 static inline uint32_t load32_le(const uint8_t *b)

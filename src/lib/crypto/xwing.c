@@ -21,6 +21,7 @@ static const uint8_t xwing_label[6] = {0x5c, 0x2e, 0x2f, 0x2f, 0x5e, 0x5c};
 
 _Static_assert(crypto_scalarmult_BYTES == 32 && crypto_scalarmult_SCALARBYTES == 32, "X25519");
 
+/* The expanded key lives on the stack for the length of one call and is wiped at its end. */
 typedef struct xwing_expanded {
     uint8_t dk_m[SH_MLKEM768_DK_BYTES];
     uint8_t ek_m[SH_MLKEM768_EK_BYTES];
@@ -69,15 +70,13 @@ static int x25519(uint8_t out[static 32], const uint8_t k[static 32], const uint
 
 int sh_xwing_keygen_derand(uint8_t ek[1216], uint8_t dk[32], const uint8_t seed[32])
 {
-    xwing_expanded *x = sodium_malloc(sizeof *x);
+    xwing_expanded x;
 
-    if (x == NULL)
-        return sh_err_set(SH_ERR_NOMEM, "out of memory for an X-Wing key");
-    expand_key(x, seed);
-    memcpy(ek, x->ek_m, SH_MLKEM768_EK_BYTES);
-    memcpy(ek + SH_MLKEM768_EK_BYTES, x->pk_x, 32);
+    expand_key(&x, seed);
+    memcpy(ek, x.ek_m, SH_MLKEM768_EK_BYTES);
+    memcpy(ek + SH_MLKEM768_EK_BYTES, x.pk_x, 32);
     memmove(dk, seed, SH_XWING_DK_BYTES);
-    sodium_free(x);
+    sodium_memzero(&x, sizeof x);
     return SH_OK;
 }
 
@@ -143,17 +142,15 @@ int sh_xwing_encaps(uint8_t ct[1120], uint8_t ss[32], const uint8_t ek[1216])
 int sh_xwing_decaps(uint8_t ss[32], const uint8_t ct[1120], const uint8_t dk[32])
 {
     const uint8_t *ct_x = ct + SH_MLKEM768_CT_BYTES;
-    xwing_expanded *x = sodium_malloc(sizeof *x);
+    xwing_expanded x;
     uint8_t ss_m[32], ss_x[32];
 
-    if (x == NULL)
-        return sh_err_set(SH_ERR_NOMEM, "out of memory for an X-Wing key");
-    expand_key(x, dk);
-    sh__mlkem768_decaps_unchecked(ss_m, ct, x->dk_m);
-    if (x25519(ss_x, x->sk_x, ct_x) != 0)
+    expand_key(&x, dk);
+    sh__mlkem768_decaps_unchecked(ss_m, ct, x.dk_m);
+    if (x25519(ss_x, x.sk_x, ct_x) != 0)
         memset(ss_x, 0, sizeof ss_x);
-    combiner(ss, ss_m, ss_x, ct_x, x->pk_x);
-    sodium_free(x);
+    combiner(ss, ss_m, ss_x, ct_x, x.pk_x);
+    sodium_memzero(&x, sizeof x);
     sodium_memzero(ss_m, sizeof ss_m);
     sodium_memzero(ss_x, sizeof ss_x);
     return SH_OK;
