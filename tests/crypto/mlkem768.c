@@ -371,6 +371,14 @@ int main(void)
     CHECK_EQ(n_mod, CCTV_MODULUS);
     accumulated(100, "8d65b902f28edc683cebee2872962fd165a4d197c9e24ec74caa4470270df0b7");
     accumulated(1000, "5706194c22e3e0977b570e636de7364abce0609b341433cc4eb48062080b7c76");
+    /* Longer runs on request: SHOAL_MLKEM_ACCUMULATED=10000 (about 30 s here) or 1000000. */
+    const char *longer = getenv("SHOAL_MLKEM_ACCUMULATED");
+    if (longer != NULL && strcmp(longer, "10000") == 0)
+        accumulated(10000, "f959d18d3d1180121433bf0e05f11e7908cf9d03edc150b2b07cb90bef5bc1c1");
+    else if (longer != NULL && strcmp(longer, "1000000") == 0)
+        accumulated(1000000, "3b108396a277f2952ff3243a985c9709bcb95788c39b7b36a2c4e19d1a41e51e");
+    else if (longer != NULL)
+        test_fail(__FILE__, __LINE__, "SHOAL_MLKEM_ACCUMULATED must be 10000 or 1000000");
     printf("mlkem768: ACVP keyGen %zu, encaps %zu, decaps %zu; Wycheproof %zu + %zu + %zu + %zu; "
            "CCTV files %zu, modulus %zu; accumulated 100 and 1000 runs: %zu vectors passed\n",
            n_keygen, n_encaps, n_decaps, n_wp, n_wpe, n_wpk, n_wps, n_cctv, n_mod,
