@@ -21,6 +21,10 @@ if ! command -v valgrind >/dev/null 2>&1; then
     echo "ct-check: valgrind is missing; install it with tools/install-deps.sh ci" >&2
     exit 1
 fi
+if ! echo '#include <valgrind/memcheck.h>' | ${CC:-cc} -E -x c - >/dev/null 2>&1; then
+    echo "ct-check: valgrind/memcheck.h is missing (Debian package valgrind)" >&2
+    exit 1
+fi
 
 status=0
 for o in $levels; do
