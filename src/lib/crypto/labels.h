@@ -37,4 +37,24 @@
 /* The client's build stream: ephemeral scalar and header padding from one random seed. */
 #define SH_LABEL_ONION_BUILD_SEED "shoal/onion/build-seed/v1"
 
+/* Directory (docs/directory.md): each signed object starts with its label as protobuf field 1. */
+/* A node descriptor, signed by the node identity. */
+#define SH_LABEL_DIR_DESCRIPTOR "shoal/dir/descriptor/v1"
+/* One epoch's onion key, signed by the node identity. */
+#define SH_LABEL_DIR_ONION_KEY "shoal/dir/onion-key/v1"
+/* An operator's grant for a node, signed by the operator key. */
+#define SH_LABEL_DIR_OPERATOR_CERT "shoal/dir/operator-cert/v1"
+/* An authority's vote, signed by the authority. */
+#define SH_LABEL_DIR_VOTE "shoal/dir/vote/v1"
+/* The consensus map body, signed by k of the n authorities. */
+#define SH_LABEL_DIR_MAP "shoal/dir/map/v1"
+/* A map diff (unsigned; the map it rebuilds carries the signatures). */
+#define SH_LABEL_DIR_MAP_DIFF "shoal/dir/map-diff/v1"
+/* BLAKE2b-256 of the network file's canonical text: the network id maps and votes name. */
+#define SH_LABEL_DIR_NETWORK_ID "shoal/dir/network-id/v1"
+/* BLAKE2b-256 seed for swarm tie-breaks, from the previous map's signatures. */
+#define SH_LABEL_DIR_SWARM_SEED "shoal/dir/swarm-seed/v1"
+/* BLAKE2b-256 ordering of nodes and swarms under a seed (joins, tie-breaks, splits). */
+#define SH_LABEL_DIR_SWARM_ORDER "shoal/dir/swarm-order/v1"
+
 #endif
