@@ -75,7 +75,7 @@ int sh__dir_pb_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *in,
     rc = sh__dir_pb_pack(m, max, &again);
     if (rc != SH_OK)
         goto done;
-    if (again.len != len || memcmp(again.data, in, len) != 0) {
+    if (again.len != len || (len != 0 && memcmp(again.data, in, len) != 0)) {
         rc = sh_err_set(SH_ERR_FORMAT, "%s is not canonically encoded (fields out of order, "
                         "repeated, or default values written out)", what);
         goto done;
