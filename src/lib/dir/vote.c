@@ -124,13 +124,13 @@ static int check_prev(const Shoal__Dir__Vote *pb, const sh_dir_map *prev)
                               "authority has no map yet", pb->prev_version);
         return SH_OK;
     }
-    if ((rc = sh__dir_check_len(&pb->prev_body_hash, SH_DIR_HASH_BYTES, "vote's previous map hash")) != SH_OK ||
-        (rc = sh__dir_check_len(&pb->prev_signature, SH_DIR_SIGNATURE_BYTES, "vote's previous map signature")) != SH_OK)
-        return rc;
-    if (pb->prev_version != prev->version ||
+    if (pb->prev_version != prev->version || pb->prev_body_hash.len != SH_DIR_HASH_BYTES ||
         memcmp(pb->prev_body_hash.data, prev->body_hash, SH_DIR_HASH_BYTES) != 0)
         return sh_err_set(SH_ERR_STALE, "vote builds on map version %" PRIu64 ", not on version %"
                           PRIu64 " held here", pb->prev_version, prev->version);
+    if ((rc = sh__dir_check_len(&pb->prev_signature, SH_DIR_SIGNATURE_BYTES,
+                                "vote's previous map signature")) != SH_OK)
+        return rc;
     if (crypto_sign_verify_detached(pb->prev_signature.data, prev->body.data, prev->body.len,
                                     pb->authority.data) != 0)
         return sh_err_set(SH_ERR_CRYPTO, "the vote's signature of the previous map does not verify");
