@@ -52,7 +52,7 @@ static void test_good(void)
 
     sh_buf_init(&canon);
     snprintf(text, sizeof text,
-             "# a test network\n\nshoal-network 1\nname devnet-1\n  k\t2\n%s\n%s\n# the third\n%s  \n"
+             "# a test network, with a comment of many words\n\nshoal-network 1\nname devnet-1\n  k\t2\n%s\n%s\n# the third\n%s  \n"
              "swarm-target 4\nswarm-min 3\nswarm-merge-grace-ms 600000",
              auth_line[2], auth_line[0], auth_line[1]);
     CHECK_OK(sh_dir_network_parse(text, strlen(text), &net));
@@ -215,6 +215,32 @@ static void test_limits(void)
     sh_buf_free(&canon);
 }
 
+/* The example in docs/network-file.md parses. */
+static void test_documented_example(void)
+{
+    char path[1024];
+    const char *src = getenv("SHOAL_SOURCE_DIR"), *start, *end;
+    sh_dir_network *net = NULL;
+    sh_buf doc;
+
+    CHECK(src != NULL);
+    snprintf(path, sizeof path, "%s/docs/network-file.md", src);
+    sh_buf_init(&doc);
+    CHECK_OK(sh_fs_read_file(path, 1 << 20, &doc));
+    CHECK_OK(sh_buf_append_u8(&doc, 0));
+    start = strstr((const char *)doc.data, "```\n# Shoal devnet");
+    CHECK(start != NULL);
+    start += 4;
+    end = strstr(start, "```");
+    CHECK(end != NULL);
+    CHECK_OK(sh_dir_network_parse(start, (size_t)(end - start), &net));
+    CHECK_EQ(sh_dir_network_authority_count(net), 3);
+    CHECK_EQ(sh_dir_network_k(net), 2);
+    CHECK_EQ(sh_dir_network_swarm_params(net)->target, 4);
+    sh_dir_network_free(net);
+    sh_buf_free(&doc);
+}
+
 int main(void)
 {
     CHECK_OK(sh_crypto_init());
@@ -222,5 +248,6 @@ int main(void)
     test_good();
     test_errors();
     test_limits();
+    test_documented_example();
     return 0;
 }

@@ -305,8 +305,16 @@ static void test_merge_after_grace(void)
         if (before[i].swarm_id == big_id)
             CHECK(s.m[i].swarm_id == before[i].swarm_id);
     }
-    /* A swarm that recovers before the grace period ends is no longer undersized. */
     free(s.sw);
+}
+
+/* A swarm that recovers before the grace period ends is no longer undersized; the only swarm
+ * is never merged away; the last node leaving ends the swarms. */
+static void test_recover_and_last_swarm(void)
+{
+    sim s;
+    uint64_t small_id;
+
     sim_init(&s, 5, 3, DT_HOUR);
     for (int i = 0; i < 12; i++)
         sim_join(&s);
@@ -433,6 +441,7 @@ int main(void)
     test_bootstrap_and_split();
     test_split_position();
     test_merge_after_grace();
+    test_recover_and_last_swarm();
     test_tie_break_depends_on_seed();
     test_owner_swarm_vectors();
     return 0;

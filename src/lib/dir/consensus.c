@@ -132,7 +132,8 @@ static int collect_nodes(const sh_dir_vote *const *v, size_t nv, size_t n_auth, 
 
     for (size_t i = 0; i < nv; i++)
         total += v[i]->n_nodes;
-    map->nodes = malloc((total + 1) * sizeof *map->nodes);
+    /* A node needs more than n_auth/2 listings, so at most this many get in. */
+    map->nodes = malloc((total / (n_auth / 2 + 1) + 1) * sizeof *map->nodes);
     if (map->nodes == NULL)
         return sh_err_set(SH_ERR_NOMEM, "out of memory computing the consensus");
     for (;;) {

@@ -175,7 +175,7 @@ static int check_descriptor(const sh_dir_node *n, int64_t now_ms)
                                    now_ms, what)) != SH_OK)
         return rc;
     snprintf(what, sizeof what, "next onion key (epoch %llu)", (unsigned long long)n->onion_next.epoch);
-    if ((rc = sh__dir_check_window(INT64_MIN / 2, n->onion_next.valid_until_ms, now_ms, what)) != SH_OK)
+    if ((rc = sh__dir_check_window(0, n->onion_next.valid_until_ms, now_ms, what)) != SH_OK)
         return rc;
     if (n->published_ms - SH_DIR_CLOCK_SKEW_MS > now_ms)
         return sh_err_set(SH_ERR_STALE, "descriptor is published %" PRId64 " ms in the future "

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <shoal/err.h>
+
 #include "util/buf.h"
 
 #define SH_DIR_KEY_BYTES 32         /* Ed25519, X25519 and ristretto255 public keys */

@@ -39,6 +39,8 @@ int sh__dir_check_window(int64_t valid_after_ms, int64_t valid_until_ms, int64_t
 {
     char age[48];
 
+    if (valid_after_ms < 0 || valid_until_ms < valid_after_ms)
+        return sh_err_set(SH_ERR_RANGE, "%s has an empty or negative validity window", what);
     if (now_ms > valid_until_ms) {
         sh__dir_format_duration(age, sizeof age, now_ms - valid_until_ms);
         return sh_err_set(SH_ERR_STALE, "%s expired %s ago (%" PRId64 " ms; valid until %" PRId64

@@ -281,9 +281,11 @@ static int parse_line(parse_state *ps, const char *start, size_t len)
                               start[i] == '\r' ? " (use Unix line endings)" : "");
     memcpy(line, start, len);
     line[len] = '\0';
+    if (line[strspn(line, " \t")] == '#')
+        return SH_OK;
     if ((rc = tokenize(line, tok, &ntok)) != SH_OK)
         return rc;
-    if (ntok == 0 || tok[0][0] == '#')
+    if (ntok == 0)
         return SH_OK;
     return parse_directive(ps, tok, ntok);
 }
