@@ -18,6 +18,8 @@ int sh__dir_pb_pack(const ProtobufCMessage *m, size_t max, sh_buf *out)
         return sh_err_set(SH_ERR_LIMIT, "encoded %s is %zu bytes, more than the limit of %zu",
                           m->descriptor->short_name, n, max);
     sh_buf_reset(out);
+    if (n == 0)
+        return SH_OK;
     rc = sh_buf_extend(out, n, &p);
     if (rc != SH_OK)
         return rc;
