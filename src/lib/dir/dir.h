@@ -272,4 +272,42 @@ int sh_dir_policy_admit(const sh_dir_policy *policy, const sh_dir_node *candidat
 /* Flags for a node stable (continuously reachable) since stable_since_ms. */
 uint32_t sh_dir_policy_flags(const sh_dir_policy *policy, int64_t stable_since_ms, int64_t now_ms);
 
+/* ---- An authority's registry of admitted nodes ------------------------------------------- */
+
+typedef struct sh_dir_registry sh_dir_registry;
+
+/* A registry applying `policy` (copied, allow-list included). */
+int sh_dir_registry_new(const sh_dir_policy *policy, sh_dir_registry **out);
+void sh_dir_registry_free(sh_dir_registry *r);
+/* A node submits its signed descriptor: verified at now_ms, admitted by the policy, then added
+ * or (same identity, published no earlier) put in place of the older one. A new address or link
+ * key makes the node unreachable until tested again. *out (may be NULL) gets the node, so the
+ * caller can test reachability at its address with its link key. SH_ERR_STALE when an older
+ * descriptor than the one held is submitted; the verify and policy errors otherwise. */
+int sh_dir_registry_submit(sh_dir_registry *r, const uint8_t *bytes, size_t len, int64_t now_ms,
+                           sh_dir_node *out) __attribute__((warn_unused_result));
+/* The result of a reachability test (a Noise handshake to the node's address and link key).
+ * Becoming reachable starts the node's stable time (the Guard flag's clock); failing resets it. */
+int sh_dir_registry_set_reachable(sh_dir_registry *r, const uint8_t identity[static SH_DIR_KEY_BYTES],
+                                  bool reachable, int64_t now_ms);
+int sh_dir_registry_remove(sh_dir_registry *r, const uint8_t identity[static SH_DIR_KEY_BYTES]);
+/* Drops the nodes whose current onion key has expired; returns how many. */
+size_t sh_dir_registry_expire(sh_dir_registry *r, int64_t now_ms);
+size_t sh_dir_registry_count(const sh_dir_registry *r);
+/* Every admitted node, sorted by identity (valid until the next change to the registry). */
+const sh_dir_node *sh_dir_registry_nodes(const sh_dir_registry *r, size_t *count);
+/* The nodes to vote for at now_ms: reachable, with a current onion key valid now, flags from
+ * the policy (Guard after guard_stable_ms of reachability). *out is malloc'd (free()). */
+int sh_dir_registry_vote_nodes(const sh_dir_registry *r, int64_t now_ms, sh_dir_node **out,
+                               size_t *count);
+
+/* ---- Onion-key epochs ---------------------------------------------------------------------- */
+
+/* The epoch containing now_ms for epochs of epoch_ms (1 day in production, minutes in a devnet),
+ * and the validity a node gives that epoch's key: the epoch itself plus `overlap_ms` after it,
+ * during which senders that still hold the previous map may use it. */
+uint64_t sh_dir_epoch_at(int64_t now_ms, int64_t epoch_ms);
+void sh_dir_epoch_window(uint64_t epoch, int64_t epoch_ms, int64_t overlap_ms, int64_t *valid_after_ms,
+                         int64_t *valid_until_ms);
+
 #endif

@@ -1,0 +1,215 @@
+/* An authority's table of admitted nodes (docs/directory.md "The authority's registry"):
+ * descriptors that verified and passed the admission policy, the newest per node; whether the
+ * authority's last reachability test succeeded and since when the node has been continuously
+ * reachable (the Guard flag's clock); and the list of nodes to vote for.
+ *
+ * Node states, per identity:
+ *     submit (admitted)        set_reachable(true)
+ *   ------------------> NEW ----------------------> REACHABLE (stable_since = now)
+ *                         ^  <---------------------     |
+ *                         |    set_reachable(false),    | submit with another address or
+ *                         |    or a new address/key     | link key
+ *                         +-----------------------------+
+ *   Any state -> gone: sh_dir_registry_remove, or sh_dir_registry_expire once the current
+ *   onion key has expired. Only REACHABLE nodes with a valid current onion key are voted for. */
+#include "dir/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/err.h"
+
+typedef struct reg_state {
+    bool reachable;
+    int64_t stable_since_ms;
+} reg_state;
+
+struct sh_dir_registry {
+    sh_dir_policy policy;
+    uint8_t (*allowed)[SH_DIR_KEY_BYTES];   /* the policy's allow-list, owned */
+    sh_dir_node *nodes;                      /* sorted by identity, contiguous for the policy */
+    reg_state *state;                        /* parallel to nodes */
+    size_t n, cap;
+};
+
+int sh_dir_registry_new(const sh_dir_policy *policy, sh_dir_registry **out)
+{
+    sh_dir_registry *r = calloc(1, sizeof *r);
+
+    if (r == NULL)
+        return sh_err_set(SH_ERR_NOMEM, "out of memory for the registry");
+    r->policy = *policy;
+    if (policy->n_allowed > 0) {
+        r->allowed = malloc(policy->n_allowed * sizeof *r->allowed);
+        if (r->allowed == NULL) {
+            free(r);
+            return sh_err_set(SH_ERR_NOMEM, "out of memory for the allow-list");
+        }
+        memcpy(r->allowed, policy->allowed, policy->n_allowed * sizeof *r->allowed);
+    }
+    r->policy.allowed = (const uint8_t (*)[SH_DIR_KEY_BYTES])r->allowed;
+    *out = r;
+    return SH_OK;
+}
+
+void sh_dir_registry_free(sh_dir_registry *r)
+{
+    if (r == NULL)
+        return;
+    free(r->allowed);
+    free(r->nodes);
+    free(r->state);
+    free(r);
+}
+
+/* Index of identity, or where it would go (*found false). */
+static size_t locate(const sh_dir_registry *r, const uint8_t identity[static 32], bool *found)
+{
+    size_t lo = 0, hi = r->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(r->nodes[mid].identity, identity, SH_DIR_KEY_BYTES);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+static int insert_at(sh_dir_registry *r, size_t i, const sh_dir_node *n)
+{
+    if (r->n == SH_DIR_MAX_NODES)
+        return sh_err_set(SH_ERR_LIMIT, "the registry already holds %d nodes", SH_DIR_MAX_NODES);
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 16;
+        sh_dir_node *nodes = realloc(r->nodes, cap * sizeof *nodes);
+        if (nodes == NULL)
+            return sh_err_set(SH_ERR_NOMEM, "out of memory for the registry");
+        r->nodes = nodes;
+        reg_state *state = realloc(r->state, cap * sizeof *state);
+        if (state == NULL)
+            return sh_err_set(SH_ERR_NOMEM, "out of memory for the registry");
+        r->state = state;
+        r->cap = cap;
+    }
+    memmove(&r->nodes[i + 1], &r->nodes[i], (r->n - i) * sizeof *r->nodes);
+    memmove(&r->state[i + 1], &r->state[i], (r->n - i) * sizeof *r->state);
+    r->nodes[i] = *n;
+    r->state[i] = (reg_state){0};
+    r->n++;
+    return SH_OK;
+}
+
+static void remove_at(sh_dir_registry *r, size_t i)
+{
+    memmove(&r->nodes[i], &r->nodes[i + 1], (r->n - i - 1) * sizeof *r->nodes);
+    memmove(&r->state[i], &r->state[i + 1], (r->n - i - 1) * sizeof *r->state);
+    r->n--;
+}
+
+/* Replaces the entry at i with a newer descriptor of the same node. */
+static int replace_at(sh_dir_registry *r, size_t i, const sh_dir_node *n)
+{
+    sh_dir_node *old = &r->nodes[i];
+
+    if (n->published_ms < old->published_ms)
+        return sh_err_set(SH_ERR_STALE, "a newer descriptor of this node is held (published %lld "
+                          "ms later)", (long long)(old->published_ms - n->published_ms));
+    if (strcmp(n->address, old->address) != 0 || memcmp(n->link_key, old->link_key, 32) != 0)
+        r->state[i] = (reg_state){0};
+    *old = *n;
+    return SH_OK;
+}
+
+int sh_dir_registry_submit(sh_dir_registry *r, const uint8_t *bytes, size_t len, int64_t now_ms,
+                           sh_dir_node *out)
+{
+    sh_dir_node n;
+    bool found;
+    size_t i;
+    int rc;
+
+    if ((rc = sh_dir_descriptor_verify(bytes, len, now_ms, &n)) != SH_OK ||
+        (rc = sh_dir_policy_admit(&r->policy, &n, r->nodes, r->n)) != SH_OK)
+        return rc;
+    i = locate(r, n.identity, &found);
+    rc = found ? replace_at(r, i, &n) : insert_at(r, i, &n);
+    if (rc == SH_OK && out != NULL)
+        *out = n;
+    return rc;
+}
+
+int sh_dir_registry_set_reachable(sh_dir_registry *r, const uint8_t identity[static SH_DIR_KEY_BYTES],
+                                  bool reachable, int64_t now_ms)
+{
+    bool found;
+    size_t i = locate(r, identity, &found);
+
+    if (!found)
+        return sh_err_set(SH_ERR_NOT_FOUND, "no such node in the registry");
+    if (reachable && !r->state[i].reachable)
+        r->state[i].stable_since_ms = now_ms;
+    r->state[i].reachable = reachable;
+    return SH_OK;
+}
+
+int sh_dir_registry_remove(sh_dir_registry *r, const uint8_t identity[static SH_DIR_KEY_BYTES])
+{
+    bool found;
+    size_t i = locate(r, identity, &found);
+
+    if (!found)
+        return sh_err_set(SH_ERR_NOT_FOUND, "no such node in the registry");
+    remove_at(r, i);
+    return SH_OK;
+}
+
+size_t sh_dir_registry_expire(sh_dir_registry *r, int64_t now_ms)
+{
+    size_t removed = 0;
+
+    for (size_t i = r->n; i-- > 0;)
+        if (now_ms > r->nodes[i].onion_current.valid_until_ms) {
+            remove_at(r, i);
+            removed++;
+        }
+    return removed;
+}
+
+size_t sh_dir_registry_count(const sh_dir_registry *r) { return r->n; }
+
+const sh_dir_node *sh_dir_registry_nodes(const sh_dir_registry *r, size_t *count)
+{
+    *count = r->n;
+    return r->nodes;
+}
+
+int sh_dir_registry_vote_nodes(const sh_dir_registry *r, int64_t now_ms, sh_dir_node **out,
+                               size_t *count)
+{
+    sh_dir_node *v = malloc((r->n + 1) * sizeof *v);
+    size_t k = 0;
+
+    if (v == NULL)
+        return sh_err_set(SH_ERR_NOMEM, "out of memory for the vote's nodes");
+    for (size_t i = 0; i < r->n; i++) {
+        const sh_dir_onion_key *cur = &r->nodes[i].onion_current;
+        if (!r->state[i].reachable || now_ms > cur->valid_until_ms ||
+            cur->valid_after_ms - SH_DIR_CLOCK_SKEW_MS > now_ms)
+            continue;
+        v[k] = r->nodes[i];
+        v[k].flags = sh_dir_policy_flags(&r->policy, r->state[i].stable_since_ms, now_ms);
+        v[k].swarm_id = 0;
+        k++;
+    }
+    *out = v;
+    *count = k;
+    return SH_OK;
+}

@@ -1,0 +1,184 @@
+/* The authority's registry: submitting descriptors (new, again, newer, older, refused by
+ * verification or policy), reachability and the Guard clock, expiry, and the nodes it votes
+ * for feeding a real vote and consensus. Also the onion-key epoch helpers. */
+#include "test.h"
+
+#include "crypto/crypto.h"
+#include "dir/dir.h"
+#include "dirtest.h"
+
+static void submit(sh_dir_registry *r, const sh_dir_node *n, const dt_key *k, int64_t now, int code)
+{
+    sh_buf b;
+
+    sh_buf_init(&b);
+    CHECK_OK(sh_dir_descriptor_sign(n, k->sk, &b));
+    CHECK_ERR(sh_dir_registry_submit(r, b.data, b.len, now, NULL), code);
+    sh_buf_free(&b);
+}
+
+static size_t voted(const sh_dir_registry *r, int64_t now, uint32_t *flags_of_first)
+{
+    sh_dir_node *nodes = NULL;
+    size_t n;
+
+    CHECK_OK(sh_dir_registry_vote_nodes(r, now, &nodes, &n));
+    if (n > 0 && flags_of_first != NULL)
+        *flags_of_first = nodes[0].flags;
+    free(nodes);
+    return n;
+}
+
+static void test_lifecycle(void)
+{
+    sh_dir_policy p = {.open = true, .guard_stable_ms = 4 * DT_HOUR};
+    sh_dir_registry *r = NULL;
+    sh_dir_node n, newer, out;
+    dt_key k;
+    uint32_t flags = 99;
+    sh_buf b;
+
+    sh_buf_init(&b);
+    CHECK_OK(sh_dir_registry_new(&p, &r));
+    dt_node_make(&n, &k, 1, DT_NOW, NULL);
+    CHECK_OK(sh_dir_descriptor_sign(&n, k.sk, &b));
+    CHECK_OK(sh_dir_registry_submit(r, b.data, b.len, DT_NOW, &out));
+    CHECK_STR(out.address, n.address);
+    CHECK_EQ(sh_dir_registry_count(r), 1);
+    /* Not voted for until a reachability test succeeds. */
+    CHECK_EQ(voted(r, DT_NOW, NULL), 0);
+    CHECK_OK(sh_dir_registry_set_reachable(r, n.identity, true, DT_NOW));
+    CHECK_EQ(voted(r, DT_NOW, &flags), 1);
+    CHECK_EQ(flags, 0);
+    /* Guard after 4 hours of reachability; a failed test restarts the clock. */
+    CHECK_EQ(voted(r, DT_NOW + 4 * DT_HOUR, &flags), 1);
+    CHECK_EQ(flags, SH_DIR_FLAG_GUARD);
+    CHECK_OK(sh_dir_registry_set_reachable(r, n.identity, false, DT_NOW + 5 * DT_HOUR));
+    CHECK_EQ(voted(r, DT_NOW + 5 * DT_HOUR, NULL), 0);
+    CHECK_OK(sh_dir_registry_set_reachable(r, n.identity, true, DT_NOW + 6 * DT_HOUR));
+    CHECK_EQ(voted(r, DT_NOW + 9 * DT_HOUR, &flags), 1);
+    CHECK_EQ(flags, 0);
+    CHECK_EQ(voted(r, DT_NOW + 10 * DT_HOUR, &flags), 1);
+    CHECK_EQ(flags, SH_DIR_FLAG_GUARD);
+    /* The same descriptor again is fine; an older one is refused; a newer one replaces it and
+     * keeps the node reachable while its address stays. */
+    CHECK_OK(sh_dir_registry_submit(r, b.data, b.len, DT_NOW + DT_HOUR, NULL));
+    newer = n;
+    newer.published_ms = DT_NOW - 1;
+    submit(r, &newer, &k, DT_NOW, SH_ERR_STALE);
+    CHECK_MSG("a newer descriptor of this node is held");
+    newer.published_ms = DT_NOW + DT_HOUR;
+    strcpy(newer.version, "shoald 0.2.0");
+    submit(r, &newer, &k, DT_NOW + DT_HOUR, SH_OK);
+    size_t count;
+    CHECK_STR(sh_dir_registry_nodes(r, &count)[0].version, "shoald 0.2.0");
+    CHECK_EQ(voted(r, DT_NOW + 10 * DT_HOUR, &flags), 1);
+    CHECK_EQ(flags, SH_DIR_FLAG_GUARD);
+    /* A new address needs a new test. */
+    newer.published_ms = DT_NOW + 2 * DT_HOUR;
+    strcpy(newer.address, "10.200.0.1:7000");
+    submit(r, &newer, &k, DT_NOW + 2 * DT_HOUR, SH_OK);
+    CHECK_EQ(voted(r, DT_NOW + 10 * DT_HOUR, NULL), 0);
+    /* Expiry of the current onion key. */
+    CHECK_OK(sh_dir_registry_set_reachable(r, n.identity, true, DT_NOW + 3 * DT_HOUR));
+    CHECK_EQ(voted(r, n.onion_current.valid_until_ms, NULL), 1);
+    CHECK_EQ(voted(r, n.onion_current.valid_until_ms + 1, NULL), 0);
+    CHECK_EQ(sh_dir_registry_expire(r, n.onion_current.valid_until_ms), 0);
+    CHECK_EQ(sh_dir_registry_expire(r, n.onion_current.valid_until_ms + 1), 1);
+    CHECK_EQ(sh_dir_registry_count(r), 0);
+    CHECK_ERR(sh_dir_registry_set_reachable(r, n.identity, true, DT_NOW), SH_ERR_NOT_FOUND);
+    CHECK_ERR(sh_dir_registry_remove(r, n.identity), SH_ERR_NOT_FOUND);
+    sh_dir_registry_free(r);
+    sh_buf_free(&b);
+}
+
+static void test_refusals(void)
+{
+    uint8_t allowed[1][32];
+    sh_dir_policy p = {.open = false, .allowed = (const uint8_t (*)[32])allowed, .n_allowed = 1,
+                       .max_per_16 = 1};
+    sh_dir_registry *r = NULL;
+    sh_dir_node a, b;
+    dt_key ka, kb;
+    sh_buf bytes;
+
+    sh_buf_init(&bytes);
+    dt_node_make(&a, &ka, 1, DT_NOW, "198.51.100.1:7000");
+    dt_node_make(&b, &kb, 2, DT_NOW, "198.51.7.1:7000");
+    memcpy(allowed[0], a.identity, 32);
+    CHECK_OK(sh_dir_registry_new(&p, &r));
+    memset(allowed, 0, sizeof allowed); /* the registry keeps its own copy */
+    submit(r, &a, &ka, DT_NOW, SH_OK);
+    submit(r, &b, &kb, DT_NOW, SH_ERR_PERMISSION);
+    sh_dir_registry_free(r);
+    /* The /16 limit counts what the registry holds. */
+    p.open = true;
+    CHECK_OK(sh_dir_registry_new(&p, &r));
+    submit(r, &a, &ka, DT_NOW, SH_OK);
+    submit(r, &b, &kb, DT_NOW, SH_ERR_LIMIT);
+    CHECK_OK(sh_dir_registry_remove(r, a.identity));
+    submit(r, &b, &kb, DT_NOW, SH_OK);
+    /* Descriptors that do not verify never get in. */
+    CHECK_OK(sh_dir_descriptor_sign(&a, ka.sk, &bytes));
+    bytes.data[bytes.len - 1] ^= 1;
+    CHECK_ERR(sh_dir_registry_submit(r, bytes.data, bytes.len, DT_NOW, NULL), SH_ERR_CRYPTO);
+    CHECK_EQ(sh_dir_registry_count(r), 1);
+    sh_dir_registry_free(r);
+    sh_buf_free(&bytes);
+}
+
+/* Registry -> vote -> consensus: the Guard flag reaches the map. */
+static void test_into_consensus(void)
+{
+    sh_dir_policy p = {.open = true, .guard_stable_ms = DT_HOUR};
+    dt_key auth[1], k[4];
+    sh_dir_network *net = dt_network_make(1, 1, NULL, auth);
+    sh_dir_registry *r = NULL;
+    sh_dir_node n[4], *vote_nodes = NULL;
+    size_t count;
+
+    CHECK_OK(sh_dir_registry_new(&p, &r));
+    for (uint32_t i = 0; i < 4; i++) {
+        dt_node_make(&n[i], &k[i], i, DT_NOW, NULL);
+        submit(r, &n[i], &k[i], DT_NOW, SH_OK);
+        CHECK_OK(sh_dir_registry_set_reachable(r, n[i].identity, true, DT_NOW + i * DT_HOUR));
+    }
+    CHECK_OK(sh_dir_registry_vote_nodes(r, DT_NOW + 2 * DT_HOUR, &vote_nodes, &count));
+    CHECK_EQ(count, 4);
+    sh_dir_vote *v = dt_vote(net, NULL, &auth[0], DT_NOW + 2 * DT_HOUR, vote_nodes, count);
+    sh_dir_map *m = dt_consensus(net, NULL, &v, 1, auth, 1);
+    CHECK_OK(sh_dir_map_verify(m, net, 0, DT_NOW + 2 * DT_HOUR));
+    size_t guards = 0;
+    const sh_dir_node *mn = sh_dir_map_nodes(m, &count);
+    for (size_t i = 0; i < count; i++)
+        guards += (mn[i].flags & SH_DIR_FLAG_GUARD) != 0;
+    CHECK_EQ(guards, 2); /* reachable for 2 h and 1 h; the others for 0 h and -1 h */
+    free(vote_nodes);
+    sh_dir_map_free(m);
+    sh_dir_vote_free(v);
+    sh_dir_registry_free(r);
+    sh_dir_network_free(net);
+}
+
+static void test_epochs(void)
+{
+    int64_t after, until;
+
+    CHECK_EQ(sh_dir_epoch_at(DT_NOW, 86400000), DT_NOW / 86400000);
+    CHECK_EQ(sh_dir_epoch_at(DT_NOW + 86400000 - 1, 86400000), DT_NOW / 86400000);
+    CHECK_EQ(sh_dir_epoch_at(DT_NOW + 86400000, 86400000), DT_NOW / 86400000 + 1);
+    CHECK_EQ(sh_dir_epoch_at(-5, 1000), 0);
+    sh_dir_epoch_window(10, 60000, 5000, &after, &until);
+    CHECK_EQ(after, 600000);
+    CHECK_EQ(until, 665000);
+}
+
+int main(void)
+{
+    CHECK_OK(sh_crypto_init());
+    test_lifecycle();
+    test_refusals();
+    test_into_consensus();
+    test_epochs();
+    return 0;
+}
