@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <shoal/identity.h>
+
 #include "crypto/labels.h"
-#include "dir/swarm_space.h"
 #include "util/err.h"
 
 /* Room for the signatures and framing around the body in a published map. */
