@@ -1,6 +1,6 @@
 /* The authority's registry: submitting descriptors (new, again, newer, older, refused by
  * verification or policy), reachability and the Guard clock, expiry, and the nodes it votes
- * for feeding a real vote and consensus. Also the onion-key epoch helpers. */
+ * for feeding a real vote and consensus. */
 #include "test.h"
 
 #include "crypto/crypto.h"
@@ -160,25 +160,11 @@ static void test_into_consensus(void)
     sh_dir_network_free(net);
 }
 
-static void test_epochs(void)
-{
-    int64_t after, until;
-
-    CHECK_EQ(sh_dir_epoch_at(DT_NOW, 86400000), DT_NOW / 86400000);
-    CHECK_EQ(sh_dir_epoch_at(DT_NOW + 86400000 - 1, 86400000), DT_NOW / 86400000);
-    CHECK_EQ(sh_dir_epoch_at(DT_NOW + 86400000, 86400000), DT_NOW / 86400000 + 1);
-    CHECK_EQ(sh_dir_epoch_at(-5, 1000), 0);
-    sh_dir_epoch_window(10, 60000, 5000, &after, &until);
-    CHECK_EQ(after, 600000);
-    CHECK_EQ(until, 665000);
-}
-
 int main(void)
 {
     CHECK_OK(sh_crypto_init());
     test_lifecycle();
     test_refusals();
     test_into_consensus();
-    test_epochs();
     return 0;
 }

@@ -301,13 +301,4 @@ const sh_dir_node *sh_dir_registry_nodes(const sh_dir_registry *r, size_t *count
 int sh_dir_registry_vote_nodes(const sh_dir_registry *r, int64_t now_ms, sh_dir_node **out,
                                size_t *count);
 
-/* ---- Onion-key epochs ---------------------------------------------------------------------- */
-
-/* The epoch containing now_ms for epochs of epoch_ms (1 day in production, minutes in a devnet),
- * and the validity a node gives that epoch's key: the epoch itself plus `overlap_ms` after it,
- * during which senders that still hold the previous map may use it. */
-uint64_t sh_dir_epoch_at(int64_t now_ms, int64_t epoch_ms);
-void sh_dir_epoch_window(uint64_t epoch, int64_t epoch_ms, int64_t overlap_ms, int64_t *valid_after_ms,
-                         int64_t *valid_until_ms);
-
 #endif

@@ -55,15 +55,3 @@ int sh__dir_check_window(int64_t valid_after_ms, int64_t valid_until_ms, int64_t
     }
     return SH_OK;
 }
-
-uint64_t sh_dir_epoch_at(int64_t now_ms, int64_t epoch_ms)
-{
-    return now_ms <= 0 || epoch_ms <= 0 ? 0 : (uint64_t)(now_ms / epoch_ms);
-}
-
-void sh_dir_epoch_window(uint64_t epoch, int64_t epoch_ms, int64_t overlap_ms, int64_t *valid_after_ms,
-                         int64_t *valid_until_ms)
-{
-    *valid_after_ms = (int64_t)epoch * epoch_ms;
-    *valid_until_ms = *valid_after_ms + epoch_ms + overlap_ms;
-}
