@@ -41,6 +41,11 @@ int main(void)
     sh_buf_free(&b);
     CHECK(b.secret);
 
+    sh_buf_init(&b);
+    CHECK_OK(sh_buf_extend(&b, 0, &p));
+    CHECK(p != NULL && b.len == 0);
+    sh_buf_free(&b);
+
     uint8_t le[8];
     sh_store_u64le(le, 0x0102030405060708ULL);
     CHECK_MEM(le, "\x08\x07\x06\x05\x04\x03\x02\x01", 8);

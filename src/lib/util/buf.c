@@ -67,7 +67,7 @@ int sh_buf_reserve(sh_buf *b, size_t extra)
 
 int sh_buf_extend(sh_buf *b, size_t len, uint8_t **out)
 {
-    int rc = sh_buf_reserve(b, len);
+    int rc = sh_buf_reserve(b, len == 0 ? 1 : len);
 
     if (rc != SH_OK)
         return rc;
