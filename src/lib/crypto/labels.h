@@ -57,4 +57,7 @@
 /* BLAKE2b-256 ordering of nodes and swarms under a seed (joins, tie-breaks, splits). */
 #define SH_LABEL_DIR_SWARM_ORDER "shoal/dir/swarm-order/v1"
 
+/* Message hash of the node store (BLAKE2b-256 personalization, exactly 16 bytes; store/store.h). */
+#define SH_LABEL_MSG_HASH "shoal/msghash/v1"
+
 #endif
