@@ -31,7 +31,8 @@ static inline void test_owner(uint8_t owner[SH_STORE_OWNER_BYTES], uint8_t n)
     memset(owner + 1, n, SH_STORE_OWNER_BYTES - 1);
 }
 
-/* A message of `len` bytes whose contents are derived from `seed`; data must hold len bytes. */
+/* A message of `len` bytes whose contents are derived from `seed` (data must hold len bytes),
+ * with its hash. */
 static inline sh_store_msg test_msg(const uint8_t owner[SH_STORE_OWNER_BYTES], int16_t ns,
                                     int64_t ts, int64_t ttl, uint8_t *data, size_t len,
                                     uint32_t seed)
@@ -49,6 +50,8 @@ static inline sh_store_msg test_msg(const uint8_t owner[SH_STORE_OWNER_BYTES], i
         memcpy(data, &seed, 4);
     m.data = data;
     m.data_len = len;
+    if (data != NULL || len == 0)
+        sh_store_msg_hash(m.hash, owner, ns, data, len);
     return m;
 }
 
