@@ -173,7 +173,8 @@ static int apply_pragmas(sqlite3 *db, bool writer)
     sqlite3_busy_timeout(db, 5000);
     rc = sqlite3_exec(db, writer ? writer_pragmas : reader_pragmas, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
-        rc = sh_err_set(SH_ERR_IO, "setting the database pragmas: %s", msg != NULL ? msg : "?");
+        rc = sh_err_set(rc == SQLITE_NOTADB ? SH_ERR_FORMAT : SH_ERR_IO,
+                        "setting the database pragmas: %s", msg != NULL ? msg : "?");
         sqlite3_free(msg);
         return rc;
     }
