@@ -1,0 +1,279 @@
+/* Group commit on a libuv loop: writes submitted in one loop iteration commit in one transaction;
+ * callbacks run in submission order and only once the write is visible to the read connection
+ * (committed); a full inbox refuses its own jobs without failing the batch; duplicates inside one
+ * batch; batch size and queue bounds at the limit and one past; errors found at submit time get
+ * no callback; close completes everything still queued; 16 concurrent submitters. */
+#include "helpers.h"
+
+typedef struct result {
+    int calls, status;
+    sh_store_outcome outcome;
+    int order;
+} result;
+
+static sh_store *store;
+static int completions;
+static uint8_t owner[33], other[33];
+
+static void put_cb(void *ctx, int status, sh_store_outcome outcome, const uint8_t hash[32])
+{
+    result *r = ctx;
+    sh_store_msg got;
+    sh_buf buf;
+
+    r->calls++;
+    r->status = status;
+    r->outcome = outcome;
+    r->order = completions++;
+    if (status == SH_OK && outcome == SH_STORE_STORED && store != NULL) {
+        sh_buf_init(&buf); /* acknowledged only once committed: the reader sees it */
+        CHECK_OK(sh_store_get(store, hash, &got, &buf));
+        sh_buf_free(&buf);
+    }
+    if (status != SH_OK)
+        CHECK(sh_err_msg()[0] != '\0');
+}
+
+static sh_store *open_store(uv_loop_t *loop, const char *name, uint32_t max_msgs, uint32_t batch,
+                            uint32_t queue)
+{
+    sh_store_options o;
+    sh_store *s;
+
+    test_store_options(&o);
+    o.loop = loop;
+    o.max_msgs_per_ns = max_msgs;
+    o.batch_max_jobs = batch;
+    o.queue_max_jobs = queue;
+    CHECK_OK(sh_store_open(test_db_path(test_tmpdir(), name), &o, &s));
+    return s;
+}
+
+static void run_until(uv_loop_t *loop, const int *counter, int target)
+{
+    while (*counter < target)
+        uv_run(loop, UV_RUN_ONCE);
+}
+
+static void one_batch(uv_loop_t *loop)
+{
+    enum { N = 100 };
+    static uint8_t d[N][300];
+    result r[N + 1];
+    sh_store_stats st;
+
+    memset(r, 0, sizeof r);
+    completions = 0;
+    store = open_store(loop, "one.db", 10000, 512, 1000);
+    for (int i = 0; i < N; i++) {
+        sh_store_msg m = test_msg(owner, 0, T0_MS, SH_MS_PER_HOUR, d[i], 300, (uint32_t)i);
+
+        CHECK_OK(sh_store_submit_put(store, &m, put_cb, &r[i]));
+    }
+    sh_store_msg dup = test_msg(owner, 0, T0_MS, SH_MS_PER_HOUR, d[0], 300, 0);
+    CHECK_OK(sh_store_submit_put(store, &dup, put_cb, &r[N]));
+    run_until(loop, &completions, N + 1);
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(r[i].calls, 1);
+        CHECK_OK(r[i].status);
+        CHECK_EQ(r[i].outcome, SH_STORE_STORED);
+        CHECK_EQ(r[i].order, i);
+    }
+    CHECK_EQ(r[N].outcome, SH_STORE_DUPLICATE);
+    CHECK_OK(sh_store_stats_get(store, &st));
+    CHECK_EQ(st.batches_committed, 1);
+    CHECK_EQ(st.jobs_committed, N + 1);
+    CHECK_EQ(st.messages, N);
+    sh_store_close(store);
+    store = NULL;
+}
+
+static void full_inside_a_batch(uv_loop_t *loop)
+{
+    uint8_t d[7][40];
+    result r[7];
+    sh_store_stats st;
+
+    memset(r, 0, sizeof r);
+    completions = 0;
+    store = open_store(loop, "full.db", 3, 512, 1000);
+    for (int i = 0; i < 7; i++) {
+        sh_store_msg m = test_msg(i < 5 ? owner : other, 0, T0_MS, SH_MS_PER_HOUR, d[i], 40,
+                                  (uint32_t)i);
+
+        CHECK_OK(sh_store_submit_put(store, &m, put_cb, &r[i]));
+    }
+    run_until(loop, &completions, 7);
+    for (int i = 0; i < 7; i++) {
+        CHECK_EQ(r[i].calls, 1);
+        CHECK_EQ(r[i].status, i == 3 || i == 4 ? SH_ERR_FULL : SH_OK);
+    }
+    CHECK_OK(sh_store_stats_get(store, &st));
+    CHECK_EQ(st.batches_committed, 1);
+    CHECK_EQ(st.batches_failed, 0);
+    CHECK_EQ(st.messages, 5);
+    sh_store_close(store);
+    store = NULL;
+}
+
+static void bounds(uv_loop_t *loop)
+{
+    uint8_t d[12][10];
+    result r[12];
+    sh_store_stats st;
+    sh_store_msg m;
+
+    memset(r, 0, sizeof r);
+    completions = 0;
+    store = open_store(loop, "bounds.db", 10000, 4, 10);
+    for (int i = 0; i < 10; i++) {
+        m = test_msg(owner, 0, T0_MS, SH_MS_PER_HOUR, d[i], 10, (uint32_t)i);
+        CHECK_OK(sh_store_submit_put(store, &m, put_cb, &r[i]));
+    }
+    m = test_msg(owner, 0, T0_MS, SH_MS_PER_HOUR, d[10], 10, 10);
+    CHECK_ERR(sh_store_submit_put(store, &m, put_cb, &r[10]), SH_ERR_BUSY); /* queue: 10 of 10 */
+    CHECK_ERR(sh_store_submit_sweep(store, 10, NULL, NULL), SH_ERR_BUSY);
+    m.ns = 1;
+    run_until(loop, &completions, 10);
+    CHECK_OK(sh_store_stats_get(store, &st));
+    CHECK_EQ(st.jobs_committed, 10);
+    CHECK(st.batches_committed >= 3); /* at most 4 per transaction */
+    m.ns = 0;
+    CHECK_OK(sh_store_submit_put(store, &m, put_cb, &r[10]));
+    /* Errors found at once are returned, with no callback. */
+    m.ns = 1;
+    CHECK_ERR(sh_store_submit_put(store, &m, put_cb, &r[11]), SH_ERR_INVALID);
+    m.ns = 0;
+    m.timestamp_ms = T0_MS + SH_STORE_MAX_FUTURE_MS + 1;
+    m.expiry_ms = m.timestamp_ms + 1000;
+    CHECK_ERR(sh_store_submit_put(store, &m, put_cb, &r[11]), SH_ERR_STALE);
+    run_until(loop, &completions, 11);
+    CHECK_EQ(r[10].calls, 1);
+    CHECK_EQ(r[11].calls, 0);
+    sh_store_close(store);
+    store = NULL;
+
+    /* Without a loop there is no writer thread. */
+    sh_store *plain;
+    sh_store_options o;
+    test_store_options(&o);
+    CHECK_OK(sh_store_open(test_db_path(test_tmpdir(), "plain.db"), &o, &plain));
+    CHECK_ERR(sh_store_submit_put(plain, &m, put_cb, &r[11]), SH_ERR_INVALID);
+    sh_store_close(plain);
+}
+
+static sh_store *closing_store;
+static int resubmit_status = 1;
+
+static void resubmit_cb(void *ctx, int status, sh_store_outcome outcome, const uint8_t hash[32])
+{
+    uint8_t d[5];
+    sh_store_msg m = test_msg(owner, 0, T0_MS, SH_MS_PER_HOUR, d, 5, 999);
+
+    put_cb(ctx, status, outcome, hash);
+    resubmit_status = sh_store_submit_put(closing_store, &m, put_cb, ctx);
+}
+
+static void close_drains(uv_loop_t *loop)
+{
+    enum { N = 20 };
+    uint8_t d[N][50];
+    result r[N];
+    char saved[512];
+    sh_store_options o;
+
+    memset(r, 0, sizeof r);
+    completions = 0;
+    test_store_options(&o);
+    o.loop = loop;
+    snprintf(saved, sizeof saved, "%s", test_db_path(test_tmpdir(), "drain.db"));
+    CHECK_OK(sh_store_open(saved, &o, &closing_store));
+    for (int i = 0; i < N; i++) {
+        sh_store_msg m = test_msg(owner, 0, T0_MS, SH_MS_PER_HOUR, d[i], 50, (uint32_t)i);
+
+        CHECK_OK(sh_store_submit_put(closing_store, &m, i == 0 ? resubmit_cb : put_cb, &r[i]));
+    }
+    sh_store_close(closing_store); /* the loop never ran: close commits and completes them */
+    CHECK_EQ(completions, N);
+    CHECK_EQ(resubmit_status, SH_ERR_CANCELLED);
+    for (int i = 0; i < N; i++)
+        CHECK_OK(r[i].status);
+    uv_run(loop, UV_RUN_DEFAULT); /* releases the handles */
+
+    sh_store *s;
+    sh_store_stats st;
+    o.loop = NULL;
+    CHECK_OK(sh_store_open(saved, &o, &s));
+    CHECK_OK(sh_store_stats_get(s, &st));
+    CHECK_EQ(st.messages, N);
+    sh_store_close(s);
+}
+
+/* 16 submitters, each with one write in flight, submitting the next from its callback. */
+enum { CLIENTS = 16, PER_CLIENT = 40 };
+static int sent[CLIENTS], acked;
+static uint8_t client_data[CLIENTS][256];
+
+static void client_next(int c);
+
+static void client_cb(void *ctx, int status, sh_store_outcome outcome, const uint8_t hash[32])
+{
+    int c = (int)(intptr_t)ctx;
+
+    (void)hash;
+    CHECK_OK(status);
+    CHECK_EQ(outcome, SH_STORE_STORED);
+    acked++;
+    client_next(c);
+}
+
+static void client_next(int c)
+{
+    if (sent[c] == PER_CLIENT)
+        return;
+    sh_store_msg m = test_msg(owner, 0, T0_MS, SH_MS_PER_HOUR, client_data[c], 256,
+                              (uint32_t)(c * 1000 + sent[c]));
+    sent[c]++;
+    CHECK_OK(sh_store_submit_put(store, &m, client_cb, (void *)(intptr_t)c));
+}
+
+static void concurrent(uv_loop_t *loop, uint32_t linger_us)
+{
+    sh_store_stats st;
+    sh_store_options o;
+
+    test_store_options(&o);
+    o.loop = loop;
+    o.commit_linger_us = linger_us;
+    CHECK_OK(sh_store_open(test_db_path(test_tmpdir(), "clients.db"), &o, &store));
+    memset(sent, 0, sizeof sent);
+    acked = 0;
+    for (int c = 0; c < CLIENTS; c++)
+        client_next(c);
+    run_until(loop, &acked, CLIENTS * PER_CLIENT);
+    CHECK_OK(sh_store_stats_get(store, &st));
+    CHECK_EQ(st.messages, CLIENTS * PER_CLIENT);
+    CHECK_EQ(st.jobs_committed, CLIENTS * PER_CLIENT);
+    /* Each round of callbacks resubmits all 16 in one loop iteration: batches, not single writes. */
+    CHECK(st.batches_committed <= CLIENTS * PER_CLIENT / 4);
+    sh_store_close(store);
+    store = NULL;
+}
+
+int main(void)
+{
+    uv_loop_t loop;
+
+    test_owner(owner, 1);
+    test_owner(other, 2);
+    CHECK(uv_loop_init(&loop) == 0);
+    one_batch(&loop);
+    full_inside_a_batch(&loop);
+    bounds(&loop);
+    close_drains(&loop);
+    concurrent(&loop, 0);
+    concurrent(&loop, 200);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop) == 0);
+    return 0;
+}
