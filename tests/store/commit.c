@@ -260,6 +260,97 @@ static void concurrent(uv_loop_t *loop, uint32_t linger_us)
     store = NULL;
 }
 
+typedef struct req_result {
+    int calls, status;
+    uint64_t count;
+    size_t n;
+    bool deleted[4];
+    int64_t expiries[4];
+} req_result;
+
+static void request_cb(void *ctx, int status, const sh_store_result *r)
+{
+    req_result *out = ctx;
+
+    out->calls++;
+    out->status = status;
+    out->count = r->count;
+    out->n = r->n;
+    for (size_t i = 0; i < r->n && i < 4; i++) {
+        if (r->deleted != NULL)
+            out->deleted[i] = r->deleted[i];
+        if (r->expiries != NULL)
+            out->expiries[i] = r->expiries[i];
+    }
+    completions++;
+}
+
+/* Deletes, delete-before and TTL changes through the writer thread, in one batch with puts. */
+static void requests(uv_loop_t *loop)
+{
+    uint8_t d[4][30], hashes[3][32], junk[32] = {9};
+    result pr[4];
+    req_result del, before, exp;
+    sh_store_msg m[4], got;
+    sh_buf buf;
+
+    sh_buf_init(&buf);
+    memset(pr, 0, sizeof pr);
+    memset(&del, 0, sizeof del);
+    memset(&before, 0, sizeof before);
+    memset(&exp, 0, sizeof exp);
+    completions = 0;
+    sh_store *rs = open_store(loop, "requests.db", 10000, 512, 1000); /* put_cb: no reads */
+    for (int i = 0; i < 4; i++) {
+        m[i] = test_msg(owner, 2, T0_MS - 1000 + i * 100, SH_MS_PER_HOUR, d[i], 30, (uint32_t)i);
+        CHECK_OK(sh_store_submit_put(rs, &m[i], put_cb, &pr[i]));
+    }
+    memcpy(hashes[0], m[0].hash, 32);
+    memcpy(hashes[1], junk, 32);
+    memcpy(hashes[2], m[3].hash, 32);
+    char body[] = "signed request bytes";
+    sh_store_request req = test_request(owner, 2, T0_MS, body);
+    CHECK_OK(sh_store_submit_delete(rs, &req, (const uint8_t(*)[32])hashes, 2, request_cb, &del));
+    CHECK_OK(sh_store_submit_expire(rs, &req, (const uint8_t(*)[32])hashes + 1, 2, T0_MS + 5000,
+                                    SH_STORE_EXPIRE_SET, request_cb, &exp));
+    memset(body, 'x', sizeof body - 1); /* the store kept its own copies */
+    memset(hashes, 0, sizeof hashes);
+    CHECK_OK(sh_store_submit_delete_before(rs, &req, T0_MS - 850, request_cb, &before));
+    /* Bad arguments are refused at once, with no callback. */
+    CHECK_ERR(sh_store_submit_delete(rs, &req, (const uint8_t(*)[32])hashes, 0, request_cb, &del),
+              SH_ERR_LIMIT);
+    CHECK_ERR(sh_store_submit_expire(rs, &req, (const uint8_t(*)[32])hashes, 1, T0_MS - 1,
+                                     SH_STORE_EXPIRE_SET, request_cb, &exp), SH_ERR_RANGE);
+    req.ns = 1;
+    CHECK_ERR(sh_store_submit_delete_before(rs, &req, 0, request_cb, &before), SH_ERR_INVALID);
+    run_until(loop, &completions, 7);
+    CHECK_EQ(del.calls, 1);
+    CHECK_OK(del.status);
+    CHECK_EQ(del.count, 1);
+    CHECK_EQ(del.n, 2);
+    CHECK(del.deleted[0] && !del.deleted[1]);
+    CHECK_EQ(exp.calls, 1);
+    CHECK_EQ(exp.count, 1);
+    CHECK_EQ(exp.expiries[0], 0);
+    CHECK_EQ(exp.expiries[1], T0_MS + 5000);
+    CHECK_EQ(before.calls, 1);
+    CHECK_EQ(before.count, 1); /* m[1] (m[0] was already deleted) */
+    CHECK_ERR(sh_store_get(rs, m[0].hash, &got, &buf), SH_ERR_NOT_FOUND);
+    CHECK_ERR(sh_store_get(rs, m[1].hash, &got, &buf), SH_ERR_NOT_FOUND);
+    CHECK_OK(sh_store_get(rs, m[2].hash, &got, &buf));
+    CHECK_OK(sh_store_get(rs, m[3].hash, &got, &buf));
+    CHECK_EQ(got.expiry_ms, T0_MS + 5000);
+    sh_store_tombstone t;
+    sh_buf tb;
+    sh_buf_init(&tb);
+    CHECK_OK(sh_store_tombstone_get(rs, owner, 2, m[0].hash, &t, &tb));
+    CHECK_EQ(tb.len, strlen("signed request bytes"));
+    CHECK_MEM(tb.data, "signed request bytes", tb.len);
+    sh_buf_free(&tb);
+    sh_store_close(rs);
+    sh_buf_free(&buf);
+}
+
 int main(void)
 {
     uv_loop_t loop;
@@ -271,6 +362,7 @@ int main(void)
     full_inside_a_batch(&loop);
     bounds(&loop);
     close_drains(&loop);
+    requests(&loop);
     concurrent(&loop, 0);
     concurrent(&loop, 200);
     uv_run(&loop, UV_RUN_DEFAULT);

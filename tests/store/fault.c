@@ -133,6 +133,39 @@ static void sync_calls(sh_store *s)
     CHECK_OK(sh__store_fault_arm(SH__STORE_FAULT_STEP, 0));
 }
 
+static void request_cb(void *ctx, int status, const sh_store_result *r)
+{
+    int *out = ctx;
+
+    (void)r;
+    *out = status;
+    completions++;
+}
+
+/* A delete in a batch whose COMMIT fails reports the error and deletes nothing. */
+static void failed_request(sh_store *s, uv_loop_t *loop)
+{
+    uint8_t d[30];
+    sh_store_msg m = test_msg(owner, 3, T0_MS, SH_MS_PER_HOUR, d, 30, 9000);
+    sh_store_outcome out;
+    sh_store_request req = test_request(owner, 3, T0_MS, "delete it");
+    int status = 1;
+
+    CHECK_OK(sh_store_put(s, &m, &out));
+    completions = 0;
+    CHECK_OK(sh__store_fault_arm(SH__STORE_FAULT_COMMIT, 1));
+    CHECK_OK(sh_store_submit_delete(s, &req, (const uint8_t(*)[32])m.hash, 1, request_cb, &status));
+    while (completions < 1)
+        uv_run(loop, UV_RUN_ONCE);
+    CHECK_EQ(status, SH_ERR_IO);
+    CHECK(present(s, m.hash));
+    sh_store_tombstone t;
+    CHECK_ERR(sh_store_tombstone_get(s, owner, 3, m.hash, &t, NULL), SH_ERR_NOT_FOUND);
+    uint64_t n;
+    CHECK_OK(sh_store_delete(s, &req, (const uint8_t(*)[32])m.hash, 1, NULL, &n));
+    CHECK_EQ(n, 1);
+}
+
 int main(void)
 {
     char path[512];
@@ -164,6 +197,7 @@ int main(void)
     CHECK(faulty_batch(s, &loop, SH__STORE_FAULT_COMMIT, 1, ++round));
     CHECK(!faulty_batch(s, &loop, SH__STORE_FAULT_COMMIT, 0, ++round)); /* it works again */
     sync_calls(s);
+    failed_request(s, &loop);
     CHECK_OK(sh_store_stats_get(s, &st));
     CHECK_EQ(st.messages, BATCH * 2);
     sh_store_close(s);

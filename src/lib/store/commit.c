@@ -76,6 +76,8 @@ static int run_job(sh_store *s, sh__store_job *j, int64_t now)
 
     if (j->kind == SH__JOB_SWEEP)
         return sh__store_sweep_tx(s, j->max_rows, now, &j->count);
+    if (j->kind == SH__JOB_TOMB)
+        return sh__store_tomb_tx(s, &j->tomb, now);
     rc = sh__store_put_tx(s, &j->msg, now, &j->outcome);
     if (rc == SH_ERR_FULL) {
         job_fail(j, rc);
@@ -138,10 +140,16 @@ static void complete(sh_store *s, sh__store_job *j)
     s->pending--;
     if (j->status != SH_OK)
         sh_err_set(j->status, "%s", j->errmsg != NULL ? j->errmsg : "the store write failed");
-    if (j->kind == SH__JOB_PUT)
+    if (j->kind == SH__JOB_PUT) {
         j->cb.put(j->ctx, j->status, j->status == SH_OK ? j->outcome : 0, j->msg.hash);
-    else
+    } else if (j->kind == SH__JOB_TOMB) {
+        sh_store_result r = {.count = j->tomb.count, .n = j->tomb.n, .deleted = j->tomb.deleted,
+                             .expiries = j->tomb.expiries};
+
+        j->cb.request(j->ctx, j->status, &r);
+    } else {
         j->cb.count(j->ctx, j->status, j->count);
+    }
     free(j->errmsg);
     free(j);
 }
@@ -257,6 +265,72 @@ int sh_store_submit_sweep(sh_store *s, uint32_t max_rows, sh_store_count_cb cb, 
     j->cb.count = cb;
     j->ctx = ctx;
     return submit(s, j);
+}
+
+/* Queues an owner request: the job carries copies of the request bytes and hashes and room for
+ * the per-hash outputs (int64 expiries first, for alignment). */
+static int submit_tomb(sh_store *s, const sh__store_tomb *t, sh_store_request_cb cb, void *ctx)
+{
+    size_t out_len = t->op == SH__TOMB_EXPIRE ? t->n * sizeof(int64_t)
+                     : t->op == SH__TOMB_DELETE ? t->n * sizeof(bool) : 0;
+    size_t hashes_len = t->n * SH_STORE_HASH_BYTES;
+    sh__store_job *j;
+    uint8_t *tail;
+    int rc;
+
+    if ((rc = check_can_submit(s)) != SH_OK)
+        return rc;
+    j = calloc(1, sizeof *j + out_len + hashes_len + t->req->len);
+    if (j == NULL)
+        return sh_err_set(SH_ERR_NOMEM, "out of memory queueing a request");
+    j->kind = SH__JOB_TOMB;
+    j->tomb = *t;
+    j->req = *t->req;
+    tail = (uint8_t *)(j + 1);
+    if (t->op == SH__TOMB_EXPIRE)
+        j->tomb.expiries = (int64_t *)(void *)tail;
+    else if (t->op == SH__TOMB_DELETE)
+        j->tomb.deleted = (bool *)tail;
+    if (hashes_len > 0)
+        memcpy(tail + out_len, t->hashes, hashes_len);
+    j->tomb.hashes = (const uint8_t(*)[SH_STORE_HASH_BYTES])(tail + out_len);
+    memcpy(tail + out_len + hashes_len, t->req->bytes, t->req->len);
+    j->req.bytes = tail + out_len + hashes_len;
+    j->tomb.req = &j->req;
+    j->cb.request = cb;
+    j->ctx = ctx;
+    return submit(s, j);
+}
+
+int sh_store_submit_delete(sh_store *s, const sh_store_request *req,
+                           const uint8_t (*hashes)[SH_STORE_HASH_BYTES], size_t n,
+                           sh_store_request_cb cb, void *ctx)
+{
+    sh__store_tomb t = {.op = SH__TOMB_DELETE, .req = req, .hashes = hashes, .n = n};
+    int rc = sh__store_tomb_check(s, &t);
+
+    return rc != SH_OK ? rc : submit_tomb(s, &t, cb, ctx);
+}
+
+int sh_store_submit_delete_before(sh_store *s, const sh_store_request *req, int64_t before_ms,
+                                  sh_store_request_cb cb, void *ctx)
+{
+    sh__store_tomb t = {.op = SH__TOMB_DELETE_BEFORE, .req = req, .before_ms = before_ms};
+    int rc = sh__store_tomb_check(s, &t);
+
+    return rc != SH_OK ? rc : submit_tomb(s, &t, cb, ctx);
+}
+
+int sh_store_submit_expire(sh_store *s, const sh_store_request *req,
+                           const uint8_t (*hashes)[SH_STORE_HASH_BYTES], size_t n,
+                           int64_t new_expiry_ms, sh_store_expire_mode mode,
+                           sh_store_request_cb cb, void *ctx)
+{
+    sh__store_tomb t = {.op = SH__TOMB_EXPIRE, .req = req, .hashes = hashes, .n = n,
+                        .new_expiry_ms = new_expiry_ms, .mode = mode};
+    int rc = sh__store_tomb_check(s, &t);
+
+    return rc != SH_OK ? rc : submit_tomb(s, &t, cb, ctx);
 }
 
 int sh__store_commit_start(sh_store *s)

@@ -169,7 +169,7 @@ static int apply_step(sqlite3 *db, int version)
 
 int sh__store_migrate(sqlite3 *db, const char *path)
 {
-    int64_t version, app_id, tables;
+    int64_t version = 0, app_id = 0, tables = 0;
     int rc;
 
     if ((rc = pragma_int(db, "PRAGMA user_version", &version)) != SH_OK ||

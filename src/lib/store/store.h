@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <shoal/err.h>
 #include <uv.h>
 
 #include "store/namespaces.h"
@@ -152,9 +153,18 @@ typedef struct sh_store_stats {
     uint64_t batches_committed, jobs_committed, batches_failed;
 } sh_store_stats;
 
+/* What an owner request did (valid during the callback only). */
+typedef struct sh_store_result {
+    uint64_t count;          /* messages deleted (delete, delete-before) or re-timed (expire) */
+    size_t n;                /* hashes named by the request */
+    const bool *deleted;     /* delete: whether hash i was here */
+    const int64_t *expiries; /* expire: the resulting expiry of hash i, 0 when not here */
+} sh_store_result;
+
 typedef void (*sh_store_put_cb)(void *ctx, int status, sh_store_outcome outcome,
                                 const uint8_t hash[SH_STORE_HASH_BYTES]);
 typedef void (*sh_store_count_cb)(void *ctx, int status, uint64_t count);
+typedef void (*sh_store_request_cb)(void *ctx, int status, const sh_store_result *result);
 
 void sh_store_options_default(sh_store_options *opts);
 
@@ -207,6 +217,18 @@ int sh_store_delete_before(sh_store *s, const sh_store_request *req, int64_t bef
 int sh_store_expire(sh_store *s, const sh_store_request *req,
                     const uint8_t (*hashes)[SH_STORE_HASH_BYTES], size_t n, int64_t new_expiry_ms,
                     sh_store_expire_mode mode, int64_t *expiries);
+/* The same three through the writer thread (loop thread; request and hashes are copied; errors
+ * in the arguments are returned at once, without a callback). */
+int sh_store_submit_delete(sh_store *s, const sh_store_request *req,
+                           const uint8_t (*hashes)[SH_STORE_HASH_BYTES], size_t n,
+                           sh_store_request_cb cb, void *ctx);
+int sh_store_submit_delete_before(sh_store *s, const sh_store_request *req, int64_t before_ms,
+                                  sh_store_request_cb cb, void *ctx);
+int sh_store_submit_expire(sh_store *s, const sh_store_request *req,
+                           const uint8_t (*hashes)[SH_STORE_HASH_BYTES], size_t n,
+                           int64_t new_expiry_ms, sh_store_expire_mode mode,
+                           sh_store_request_cb cb, void *ctx);
+
 /* The live per-hash tombstone of the owner's message (and the signed request that made it, into
  * `request` if not NULL); SH_ERR_NOT_FOUND when there is none. */
 int sh_store_tombstone_get(sh_store *s, const uint8_t owner[static SH_STORE_OWNER_BYTES],

@@ -64,9 +64,32 @@ typedef struct sh__store_conn {
 typedef enum sh__store_job_kind {
     SH__JOB_PUT = 1,
     SH__JOB_SWEEP = 2,
+    SH__JOB_TOMB = 3,
 } sh__store_job_kind;
 
-/* One submitted write. A put carries a copy of its message (data and slot follow the struct). */
+typedef enum sh__store_tomb_op {
+    SH__TOMB_DELETE = 1,
+    SH__TOMB_DELETE_BEFORE = 2,
+    SH__TOMB_EXPIRE = 3,
+} sh__store_tomb_op;
+
+/* An owner request that leaves tombstones (tomb.c), with its outputs. */
+typedef struct sh__store_tomb {
+    sh__store_tomb_op op;
+    const sh_store_request *req;
+    const uint8_t (*hashes)[SH_STORE_HASH_BYTES];
+    size_t n;
+    bool *deleted;     /* delete: per hash (may be NULL) */
+    int64_t *expiries; /* expire: per hash (may be NULL) */
+    int64_t before_ms, new_expiry_ms;
+    sh_store_expire_mode mode;
+    int64_t now, horizon; /* horizon: when every copy that exists now will have expired */
+    int64_t oid, req_id, req_until;
+    uint64_t count;
+} sh__store_tomb;
+
+/* One submitted write. A put carries a copy of its message (data and slot follow the struct); an
+ * owner request carries its outputs, hashes and request bytes the same way. */
 typedef struct sh__store_job {
     struct sh__store_job *next;
     sh__store_job_kind kind;
@@ -76,9 +99,12 @@ typedef struct sh__store_job {
     uint64_t count;
     uint32_t max_rows;
     sh_store_msg msg;
+    sh__store_tomb tomb;
+    sh_store_request req;
     union {
         sh_store_put_cb put;
         sh_store_count_cb count;
+        sh_store_request_cb request;
     } cb;
     void *ctx;
 } sh__store_job;
@@ -161,6 +187,9 @@ int sh__store_owner_id(sh_store *s, const uint8_t owner[static SH_STORE_OWNER_BY
                        int64_t *out);
 int64_t sh__store_apply_expire_mode(sh_store_expire_mode mode, int64_t current, int64_t wanted);
 int sh__store_sweep_tx(sh_store *s, uint32_t max_rows, int64_t now, uint64_t *removed);
+/* Owner requests (tomb.c): check before queueing, then run inside a write transaction. */
+int sh__store_tomb_check(const sh_store *s, const sh__store_tomb *t);
+int sh__store_tomb_tx(sh_store *s, sh__store_tomb *t, int64_t now);
 /* Runs fn inside BEGIN IMMEDIATE .. COMMIT under write_lock (rolling back on failure). */
 int sh__store_write_tx(sh_store *s, int (*fn)(sh_store *, void *), void *arg);
 

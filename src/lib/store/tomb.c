@@ -9,39 +9,36 @@
 #include "store/store_int.h"
 #include "util/err.h"
 
-typedef struct tomb_args {
-    const sh_store_request *req;
-    const uint8_t (*hashes)[SH_STORE_HASH_BYTES];
-    size_t n;
-    bool *deleted;
-    int64_t *expiries;
-    int64_t before_ms, new_expiry_ms;
-    sh_store_expire_mode mode;
-    int64_t now, horizon; /* horizon: when every copy that exists now will have expired */
-    int64_t oid, req_id, req_until;
-    uint64_t count;
-} tomb_args;
-
-static int check_request(const sh_store *s, const sh_store_request *req, size_t n_hashes,
-                         bool with_hashes, tomb_args *a)
+int sh__store_tomb_check(const sh_store *s, const sh__store_tomb *t)
 {
+    const sh_store_request *req = t->req;
     const sh_ns_info *ns = sh_store_ns_lookup(req->ns);
+    bool with_hashes = t->op != SH__TOMB_DELETE_BEFORE;
+    int64_t now = sh__store_now(s), horizon;
 
     if (ns == NULL)
         return sh_err_set(SH_ERR_INVALID, "namespace %d is unknown", req->ns);
     if (req->bytes == NULL || req->len == 0 || req->len > SH_STORE_MAX_REQUEST_BYTES)
         return sh_err_set(SH_ERR_LIMIT, "a signed request of 1 to %u bytes must be kept, not %zu",
                           SH_STORE_MAX_REQUEST_BYTES, req->len);
-    if (with_hashes && (n_hashes == 0 || n_hashes > SH_STORE_MAX_HASHES_PER_REQUEST))
+    if (with_hashes && (t->n == 0 || t->n > SH_STORE_MAX_HASHES_PER_REQUEST))
         return sh_err_set(SH_ERR_LIMIT, "a request names 1 to %u hashes, not %zu",
-                          SH_STORE_MAX_HASHES_PER_REQUEST, n_hashes);
-    a->now = sh__store_now(s);
-    a->horizon = a->now + ns->max_ttl_ms + s->opts.max_future_ms;
+                          SH_STORE_MAX_HASHES_PER_REQUEST, t->n);
+    if (t->op != SH__TOMB_EXPIRE)
+        return SH_OK;
+    if (t->mode != SH_STORE_EXPIRE_SET && t->mode != SH_STORE_EXPIRE_SHORTEN_ONLY &&
+        t->mode != SH_STORE_EXPIRE_EXTEND_ONLY)
+        return sh_err_set(SH_ERR_INVALID, "unknown expire mode %d", (int)t->mode);
+    horizon = now + ns->max_ttl_ms + s->opts.max_future_ms;
+    if (t->new_expiry_ms < now || t->new_expiry_ms > horizon)
+        return sh_err_set(SH_ERR_RANGE, "a new expiry must lie between now and %lld ms from now "
+                          "(namespace %d's max TTL), not %lld ms from now",
+                          (long long)(horizon - now), req->ns, (long long)(t->new_expiry_ms - now));
     return SH_OK;
 }
 
 /* Adds the owner (if new) and the request row; its `until` is raised by finish_request. */
-static int begin_request(sh_store *s, tomb_args *a)
+static int begin_request(sh_store *s, sh__store_tomb *a)
 {
     sqlite3_stmt *st = s->w.st[W_REQ_INSERT];
     int rc;
@@ -57,7 +54,7 @@ static int begin_request(sh_store *s, tomb_args *a)
     return SH_OK;
 }
 
-static int finish_request(sh_store *s, tomb_args *a)
+static int finish_request(sh_store *s, sh__store_tomb *a)
 {
     sqlite3_stmt *st = s->w.st[W_REQ_SET_UNTIL];
 
@@ -67,7 +64,7 @@ static int finish_request(sh_store *s, tomb_args *a)
 }
 
 /* The owner's message with this hash: *id = 0 when it is not here. */
-static int find_owned(sh_store *s, const tomb_args *a, const uint8_t *hash, int64_t *id,
+static int find_owned(sh_store *s, const sh__store_tomb *a, const uint8_t *hash, int64_t *id,
                       int64_t *expiry)
 {
     sqlite3_stmt *st = s->w.st[W_MSG_FIND_OWNED];
@@ -87,7 +84,7 @@ static int find_owned(sh_store *s, const tomb_args *a, const uint8_t *hash, int6
 }
 
 /* The live tombstone for the hash: *kind = 0 when none. */
-static int existing_tomb(sh_store *s, const tomb_args *a, const uint8_t *hash, int *kind,
+static int existing_tomb(sh_store *s, const sh__store_tomb *a, const uint8_t *hash, int *kind,
                          int64_t *req_ts, int64_t *until)
 {
     sqlite3_stmt *st = s->w.st[W_TOMB_GET];
@@ -108,7 +105,7 @@ static int existing_tomb(sh_store *s, const tomb_args *a, const uint8_t *hash, i
     return SH_OK;
 }
 
-static int write_tomb(sh_store *s, tomb_args *a, const uint8_t *hash, sh_store_tombstone_kind kind,
+static int write_tomb(sh_store *s, sh__store_tomb *a, const uint8_t *hash, sh_store_tombstone_kind kind,
                       int64_t until)
 {
     sqlite3_stmt *st = s->w.st[W_TOMB_PUT];
@@ -135,7 +132,7 @@ static int delete_id(sh_store *s, int64_t id)
     return sh__store_run(s->w.db, st, "deleting a message");
 }
 
-static int delete_one(sh_store *s, tomb_args *a, size_t i)
+static int delete_one(sh_store *s, sh__store_tomb *a, size_t i)
 {
     const uint8_t *hash = a->hashes[i];
     int64_t id, expiry, old_ts, old_until, until = a->horizon;
@@ -157,9 +154,8 @@ static int delete_one(sh_store *s, tomb_args *a, size_t i)
     return write_tomb(s, a, hash, SH_STORE_TOMB_DELETE, until);
 }
 
-static int delete_fn(sh_store *s, void *arg)
+static int delete_tx(sh_store *s, sh__store_tomb *a)
 {
-    tomb_args *a = arg;
     int rc;
 
     if ((rc = begin_request(s, a)) != SH_OK)
@@ -170,24 +166,8 @@ static int delete_fn(sh_store *s, void *arg)
     return finish_request(s, a);
 }
 
-int sh_store_delete(sh_store *s, const sh_store_request *req,
-                    const uint8_t (*hashes)[SH_STORE_HASH_BYTES], size_t n, bool *deleted,
-                    uint64_t *count)
+static int delete_before_tx(sh_store *s, sh__store_tomb *a)
 {
-    tomb_args a = {.req = req, .hashes = hashes, .n = n, .deleted = deleted};
-    int rc = check_request(s, req, n, true, &a);
-
-    if (rc != SH_OK)
-        return rc;
-    rc = sh__store_write_tx(s, delete_fn, &a);
-    if (rc == SH_OK && count != NULL)
-        *count = a.count;
-    return rc;
-}
-
-static int delete_before_fn(sh_store *s, void *arg)
-{
-    tomb_args *a = arg;
     sqlite3_stmt *st;
     int rc;
 
@@ -213,21 +193,7 @@ static int delete_before_fn(sh_store *s, void *arg)
     return finish_request(s, a);
 }
 
-int sh_store_delete_before(sh_store *s, const sh_store_request *req, int64_t before_ms,
-                           uint64_t *count)
-{
-    tomb_args a = {.req = req, .before_ms = before_ms};
-    int rc = check_request(s, req, 0, false, &a);
-
-    if (rc != SH_OK)
-        return rc;
-    rc = sh__store_write_tx(s, delete_before_fn, &a);
-    if (rc == SH_OK && count != NULL)
-        *count = a.count;
-    return rc;
-}
-
-static int expire_one(sh_store *s, tomb_args *a, size_t i)
+static int expire_one(sh_store *s, sh__store_tomb *a, size_t i)
 {
     const uint8_t *hash = a->hashes[i];
     int64_t id, expiry, next, old_ts, old_until, until = a->horizon;
@@ -261,9 +227,8 @@ static int expire_one(sh_store *s, tomb_args *a, size_t i)
     return write_tomb(s, a, hash, SH_STORE_TOMB_EXPIRE, until);
 }
 
-static int expire_fn(sh_store *s, void *arg)
+static int expire_tx(sh_store *s, sh__store_tomb *a)
 {
-    tomb_args *a = arg;
     int rc;
 
     if ((rc = begin_request(s, a)) != SH_OK)
@@ -274,25 +239,64 @@ static int expire_fn(sh_store *s, void *arg)
     return finish_request(s, a);
 }
 
+int sh__store_tomb_tx(sh_store *s, sh__store_tomb *t, int64_t now)
+{
+    const sh_ns_info *ns = sh_store_ns_lookup(t->req->ns);
+
+    t->now = now;
+    t->horizon = now + ns->max_ttl_ms + s->opts.max_future_ms;
+    t->count = 0;
+    if (t->op == SH__TOMB_DELETE)
+        return delete_tx(s, t);
+    if (t->op == SH__TOMB_DELETE_BEFORE)
+        return delete_before_tx(s, t);
+    return expire_tx(s, t);
+}
+
+static int tomb_fn(sh_store *s, void *arg)
+{
+    return sh__store_tomb_tx(s, arg, sh__store_now(s));
+}
+
+static int run_sync(sh_store *s, sh__store_tomb *t)
+{
+    int rc = sh__store_tomb_check(s, t);
+
+    return rc != SH_OK ? rc : sh__store_write_tx(s, tomb_fn, t);
+}
+
+int sh_store_delete(sh_store *s, const sh_store_request *req,
+                    const uint8_t (*hashes)[SH_STORE_HASH_BYTES], size_t n, bool *deleted,
+                    uint64_t *count)
+{
+    sh__store_tomb t = {.op = SH__TOMB_DELETE, .req = req, .hashes = hashes, .n = n,
+                        .deleted = deleted};
+    int rc = run_sync(s, &t);
+
+    if (rc == SH_OK && count != NULL)
+        *count = t.count;
+    return rc;
+}
+
+int sh_store_delete_before(sh_store *s, const sh_store_request *req, int64_t before_ms,
+                           uint64_t *count)
+{
+    sh__store_tomb t = {.op = SH__TOMB_DELETE_BEFORE, .req = req, .before_ms = before_ms};
+    int rc = run_sync(s, &t);
+
+    if (rc == SH_OK && count != NULL)
+        *count = t.count;
+    return rc;
+}
+
 int sh_store_expire(sh_store *s, const sh_store_request *req,
                     const uint8_t (*hashes)[SH_STORE_HASH_BYTES], size_t n, int64_t new_expiry_ms,
                     sh_store_expire_mode mode, int64_t *expiries)
 {
-    tomb_args a = {.req = req, .hashes = hashes, .n = n, .expiries = expiries,
-                   .new_expiry_ms = new_expiry_ms, .mode = mode};
-    int rc = check_request(s, req, n, true, &a);
+    sh__store_tomb t = {.op = SH__TOMB_EXPIRE, .req = req, .hashes = hashes, .n = n,
+                        .expiries = expiries, .new_expiry_ms = new_expiry_ms, .mode = mode};
 
-    if (rc != SH_OK)
-        return rc;
-    if (mode != SH_STORE_EXPIRE_SET && mode != SH_STORE_EXPIRE_SHORTEN_ONLY &&
-        mode != SH_STORE_EXPIRE_EXTEND_ONLY)
-        return sh_err_set(SH_ERR_INVALID, "unknown expire mode %d", (int)mode);
-    if (new_expiry_ms < a.now || new_expiry_ms > a.horizon)
-        return sh_err_set(SH_ERR_RANGE, "a new expiry must lie between now and %lld ms from now "
-                          "(namespace %d's max TTL), not %lld ms from now",
-                          (long long)(a.horizon - a.now), req->ns,
-                          (long long)(new_expiry_ms - a.now));
-    return sh__store_write_tx(s, expire_fn, &a);
+    return run_sync(s, &t);
 }
 
 int sh_store_tombstone_get(sh_store *s, const uint8_t owner[static SH_STORE_OWNER_BYTES],

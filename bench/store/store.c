@@ -1,0 +1,345 @@
+/* Store benchmark (issue 6): the same 1 KiB messages written by raw SQLite (batched inserts, same
+ * pragmas, a plain rowid table with a unique hash index and owner and expiry indexes) and by the
+ * store's group-committed puts from 16 concurrent submitters on a libuv loop; retrieves per second
+ * (pages of about 12 messages of one owner) against the raw table's owner lookup; bytes on disk
+ * per message for both; and, in a child process, peak RSS while holding 1 M stored messages.
+ * BENCH_QUICK=1 shrinks every count. */
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "store/store.h"
+#include "util/time.h"
+
+enum { OWNERS = 1000, CLIENTS = 16, MSG_BYTES = 1024, RAW_BATCH = 256, PAGE = 12 };
+
+static uint8_t payload[MSG_BYTES];
+static uint8_t owners[OWNERS][SH_STORE_OWNER_BYTES];
+static int64_t now_ms;
+
+/* Message i: one of the owners, a fixed random payload made unique by its index. */
+static void make_msg(uint64_t i, sh_store_msg *m, uint8_t data[static MSG_BYTES])
+{
+    memcpy(data, payload, MSG_BYTES);
+    memcpy(data, &i, sizeof i);
+    memset(m, 0, sizeof *m);
+    memcpy(m->owner, owners[i % OWNERS], SH_STORE_OWNER_BYTES);
+    m->ns = 0;
+    m->timestamp_ms = now_ms - 60000 + (int64_t)(i % 60000);
+    m->expiry_ms = m->timestamp_ms + 7 * 24 * 3600 * 1000LL;
+    m->data = data;
+    m->data_len = MSG_BYTES;
+}
+
+static uint64_t file_size(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench-store: %s\n", what);
+    exit(1);
+}
+
+static void raw_exec(sqlite3 *db, const char *sql)
+{
+    char *err = NULL;
+
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        fprintf(stderr, "%s: %s\n", sql, err);
+        exit(1);
+    }
+}
+
+/* Raw SQLite: returns inserts per second; *disk gets bytes on disk per message. */
+static double raw_insert(const char *path, uint64_t n, double *disk)
+{
+    static uint8_t data[MSG_BYTES];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    sh_store_msg m;
+    uint8_t hash[32];
+    double t0, t1;
+    uint64_t raw_batch = getenv("RAW_BATCH") ? strtoull(getenv("RAW_BATCH"), NULL, 10) : RAW_BATCH;
+
+    if (sqlite3_open(path, &db) != SQLITE_OK)
+        die("cannot open the raw database");
+    raw_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;"
+                 "CREATE TABLE msgs (id INTEGER PRIMARY KEY, hash BLOB NOT NULL, owner BLOB NOT NULL,"
+                 " ns INTEGER NOT NULL, ts INTEGER NOT NULL, expiry INTEGER NOT NULL,"
+                 " data BLOB NOT NULL);"
+                 "CREATE UNIQUE INDEX msgs_hash ON msgs(hash);"
+                 "CREATE INDEX msgs_owner ON msgs(owner);"
+                 "CREATE INDEX msgs_expiry ON msgs(expiry);");
+    if (sqlite3_prepare_v2(db, "INSERT INTO msgs (hash, owner, ns, ts, expiry, data)"
+                           " VALUES (?, ?, ?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
+        die("cannot prepare the raw insert");
+    t0 = bench_now_s();
+    for (uint64_t i = 0; i < n; i++) {
+        if (i % raw_batch == 0)
+            raw_exec(db, "BEGIN");
+        make_msg(i, &m, data);
+        sh_store_msg_hash(hash, m.owner, m.ns, m.data, m.data_len);
+        sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, m.owner, SH_STORE_OWNER_BYTES, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, m.ns);
+        sqlite3_bind_int64(st, 4, m.timestamp_ms);
+        sqlite3_bind_int64(st, 5, m.expiry_ms);
+        sqlite3_bind_blob(st, 6, m.data, MSG_BYTES, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            die("raw insert failed");
+        sqlite3_reset(st);
+        if (i % raw_batch == raw_batch - 1 || i == n - 1)
+            raw_exec(db, "COMMIT");
+    }
+    t1 = bench_now_s();
+    sqlite3_finalize(st);
+    raw_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+    sqlite3_close(db);
+    *disk = (double)file_size(path) / (double)n;
+    return (double)n / (t1 - t0);
+}
+
+/* Raw owner lookups of ~PAGE rows: queries per second. */
+static double raw_retrieve(const char *path, uint64_t queries)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    uint64_t rows = 0, bytes = 0;
+    double t0, t1;
+
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        die("cannot open the raw database");
+    if (sqlite3_prepare_v2(db, "SELECT hash, ts, expiry, data FROM msgs WHERE owner = ?"
+                           " AND expiry > ? LIMIT 12", -1, &st, NULL) != SQLITE_OK)
+        die("cannot prepare the raw lookup");
+    t0 = bench_now_s();
+    for (uint64_t q = 0; q < queries; q++) {
+        sqlite3_bind_blob(st, 1, owners[(q * 7919) % OWNERS], SH_STORE_OWNER_BYTES, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, now_ms);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            bytes += (uint64_t)sqlite3_column_bytes(st, 3);
+            rows++;
+        }
+        sqlite3_reset(st);
+    }
+    t1 = bench_now_s();
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    printf("raw lookup: %.1f rows per query\n", (double)rows / (double)queries);
+    (void)bytes;
+    return (double)queries / (t1 - t0);
+}
+
+/* The store, fed by 16 submitters that each keep one put in flight. */
+static struct feeder {
+    sh_store *store;
+    uint64_t next, total, acked;
+    uint8_t data[CLIENTS][MSG_BYTES];
+} feeder;
+
+static void feed(intptr_t client);
+
+static void put_cb(void *ctx, int status, sh_store_outcome outcome, const uint8_t hash[32])
+{
+    (void)hash;
+    if (status != SH_OK || outcome != SH_STORE_STORED) {
+        fprintf(stderr, "bench-store: put failed: %s (%s)\n", sh_err_name(status), sh_err_msg());
+        exit(1);
+    }
+    feeder.acked++;
+    feed((intptr_t)ctx);
+}
+
+static void feed(intptr_t client)
+{
+    sh_store_msg m;
+
+    if (feeder.next >= feeder.total)
+        return;
+    make_msg(feeder.next++, &m, feeder.data[client]);
+    if (sh_store_submit_put(feeder.store, &m, put_cb, (void *)client) != SH_OK) {
+        fprintf(stderr, "bench-store: submit failed: %s\n", sh_err_msg());
+        exit(1);
+    }
+}
+
+static sh_store *open_store(const char *path, uv_loop_t *loop)
+{
+    sh_store_options o;
+    sh_store *s;
+
+    sh_store_options_default(&o);
+    o.loop = loop;
+    if (sh_store_open(path, &o, &s) != SH_OK) {
+        fprintf(stderr, "bench-store: %s\n", sh_err_msg());
+        exit(1);
+    }
+    return s;
+}
+
+/* Puts n messages through the group commit; returns acknowledged puts per second. */
+static double store_fill(sh_store *s, uv_loop_t *loop, uint64_t first, uint64_t n)
+{
+    sh_store_stats st;
+    double t0, t1;
+
+    feeder.store = s;
+    feeder.next = first;
+    feeder.total = first + n;
+    feeder.acked = 0;
+    t0 = bench_now_s();
+    for (intptr_t c = 0; c < CLIENTS; c++)
+        feed(c);
+    while (feeder.acked < n)
+        uv_run(loop, UV_RUN_ONCE);
+    t1 = bench_now_s();
+    if (sh_store_stats_get(s, &st) == SH_OK && st.batches_committed > 0)
+        printf("store: %llu puts in %llu transactions (%.1f per commit)\n",
+               (unsigned long long)st.jobs_committed, (unsigned long long)st.batches_committed,
+               (double)st.jobs_committed / (double)st.batches_committed);
+    return (double)n / (t1 - t0);
+}
+
+static double store_retrieve(sh_store *s, uint64_t queries)
+{
+    sh_store_query q = {.ns = 0, .max_count = PAGE, .max_bytes = SH_STORE_PAGE_MAX_BYTES};
+    uint64_t rows = 0;
+    double t0, t1;
+
+    t0 = bench_now_s();
+    for (uint64_t i = 0; i < queries; i++) {
+        sh_store_page p;
+
+        memcpy(q.owner, owners[(i * 7919) % OWNERS], SH_STORE_OWNER_BYTES);
+        if (sh_store_retrieve(s, &q, &p) != SH_OK)
+            die(sh_err_msg());
+        rows += p.count;
+        sh_store_page_free(&p);
+    }
+    t1 = bench_now_s();
+    printf("store retrieve: %.1f messages per page\n", (double)rows / (double)queries);
+    return (double)queries / (t1 - t0);
+}
+
+static void checkpoint(const char *path)
+{
+    sqlite3 *db;
+
+    if (sqlite3_open(path, &db) != SQLITE_OK)
+        die("cannot open the store file");
+    raw_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+    sqlite3_close(db);
+}
+
+/* Child mode: fill a store with n messages, serve some retrieves, print the peak RSS. */
+static int rss_child(const char *path, uint64_t n)
+{
+    uv_loop_t loop;
+    struct rusage ru;
+    sh_store *s;
+    double rate;
+
+    uv_loop_init(&loop);
+    s = open_store(path, &loop);
+    rate = store_fill(s, &loop, 0, n);
+    store_retrieve(s, 10000);
+    sh_store_close(s);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    getrusage(RUSAGE_SELF, &ru);
+    printf("rss child: %llu messages at %.0f puts/s\n", (unsigned long long)n, rate);
+    printf("rss_kib %ld\n", ru.ru_maxrss);
+    return 0;
+}
+
+static double run_rss_child(const char *self, const char *path, uint64_t n)
+{
+    char cmd[2048], line[256];
+    long kib = -1;
+    FILE *p;
+
+    snprintf(cmd, sizeof cmd, "'%s' --rss-child '%s' %llu", self, path, (unsigned long long)n);
+    p = popen(cmd, "r");
+    if (p == NULL)
+        die("cannot start the RSS child");
+    while (fgets(line, sizeof line, p) != NULL) {
+        if (sscanf(line, "rss_kib %ld", &kib) == 1)
+            continue;
+        fputs(line, stdout);
+    }
+    if (pclose(p) != 0 || kib < 0)
+        die("the RSS child failed");
+    return (double)kib / 1024.0;
+}
+
+int main(int argc, char **argv)
+{
+    char dir[] = "/tmp/shoal-bench-store-XXXXXX", raw_path[256], store_path[256], rss_path[256];
+    uint64_t n = bench_iters(200000), rss_n = bench_quick() ? 50000 : 1000000;
+    double raw_rate, raw_disk, put_rate, disk, get_rate, raw_get_rate, rss;
+    uv_loop_t loop;
+    sh_store *s;
+
+    randombytes_buf_deterministic(payload, sizeof payload, (const uint8_t[32]){1});
+    for (int i = 0; i < OWNERS; i++) {
+        owners[i][0] = 0x05;
+        randombytes_buf_deterministic(owners[i] + 1, 32, (const uint8_t[32]){2, (uint8_t)i, (uint8_t)(i >> 8)});
+    }
+    now_ms = sh_time_now_ms();
+    if (argc == 4 && strcmp(argv[1], "--rss-child") == 0)
+        return rss_child(argv[2], strtoull(argv[3], NULL, 10));
+    if (mkdtemp(dir) == NULL)
+        die("mkdtemp failed");
+    snprintf(raw_path, sizeof raw_path, "%s/raw.db", dir);
+    snprintf(store_path, sizeof store_path, "%s/store.db", dir);
+    snprintf(rss_path, sizeof rss_path, "%s/rss.db", dir);
+    printf("%llu messages of %d bytes for %d owners; raw batches of %d rows\n",
+           (unsigned long long)n, MSG_BYTES, OWNERS, RAW_BATCH);
+
+    raw_rate = raw_insert(raw_path, n, &raw_disk);
+    uv_loop_init(&loop);
+    s = open_store(store_path, &loop);
+    put_rate = store_fill(s, &loop, 0, n);
+    get_rate = store_retrieve(s, bench_iters(100000));
+    sh_store_close(s);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    raw_get_rate = raw_retrieve(raw_path, bench_iters(100000));
+    checkpoint(store_path);
+    disk = (double)file_size(store_path) / (double)n;
+    printf("raw lookup of %d rows by owner: %.0f queries/s (the limit for retrieves)\n", PAGE,
+           raw_get_rate);
+
+    bench_report("sqlite_raw_insert_per_s", raw_rate, "1/s");
+    bench_report("store_put_per_s", put_rate, "1/s");
+    bench_report("store_put_ratio", put_rate / raw_rate, "ratio");
+    bench_report("store_retrieve_per_s", get_rate, "1/s");
+    bench_report("disk_bytes_per_msg", disk, "B");
+    bench_report("sqlite_raw_disk_bytes_per_msg", raw_disk, "B");
+    bench_report("disk_vs_raw_ratio", disk / raw_disk, "ratio");
+    unlink(raw_path);
+    unlink(store_path);
+
+    rss = run_rss_child(argv[0], rss_path, rss_n);
+    printf("peak RSS with %llu stored messages of 1 KiB: %.1f MiB (limit 128)\n",
+           (unsigned long long)rss_n, rss);
+    bench_report(bench_quick() ? "store_rss_mib_50k" : "store_rss_mib_1m", rss, "MiB");
+    unlink(rss_path);
+    char wal[300];
+    snprintf(wal, sizeof wal, "%s-wal", rss_path);
+    unlink(wal);
+    snprintf(wal, sizeof wal, "%s-shm", rss_path);
+    unlink(wal);
+    rmdir(dir);
+    return 0;
+}
