@@ -3,6 +3,8 @@
  * (committed); a full inbox refuses its own jobs without failing the batch; duplicates inside one
  * batch; batch size and queue bounds at the limit and one past; errors found at submit time get
  * no callback; close completes everything still queued; 16 concurrent submitters. */
+#include <sys/stat.h>
+
 #include "helpers.h"
 
 typedef struct result {
@@ -351,6 +353,44 @@ static void requests(uv_loop_t *loop)
     sh_buf_free(&buf);
 }
 
+/* With the background checkpointer off, the writer checkpoints in line once the WAL reaches
+ * wal_max_pages, so the WAL file stays near that size instead of growing with every write. */
+static void wal_bounded(uv_loop_t *loop)
+{
+    enum { N = 300, MAX_PAGES = 64 };
+    static uint8_t d[N][1024];
+    char path[512];
+    struct stat sb;
+    sh_store_options o;
+    sh_store_stats st;
+    result r;
+
+    memset(&r, 0, sizeof r);
+    completions = 0;
+    test_store_options(&o);
+    o.loop = loop;
+    o.batch_max_jobs = 8;
+    o.checkpoint_pages = 0;
+    o.wal_max_pages = MAX_PAGES;
+    snprintf(path, sizeof path, "%s", test_db_path(test_tmpdir(), "wal.db"));
+    CHECK_OK(sh_store_open(path, &o, &store));
+    for (int i = 0; i < N; i++) {
+        sh_store_msg m = test_msg(owner, 0, T0_MS, SH_MS_PER_HOUR, d[i], 1024, (uint32_t)i);
+
+        CHECK_OK(sh_store_submit_put(store, &m, put_cb, &r));
+    }
+    run_until(loop, &completions, N);
+    CHECK_OK(sh_store_stats_get(store, &st));
+    CHECK(st.checkpoints >= 4);
+    strcat(path, "-wal");
+    CHECK(stat(path, &sb) == 0);
+    /* 64 pages plus one batch of 8 messages (a few dozen pages), 4 KiB + 24 bytes per frame */
+    CHECK(sb.st_size <= (MAX_PAGES + 48) * (4096 + 24) + 32);
+    CHECK(st.messages == N);
+    sh_store_close(store);
+    store = NULL;
+}
+
 int main(void)
 {
     uv_loop_t loop;
@@ -363,6 +403,7 @@ int main(void)
     bounds(&loop);
     close_drains(&loop);
     requests(&loop);
+    wal_bounded(&loop);
     concurrent(&loop, 0);
     concurrent(&loop, 200);
     uv_run(&loop, UV_RUN_DEFAULT);

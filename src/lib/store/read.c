@@ -230,5 +230,6 @@ int sh_store_stats_get(sh_store *s, sh_store_stats *out)
     out->batches_committed = atomic_load(&s->batches_committed);
     out->jobs_committed = atomic_load(&s->jobs_committed);
     out->batches_failed = atomic_load(&s->batches_failed);
+    out->checkpoints = atomic_load(&s->checkpoints);
     return SH_OK;
 }

@@ -25,6 +25,8 @@ void sh_store_options_default(sh_store_options *o)
     o->lookback_ms = SH_STORE_LOOKBACK_MS;
     o->batch_max_jobs = SH_STORE_BATCH_MAX_JOBS;
     o->queue_max_jobs = SH_STORE_QUEUE_MAX_JOBS;
+    o->checkpoint_pages = SH_STORE_CHECKPOINT_PAGES;
+    o->wal_max_pages = SH_STORE_WAL_MAX_PAGES;
 }
 
 int64_t sh__store_now(const sh_store *s)
@@ -54,8 +56,10 @@ static int check_options(const sh_store_options *o)
         return sh_err_set(SH_ERR_INVALID, "store limits must be at least 1");
     if (o->max_future_ms < 0 || o->lookback_ms < 0)
         return sh_err_set(SH_ERR_INVALID, "store time windows must not be negative");
-    if (o->batch_max_jobs == 0 || o->queue_max_jobs == 0)
-        return sh_err_set(SH_ERR_INVALID, "store batch and queue sizes must be at least 1");
+    if (o->batch_max_jobs == 0 || o->queue_max_jobs == 0 || o->wal_max_pages == 0)
+        return sh_err_set(SH_ERR_INVALID, "store batch, queue and WAL sizes must be at least 1");
+    if (o->wal_max_pages > INT32_MAX || o->checkpoint_pages > o->wal_max_pages)
+        return sh_err_set(SH_ERR_INVALID, "checkpoint_pages must not exceed wal_max_pages");
     return SH_OK;
 }
 
@@ -97,7 +101,7 @@ int sh_store_open(const char *path, const sh_store_options *opts, sh_store **out
     }
     if ((rc = check_options(&s->opts)) != SH_OK || (rc = open_db(s, path)) != SH_OK)
         goto done;
-    if (s->opts.loop != NULL)
+    if (s->opts.loop != NULL && (rc = sh__store_checkpointer_start(s)) == SH_OK)
         rc = sh__store_commit_start(s);
 done:
     if (rc != SH_OK) {
@@ -114,6 +118,7 @@ void sh_store_close(sh_store *s)
         return;
     if (s->threaded)
         sh__store_commit_stop(s);
+    sh__store_checkpointer_stop(s);
     sh__store_conn_close(&s->r);
     sh__store_conn_close(&s->w);
     uv_mutex_destroy(&s->write_lock);

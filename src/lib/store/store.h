@@ -43,6 +43,8 @@
 #define SH_STORE_LOOKBACK_MS (2 * SH_MS_PER_MINUTE)      /* the longest replication lag we allow */
 #define SH_STORE_BATCH_MAX_JOBS 512u                      /* writes per group-commit transaction */
 #define SH_STORE_QUEUE_MAX_JOBS 65536u                    /* submitted, not yet completed writes */
+#define SH_STORE_CHECKPOINT_PAGES 1000u /* WAL pages that wake the background checkpointer */
+#define SH_STORE_WAL_MAX_PAGES 16384u   /* WAL pages (64 MiB) at which the writer checkpoints itself */
 
 /* Hard ceilings of one call. */
 #define SH_STORE_PAGE_MAX_COUNT 1000u         /* messages per retrieve page */
@@ -62,6 +64,8 @@ typedef struct sh_store_options {
     uint32_t batch_max_jobs;   /* SH_STORE_BATCH_MAX_JOBS */
     uint32_t queue_max_jobs;   /* SH_STORE_QUEUE_MAX_JOBS */
     uint32_t commit_linger_us; /* wait this long for more writes before a small batch; 0: none */
+    uint32_t checkpoint_pages; /* SH_STORE_CHECKPOINT_PAGES; 0: no background checkpointer */
+    uint32_t wal_max_pages;    /* SH_STORE_WAL_MAX_PAGES */
     /* The wall clock in Unix ms (called on the loop and writer threads); NULL: sh_time_now_ms. */
     int64_t (*now_ms)(void *clock_ctx);
     void *clock_ctx;
@@ -150,7 +154,7 @@ typedef struct sh_store_stats {
     uint64_t db_bytes;   /* main database file (pages in use and free) */
     uint64_t wal_bytes;
     int64_t expiry_lag_ms; /* now minus the oldest unswept expiry (0 when none is overdue) */
-    uint64_t batches_committed, jobs_committed, batches_failed;
+    uint64_t batches_committed, jobs_committed, batches_failed, checkpoints;
 } sh_store_stats;
 
 /* What an owner request did (valid during the callback only). */
@@ -169,7 +173,7 @@ typedef void (*sh_store_request_cb)(void *ctx, int status, const sh_store_result
 void sh_store_options_default(sh_store_options *opts);
 
 /* Opens (creating or migrating) the database at `path`. With opts->loop set, starts the writer
- * thread and two loop handles. SH_ERR_UNSUPPORTED for a database of a newer schema,
+ * thread, the checkpointer thread and two loop handles. SH_ERR_UNSUPPORTED for a database of a newer schema,
  * SH_ERR_FORMAT for a file that is not a Shoal store. */
 int sh_store_open(const char *path, const sh_store_options *opts, sh_store **out)
     __attribute__((warn_unused_result));

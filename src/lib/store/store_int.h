@@ -139,7 +139,14 @@ struct sh_store {
     size_t pending;
     sh__store_handles *handles;
 
-    _Atomic uint64_t batches_committed, jobs_committed, batches_failed;
+    /* Checkpointer (checkpoint.c): its own connection and thread; the flags under ckpt_lock. */
+    sh__store_conn ck;
+    bool ckpt_running, ckpt_wanted, ckpt_stop;
+    uv_thread_t ckpt_thread;
+    uv_mutex_t ckpt_lock;
+    uv_cond_t ckpt_cond;
+
+    _Atomic uint64_t batches_committed, jobs_committed, batches_failed, checkpoints;
     char path[4096];
 };
 
@@ -192,6 +199,10 @@ int sh__store_tomb_check(const sh_store *s, const sh__store_tomb *t);
 int sh__store_tomb_tx(sh_store *s, sh__store_tomb *t, int64_t now);
 /* Runs fn inside BEGIN IMMEDIATE .. COMMIT under write_lock (rolling back on failure). */
 int sh__store_write_tx(sh_store *s, int (*fn)(sh_store *, void *), void *arg);
+
+/* Checkpoints off the commit path (checkpoint.c). */
+int sh__store_checkpointer_start(sh_store *s);
+void sh__store_checkpointer_stop(sh_store *s);
 
 /* Group commit (commit.c). */
 int sh__store_commit_start(sh_store *s);
