@@ -67,7 +67,8 @@ static sqlite3 *raw_open(const char *path, sqlite3_stmt **insert)
     if (sqlite3_open(path, &db) != SQLITE_OK)
         die("cannot open the raw database");
     raw_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;"
-                 "CREATE TABLE msgs (id INTEGER PRIMARY KEY, hash BLOB NOT NULL, owner BLOB NOT NULL,"
+                 "CREATE TABLE msgs (id INTEGER PRIMARY KEY, hash BLOB NOT NULL,"
+                 " owner BLOB NOT NULL,"
                  " ns INTEGER NOT NULL, ts INTEGER NOT NULL, expiry INTEGER NOT NULL,"
                  " data BLOB NOT NULL);"
                  "CREATE UNIQUE INDEX msgs_hash ON msgs(hash);"

@@ -256,7 +256,8 @@ static void concurrent(uv_loop_t *loop, uint32_t linger_us)
     CHECK_OK(sh_store_stats_get(store, &st));
     CHECK_EQ(st.messages, CLIENTS * PER_CLIENT);
     CHECK_EQ(st.jobs_committed, CLIENTS * PER_CLIENT);
-    /* Each round of callbacks resubmits all 16 in one loop iteration: batches, not single writes. */
+    /* Each round of callbacks resubmits all 16 in one loop iteration: batches, not single
+     * writes. */
     CHECK(st.batches_committed <= CLIENTS * PER_CLIENT / 4);
     sh_store_close(store);
     store = NULL;

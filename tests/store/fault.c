@@ -54,7 +54,8 @@ static bool faulty_batch(sh_store *s, uv_loop_t *loop, sh__store_fault_point poi
     completions = 0;
     CHECK_OK(sh__store_fault_arm(point, nth));
     for (int i = 0; i < BATCH; i++) {
-        sh_store_msg m = test_msg(owner, 0, T0_MS, SH_MS_PER_HOUR, d[i], 100, round * 100 + (uint32_t)i);
+        sh_store_msg m = test_msg(owner, 0, T0_MS, SH_MS_PER_HOUR, d[i], 100,
+                                  round * 100 + (uint32_t)i);
 
         CHECK_OK(sh_store_submit_put(s, &m, put_cb, &r[i]));
     }

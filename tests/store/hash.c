@@ -59,7 +59,8 @@ int main(void)
     for (size_t i = 0; i < sizeof big; i++)
         big[i] = (uint8_t)(i * 7);
 
-    check_vector(o1, 0, NULL, 0, "b54d77c3238a27916fe0875f95a09a7e30ccfde20b3bce55947d0374e9a5f500");
+    check_vector(o1, 0, NULL, 0,
+                 "b54d77c3238a27916fe0875f95a09a7e30ccfde20b3bce55947d0374e9a5f500");
     check_vector(o1, 0, (const uint8_t *)"hello", 5,
                  "2d52b6721fce470bc056b2aa992fe5c6fc8ff2766abb3c8e44ec046183fd444c");
     check_vector(o1, 5, (const uint8_t *)"hello", 5,

@@ -6,7 +6,8 @@
 
 static uint8_t owner[33], other[33];
 
-static sh_store *open_store(const char *dir, const char *name, uint32_t max_msgs, uint64_t max_bytes)
+static sh_store *open_store(const char *dir, const char *name, uint32_t max_msgs,
+                            uint64_t max_bytes)
 {
     sh_store_options o;
     sh_store *s;
@@ -64,7 +65,8 @@ static void message_count(const char *dir)
     CHECK_OK(sh_store_put(s, &theirs, &out));
     /* An expired (not yet swept) message does not hold a place: it is dropped to make room. */
     atomic_store(&test_now_ms, T0_MS + SH_MS_PER_HOUR - 100); /* m[0] has just expired */
-    m[LIMIT] = test_msg(owner, 0, T0_MS + SH_MS_PER_HOUR - 50, SH_MS_PER_HOUR, data[LIMIT], 16, 101);
+    m[LIMIT] = test_msg(owner, 0, T0_MS + SH_MS_PER_HOUR - 50, SH_MS_PER_HOUR, data[LIMIT], 16,
+                        101);
     CHECK_OK(sh_store_put(s, &m[LIMIT], &out));
     CHECK_EQ(out, SH_STORE_STORED);
     for (int i = 1; i <= LIMIT; i++)

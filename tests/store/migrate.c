@@ -50,7 +50,8 @@ static void make_v1(const char *path)
     CHECK(sqlite3_open(path, &db) == SQLITE_OK);
     exec(db, "PRAGMA journal_mode=WAL");
     exec(db, v1_schema);
-    CHECK(sqlite3_prepare_v2(db, "INSERT INTO owners (pubkey) VALUES (?)", -1, &st, NULL) == SQLITE_OK);
+    CHECK(sqlite3_prepare_v2(db, "INSERT INTO owners (pubkey) VALUES (?)", -1, &st, NULL) ==
+          SQLITE_OK);
     sqlite3_bind_blob(st, 1, owner, 33, SQLITE_STATIC);
     CHECK(sqlite3_step(st) == SQLITE_DONE);
     sqlite3_finalize(st);

@@ -11,10 +11,12 @@ static void count_cb(void *ctx, int status, uint64_t count)
     *out = (int64_t)count;
 }
 
-int main(void)
+static uint8_t owner[33];
+
+static void sweep_batches(void)
 {
     enum { DYING = 25, LIVING = 5 };
-    uint8_t owner[33], d[DYING + LIVING][16];
+    uint8_t d[DYING + LIVING][16];
     sh_store_msg m[DYING + LIVING], got;
     sh_store_options o;
     sh_store_outcome out;
@@ -24,11 +26,11 @@ int main(void)
     sh_buf buf;
 
     sh_buf_init(&buf);
-    test_owner(owner, 1);
     test_store_options(&o);
     CHECK_OK(sh_store_open(test_db_path(test_tmpdir(), "sweep.db"), &o, &s));
     for (int i = 0; i < DYING + LIVING; i++) {
-        m[i] = test_msg(owner, 0, T0_MS, i < DYING ? 1000 + i : SH_MS_PER_DAY, d[i], 16, (uint32_t)i);
+        m[i] = test_msg(owner, 0, T0_MS, i < DYING ? 1000 + i : SH_MS_PER_DAY, d[i], 16,
+                        (uint32_t)i);
         CHECK_OK(sh_store_put(s, &m[i], &out));
     }
     sh_store_request req = test_request(owner, 0, T0_MS, "delete one");
@@ -58,10 +60,21 @@ int main(void)
     for (int i = DYING; i < DYING + LIVING; i++)
         CHECK_OK(sh_store_get(s, m[i].hash, &got, &buf));
     sh_store_close(s);
+    sh_buf_free(&buf);
+}
 
-    /* The same through the writer thread. */
+/* The same through the writer thread. */
+static void sweep_on_loop(void)
+{
+    uint8_t d[3][16];
+    sh_store_msg m[3];
+    sh_store_options o;
+    sh_store_outcome out;
+    sh_store *s;
     uv_loop_t loop;
     int64_t swept = -1;
+
+    test_store_options(&o);
     CHECK(uv_loop_init(&loop) == 0);
     atomic_store(&test_now_ms, T0_MS);
     o.loop = &loop;
@@ -84,6 +97,12 @@ int main(void)
     sh_store_close(s);
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK(uv_loop_close(&loop) == 0);
-    sh_buf_free(&buf);
+}
+
+int main(void)
+{
+    test_owner(owner, 1);
+    sweep_batches();
+    sweep_on_loop();
     return 0;
 }

@@ -7,27 +7,33 @@
 
 static uint8_t owner[33], mallory[33];
 
-static void deletes(sh_store *s)
+/* Messages m[0..2] stored (TTL 1, 2, 3 h), m[3] not here; hashes to delete: m0, m3, m1. */
+static void delete_setup(sh_store *s, uint8_t d[4][64], sh_store_msg m[4], uint8_t hashes[3][32])
 {
-    uint8_t d[4][64], hashes[3][32];
-    sh_store_msg m[4], got;
     sh_store_outcome out;
-    sh_store_tombstone t;
-    bool deleted[3];
-    uint64_t n;
-    sh_buf buf, body;
 
-    sh_buf_init(&buf);
-    sh_buf_init(&body);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         m[i] = test_msg(owner, 0, T0_MS - 100, SH_MS_PER_HOUR * (i + 1), d[i], 64, (uint32_t)i);
-        CHECK_OK(sh_store_put(s, &m[i], &out));
+        if (i < 3)
+            CHECK_OK(sh_store_put(s, &m[i], &out));
     }
-    m[3] = test_msg(owner, 0, T0_MS - 100, SH_MS_PER_HOUR, d[3], 64, 3); /* not here yet */
     memcpy(hashes[0], m[0].hash, 32);
     memcpy(hashes[1], m[3].hash, 32);
     memcpy(hashes[2], m[1].hash, 32);
+}
 
+static void deletes(sh_store *s, sh_store_msg m[4])
+{
+    static uint8_t d[4][64];
+    uint8_t hashes[3][32];
+    sh_store_msg got, late;
+    sh_store_outcome out;
+    bool deleted[3];
+    uint64_t n;
+    sh_buf buf;
+
+    sh_buf_init(&buf);
+    delete_setup(s, d, m, hashes);
     /* Mallory names our hashes in a request for her own account: nothing of ours changes. */
     sh_store_request evil = test_request(mallory, 0, T0_MS, "mallory's delete");
     CHECK_OK(sh_store_delete(s, &evil, (const uint8_t(*)[32])hashes, 3, deleted, &n));
@@ -48,14 +54,26 @@ static void deletes(sh_store *s)
     CHECK_OK(sh_store_get(s, m[2].hash, &got, &buf));
 
     /* Late copies are refused, including of the message that was not here yet. */
-    sh_store_msg late = test_msg(owner, 0, T0_MS - 100, SH_MS_PER_HOUR, d[0], 64, 0);
+    late = test_msg(owner, 0, T0_MS - 100, SH_MS_PER_HOUR, d[0], 64, 0);
     CHECK_OK(sh_store_put(s, &late, &out));
     CHECK_EQ(out, SH_STORE_DELETED);
     late = test_msg(owner, 0, T0_MS - 100, SH_MS_PER_HOUR, d[3], 64, 3);
     CHECK_OK(sh_store_put(s, &late, &out));
     CHECK_EQ(out, SH_STORE_DELETED);
+    sh_buf_free(&buf);
+}
 
-    /* The tombstone keeps the request and lives until the message's own expiry. */
+/* Tombstones keep the request, live until the original expiry, and stay with their owner. */
+static void tombstone_life(sh_store *s, const sh_store_msg m[4])
+{
+    uint8_t d[2][64];
+    sh_store_msg ours, late;
+    sh_store_outcome out;
+    sh_store_tombstone t;
+    uint64_t n;
+    sh_buf body;
+
+    sh_buf_init(&body);
     CHECK_OK(sh_store_tombstone_get(s, owner, 0, m[1].hash, &t, &body));
     CHECK_EQ(t.kind, SH_STORE_TOMB_DELETE);
     CHECK_EQ(t.until_ms, m[1].expiry_ms);
@@ -72,7 +90,8 @@ static void deletes(sh_store *s)
     CHECK_EQ(t.until_ms, T0_MS + 14 * SH_MS_PER_DAY + SH_STORE_MAX_FUTURE_MS);
 
     /* Mallory's own tombstone never stops our message from arriving. */
-    sh_store_msg ours = test_msg(owner, 0, T0_MS - 50, SH_MS_PER_HOUR, d[3], 64, 33);
+    sh_store_request evil = test_request(mallory, 0, T0_MS, "mallory's delete");
+    ours = test_msg(owner, 0, T0_MS - 50, SH_MS_PER_HOUR, d[0], 64, 33);
     CHECK_OK(sh_store_delete(s, &evil, (const uint8_t(*)[32])ours.hash, 1, NULL, &n));
     CHECK_OK(sh_store_put(s, &ours, &out));
     CHECK_EQ(out, SH_STORE_STORED);
@@ -84,7 +103,6 @@ static void deletes(sh_store *s)
     CHECK_OK(sh_store_put(s, &late, &out));
     CHECK_EQ(out, SH_STORE_STORED);
     atomic_store(&test_now_ms, T0_MS);
-    sh_buf_free(&buf);
     sh_buf_free(&body);
 }
 
@@ -98,7 +116,8 @@ static void delete_before(sh_store *s)
 
     sh_buf_init(&buf);
     for (int i = 0; i < 6; i++) {
-        m[i] = test_msg(owner, 4, T0_MS - 600 + i * 100, SH_MS_PER_DAY, d[i], 32, (uint32_t)(100 + i));
+        m[i] = test_msg(owner, 4, T0_MS - 600 + i * 100, SH_MS_PER_DAY, d[i], 32,
+                        (uint32_t)(100 + i));
         if (i < 5)
             CHECK_OK(sh_store_put(s, &m[i], &out));
     }
@@ -211,7 +230,10 @@ int main(void)
     test_owner(mallory, 0x66);
     test_store_options(&o);
     CHECK_OK(sh_store_open(test_db_path(test_tmpdir(), "t.db"), &o, &s));
-    deletes(s);
+    sh_store_msg deleted_msgs[4];
+
+    deletes(s, deleted_msgs);
+    tombstone_life(s, deleted_msgs);
     delete_before(s);
     expires(s);
     CHECK_OK(sh_store_stats_get(s, &st));

@@ -46,7 +46,8 @@ static void checkpointer_main(void *arg)
             break;
         s->ckpt_wanted = false;
         uv_mutex_unlock(&s->ckpt_lock);
-        rc = sqlite3_wal_checkpoint_v2(s->ck.db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done);
+        rc = sqlite3_wal_checkpoint_v2(s->ck.db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
+                                       &done);
         if (rc == SQLITE_OK)
             atomic_fetch_add(&s->checkpoints, 1);
         else if (rc != SQLITE_BUSY)

@@ -226,7 +226,8 @@ int sh_store_submit_put(sh_store *s, const sh_store_msg *msg, sh_store_put_cb cb
     uint8_t *tail;
     int rc;
 
-    if ((rc = check_can_submit(s)) != SH_OK || (rc = sh__store_check_msg(s, msg, sh__store_now(s))) != SH_OK)
+    if ((rc = check_can_submit(s)) != SH_OK ||
+        (rc = sh__store_check_msg(s, msg, sh__store_now(s))) != SH_OK)
         return rc;
     j = calloc(1, sizeof *j + msg->data_len + msg->slot_len);
     if (j == NULL)

@@ -87,8 +87,8 @@ int sh__store_sql_fail(sqlite3 *db, int rc, const char *what)
     }
     if (rc == RC_INJECTED)
         return sh_err_set(code, "%s: injected fault (test build)", what);
-    return sh_err_set(code, "%s: %s (SQLite %d)", what, db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc),
-                      rc);
+    return sh_err_set(code, "%s: %s (SQLite %d)", what,
+                      db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
 }
 
 int sh__store_run(sqlite3 *db, sqlite3_stmt *st, const char *what)
@@ -215,7 +215,8 @@ int sh__store_conn_prepare(sh__store_conn *c, const char *const *sql, size_t n)
         int rc = sqlite3_prepare_v3(c->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &c->st[i], NULL);
 
         if (rc != SQLITE_OK)
-            return sh_err_set(SH_ERR_INTERNAL, "preparing \"%s\": %s", sql[i], sqlite3_errmsg(c->db));
+            return sh_err_set(SH_ERR_INTERNAL, "preparing \"%s\": %s", sql[i],
+                              sqlite3_errmsg(c->db));
     }
     return SH_OK;
 }

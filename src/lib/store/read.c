@@ -94,7 +94,8 @@ static int add_row(sh_store_page *p, const sh_store_query *q, sqlite3_stmt *st, 
     m = &p->msgs[p->count];
     memset(m, 0, sizeof *m);
     if (sqlite3_column_bytes(st, 0) != SH_STORE_HASH_BYTES)
-        return sh_err_set(SH_ERR_INTERNAL, "a hash in the store is not %d bytes", SH_STORE_HASH_BYTES);
+        return sh_err_set(SH_ERR_INTERNAL, "a hash in the store is not %d bytes",
+                          SH_STORE_HASH_BYTES);
     memcpy(m->hash, sqlite3_column_blob(st, 0), SH_STORE_HASH_BYTES);
     memcpy(m->owner, q->owner, SH_STORE_OWNER_BYTES);
     m->ns = q->ns;
@@ -102,7 +103,8 @@ static int add_row(sh_store_page *p, const sh_store_query *q, sqlite3_stmt *st, 
     m->expiry_ms = sqlite3_column_int64(st, 2);
     m->data_len = (size_t)sqlite3_column_bytes(st, 3);
     m->slot_len = (size_t)sqlite3_column_bytes(st, 4);
-    if ((rc = append_col(&p->arena, st, 3)) != SH_OK || (rc = append_col(&p->arena, st, 4)) != SH_OK)
+    if ((rc = append_col(&p->arena, st, 3)) != SH_OK ||
+        (rc = append_col(&p->arena, st, 4)) != SH_OK)
         return rc;
     p->count++;
     return SH_OK;
@@ -147,8 +149,9 @@ static int read_rows(sh_store *s, const sh_store_query *q, sqlite3_stmt *st, sh_
 int sh_store_retrieve(sh_store *s, const sh_store_query *q, sh_store_page *out)
 {
     static const uint8_t all_ff[SH_STORE_HASH_BYTES] = {
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     sqlite3_stmt *st = s->r.st[R_OWNER_FIND];
     const sh_store_msg *last;
     bool found;
@@ -170,7 +173,8 @@ int sh_store_retrieve(sh_store *s, const sh_store_query *q, sh_store_page *out)
         sqlite3_bind_int64(st, 3, q->after.timestamp_ms - s->opts.lookback_ms - 1);
     else
         sqlite3_bind_int64(st, 3, q->after.timestamp_ms);
-    sqlite3_bind_blob(st, 4, q->lookback ? all_ff : q->after.hash, SH_STORE_HASH_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, q->lookback ? all_ff : q->after.hash, SH_STORE_HASH_BYTES,
+                      SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, sh__store_now(s));
     rc = read_rows(s, q, st, out);
     sqlite3_reset(st);

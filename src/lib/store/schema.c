@@ -81,7 +81,8 @@ const char *const sh__store_writer_sql[W_COUNT] = {
     [W_OWNER_FIND] = "SELECT id FROM owners WHERE pubkey = ?1",
     [W_OWNER_INSERT] = "INSERT INTO owners (pubkey) VALUES (?1)",
     [W_MSG_EXISTS] = "SELECT 1 FROM messages WHERE hash = ?1",
-    [W_MSG_FIND_OWNED] = "SELECT id, expiry FROM messages WHERE hash = ?1 AND owner = ?2 AND ns = ?3",
+    [W_MSG_FIND_OWNED] = "SELECT id, expiry FROM messages"
+                         " WHERE hash = ?1 AND owner = ?2 AND ns = ?3",
     [W_MSG_INSERT] = "INSERT INTO messages (hash, owner, ns, ts, expiry, data, slot)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [W_MSG_DELETE_ID] = "DELETE FROM messages WHERE id = ?1",
@@ -96,7 +97,8 @@ const char *const sh__store_writer_sql[W_COUNT] = {
                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [W_RANGE_COVERS] = "SELECT 1 FROM range_tombstones WHERE owner = ?1 AND ns = ?2 AND before > ?3"
                        " AND until > ?4 LIMIT 1",
-    [W_RANGE_INSERT] = "INSERT INTO range_tombstones (owner, ns, before, request_ts, until, request)"
+    [W_RANGE_INSERT] = "INSERT INTO range_tombstones"
+                       " (owner, ns, before, request_ts, until, request)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [W_REQ_INSERT] = "INSERT INTO requests (body, until) VALUES (?1, ?2)",
     [W_REQ_SET_UNTIL] = "UPDATE requests SET until = ?2 WHERE id = ?1",
@@ -106,7 +108,8 @@ const char *const sh__store_writer_sql[W_COUNT] = {
     [W_SWEEP_TOMBS] = "DELETE FROM tombstones WHERE (hash, owner, ns) IN (SELECT hash, owner, ns"
                       " FROM tombstones WHERE until <= ?1 ORDER BY until LIMIT ?2)",
     [W_SWEEP_RANGES] = "DELETE FROM range_tombstones WHERE id IN"
-                       " (SELECT id FROM range_tombstones WHERE until <= ?1 ORDER BY until LIMIT ?2)",
+                       " (SELECT id FROM range_tombstones WHERE until <= ?1"
+                       " ORDER BY until LIMIT ?2)",
     [W_SWEEP_REQS] = "DELETE FROM requests WHERE id IN"
                      " (SELECT id FROM requests WHERE until <= ?1 ORDER BY until LIMIT ?2)",
 };
@@ -123,7 +126,8 @@ const char *const sh__store_reader_sql[R_COUNT] = {
                    " WHERE t.hash = ?1 AND t.owner = ?2 AND t.ns = ?3 AND t.until > ?4",
     [R_STATS_USAGE] = "SELECT coalesce(sum(count), 0), coalesce(sum(bytes), 0) FROM usage",
     [R_STATS_OWNERS] = "SELECT count(*) FROM owners",
-    [R_STATS_TOMBS] = "SELECT (SELECT count(*) FROM tombstones) + (SELECT count(*) FROM range_tombstones)",
+    [R_STATS_TOMBS] = "SELECT (SELECT count(*) FROM tombstones)"
+                      " + (SELECT count(*) FROM range_tombstones)",
     [R_STATS_MIN_EXPIRY] = "SELECT min(expiry) FROM messages",
     [R_STATS_PAGES] = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
 };

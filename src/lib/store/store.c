@@ -42,7 +42,8 @@ void sh_store_msg_hash(uint8_t out[static SH_STORE_HASH_BYTES],
     crypto_generichash_blake2b_state st;
     uint8_t ns_be[2] = {(uint8_t)((uint16_t)ns >> 8), (uint8_t)ns};
 
-    crypto_generichash_blake2b_init_salt_personal(&st, NULL, 0, SH_STORE_HASH_BYTES, NULL, personal);
+    crypto_generichash_blake2b_init_salt_personal(&st, NULL, 0, SH_STORE_HASH_BYTES, NULL,
+                                                  personal);
     crypto_generichash_blake2b_update(&st, owner, SH_STORE_OWNER_BYTES);
     crypto_generichash_blake2b_update(&st, ns_be, sizeof ns_be);
     if (data_len > 0)

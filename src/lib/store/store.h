@@ -44,11 +44,11 @@
 #define SH_STORE_BATCH_MAX_JOBS 512u                      /* writes per group-commit transaction */
 #define SH_STORE_QUEUE_MAX_JOBS 65536u                    /* submitted, not yet completed writes */
 #define SH_STORE_CHECKPOINT_PAGES 1000u /* WAL pages that wake the background checkpointer */
-#define SH_STORE_WAL_MAX_PAGES 16384u   /* WAL pages (64 MiB) at which the writer checkpoints itself */
+#define SH_STORE_WAL_MAX_PAGES 16384u   /* WAL pages (64 MiB): the writer checkpoints itself */
 
 /* Hard ceilings of one call. */
 #define SH_STORE_PAGE_MAX_COUNT 1000u         /* messages per retrieve page */
-#define SH_STORE_PAGE_MAX_BYTES (256u * 1024) /* data bytes per retrieve page (largest onion bucket) */
+#define SH_STORE_PAGE_MAX_BYTES (256u * 1024) /* data bytes per page (the largest onion bucket) */
 #define SH_STORE_MAX_HASHES_PER_REQUEST 1000u /* hashes per delete or expire */
 #define SH_STORE_MAX_REQUEST_BYTES 65536u     /* signed request kept in a tombstone */
 #define SH_STORE_SWEEP_MAX_ROWS 10000u        /* rows one sweep call may delete */
@@ -173,8 +173,8 @@ typedef void (*sh_store_request_cb)(void *ctx, int status, const sh_store_result
 void sh_store_options_default(sh_store_options *opts);
 
 /* Opens (creating or migrating) the database at `path`. With opts->loop set, starts the writer
- * thread, the checkpointer thread and two loop handles. SH_ERR_UNSUPPORTED for a database of a newer schema,
- * SH_ERR_FORMAT for a file that is not a Shoal store. */
+ * thread, the checkpointer thread and two loop handles. SH_ERR_UNSUPPORTED for a database of a
+ * newer schema, SH_ERR_FORMAT for a file that is not a Shoal store. */
 int sh_store_open(const char *path, const sh_store_options *opts, sh_store **out)
     __attribute__((warn_unused_result));
 /* Commits and completes every submitted write (their callbacks run here), stops the writer,

@@ -105,8 +105,8 @@ static int existing_tomb(sh_store *s, const sh__store_tomb *a, const uint8_t *ha
     return SH_OK;
 }
 
-static int write_tomb(sh_store *s, sh__store_tomb *a, const uint8_t *hash, sh_store_tombstone_kind kind,
-                      int64_t until)
+static int write_tomb(sh_store *s, sh__store_tomb *a, const uint8_t *hash,
+                      sh_store_tombstone_kind kind, int64_t until)
 {
     sqlite3_stmt *st = s->w.st[W_TOMB_PUT];
 

@@ -50,19 +50,21 @@ int sh__store_check_msg(const sh_store *s, const sh_store_msg *msg, int64_t now)
                           "at most %lld are allowed", (long long)(msg->timestamp_ms - now),
                           (long long)s->opts.max_future_ms);
     if (msg->expiry_ms <= now)
-        return sh_err_set(SH_ERR_STALE, "message expired %lld ms ago", (long long)(now - msg->expiry_ms));
+        return sh_err_set(SH_ERR_STALE, "message expired %lld ms ago",
+                          (long long)(now - msg->expiry_ms));
     if (msg->expiry_ms <= msg->timestamp_ms)
         return sh_err_set(SH_ERR_RANGE, "message expiry is not after its timestamp");
     latest_expiry = now + ns->max_ttl_ms + s->opts.max_future_ms;
     if (msg->expiry_ms > latest_expiry)
-        return sh_err_set(SH_ERR_RANGE, "message expiry is %lld ms beyond namespace %d's max TTL of "
-                          "%lld ms", (long long)(msg->expiry_ms - latest_expiry), msg->ns,
+        return sh_err_set(SH_ERR_RANGE,
+                          "message expiry is %lld ms beyond namespace %d's max TTL of %lld ms",
+                          (long long)(msg->expiry_ms - latest_expiry), msg->ns,
                           (long long)ns->max_ttl_ms);
     return SH_OK;
 }
 
-/* *owner_id = the owner's row id, or 0 when the owner is not in the table (and !create). */
-static int owner_id(sh_store *s, const uint8_t owner[static SH_STORE_OWNER_BYTES], bool create,
+/* *out = the owner's row id, or 0 when the owner is not in the table (and !create). */
+int sh__store_owner_id(sh_store *s, const uint8_t owner[static SH_STORE_OWNER_BYTES], bool create,
                     int64_t *out)
 {
     sqlite3_stmt *st = s->w.st[W_OWNER_FIND];
@@ -84,24 +86,13 @@ static int owner_id(sh_store *s, const uint8_t owner[static SH_STORE_OWNER_BYTES
     return SH_OK;
 }
 
-int sh__store_owner_id(sh_store *s, const uint8_t owner[static SH_STORE_OWNER_BYTES], bool create,
-                       int64_t *out)
-{
-    return owner_id(s, owner, create, out);
-}
-
-static int64_t apply_expire_mode(sh_store_expire_mode mode, int64_t current, int64_t wanted)
+int64_t sh__store_apply_expire_mode(sh_store_expire_mode mode, int64_t current, int64_t wanted)
 {
     if (mode == SH_STORE_EXPIRE_SHORTEN_ONLY)
         return wanted < current ? wanted : current;
     if (mode == SH_STORE_EXPIRE_EXTEND_ONLY)
         return wanted > current ? wanted : current;
     return wanted;
-}
-
-int64_t sh__store_apply_expire_mode(sh_store_expire_mode mode, int64_t current, int64_t wanted)
-{
-    return apply_expire_mode(mode, current, wanted);
 }
 
 /* Tombstones of an existing owner: a delete (per hash or by range) refuses the message; a TTL
@@ -123,8 +114,9 @@ static int check_tombstones(sh_store *s, sh_store_msg *msg, int64_t oid, int64_t
         if (sqlite3_column_int(st, 0) == SH_STORE_TOMB_DELETE)
             *deleted = true;
         else
-            msg->expiry_ms = apply_expire_mode((sh_store_expire_mode)sqlite3_column_int(st, 1),
-                                               msg->expiry_ms, sqlite3_column_int64(st, 2));
+            msg->expiry_ms = sh__store_apply_expire_mode(
+                (sh_store_expire_mode)sqlite3_column_int(st, 1), msg->expiry_ms,
+                sqlite3_column_int64(st, 2));
         sqlite3_reset(st);
         if (*deleted)
             return SH_OK;
@@ -161,8 +153,8 @@ static int take_slot(sh_store *s, const sh_store_msg *msg, int64_t oid, bool *su
         return rc;
     old_id = sqlite3_column_int64(st, 0);
     older = sqlite3_column_bytes(st, 2) == SH_STORE_HASH_BYTES &&
-            sh__store_cursor_cmp(sqlite3_column_int64(st, 1), sqlite3_column_blob(st, 2), msg->timestamp_ms,
-                       msg->hash) < 0;
+            sh__store_cursor_cmp(sqlite3_column_int64(st, 1), sqlite3_column_blob(st, 2),
+                                 msg->timestamp_ms, msg->hash) < 0;
     sqlite3_reset(st);
     if (!older) {
         *superseded = true;
@@ -216,8 +208,9 @@ static int check_room(sh_store *s, int64_t oid, int16_t ns, size_t data_len, int
     if ((uint64_t)count + 1 > s->opts.max_msgs_per_ns)
         return sh_err_set(SH_ERR_FULL, "namespace %d of this owner holds %lld messages, the most "
                           "it may; nothing is evicted", ns, (long long)count);
-    return sh_err_set(SH_ERR_FULL, "namespace %d of this owner holds %lld bytes; %zu more would pass "
-                      "its limit of %llu", ns, (long long)bytes, data_len,
+    return sh_err_set(SH_ERR_FULL,
+                      "namespace %d of this owner holds %lld bytes; %zu more would pass its limit "
+                      "of %llu", ns, (long long)bytes, data_len,
                       (unsigned long long)s->opts.max_bytes_per_ns);
 }
 
@@ -232,7 +225,8 @@ static int insert_msg(sh_store *s, const sh_store_msg *msg, int64_t oid)
     sqlite3_bind_int(st, 3, msg->ns);
     sqlite3_bind_int64(st, 4, msg->timestamp_ms);
     sqlite3_bind_int64(st, 5, msg->expiry_ms);
-    sqlite3_bind_blob(st, 6, msg->data != NULL ? msg->data : empty, (int)msg->data_len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 6, msg->data != NULL ? msg->data : empty, (int)msg->data_len,
+                      SQLITE_STATIC);
     if (ns->slots == SH_NS_SLOTS_NONE)
         sqlite3_bind_null(st, 7);
     else
@@ -256,7 +250,7 @@ int sh__store_put_tx(sh_store *s, sh_store_msg *msg, int64_t now, sh_store_outco
         *outcome = SH_STORE_DUPLICATE;
         return SH_OK;
     }
-    if ((rc = owner_id(s, msg->owner, false, &oid)) != SH_OK)
+    if ((rc = sh__store_owner_id(s, msg->owner, false, &oid)) != SH_OK)
         return rc;
     if (oid != 0) {
         if ((rc = check_tombstones(s, msg, oid, now, &refused)) != SH_OK)
@@ -265,7 +259,7 @@ int sh__store_put_tx(sh_store *s, sh_store_msg *msg, int64_t now, sh_store_outco
             *outcome = SH_STORE_DELETED;
             return SH_OK;
         }
-    } else if ((rc = owner_id(s, msg->owner, true, &oid)) != SH_OK) {
+    } else if ((rc = sh__store_owner_id(s, msg->owner, true, &oid)) != SH_OK) {
         return rc;
     }
     if (sh_store_ns_lookup(msg->ns)->slots != SH_NS_SLOTS_NONE) {
@@ -335,14 +329,13 @@ static int sweep_one(sh_store *s, int stmt, uint32_t max_rows, int64_t now, uint
  * max_rows rows in all, so a sweep never holds the write lock for long. */
 int sh__store_sweep_tx(sh_store *s, uint32_t max_rows, int64_t now, uint64_t *removed)
 {
+    static const int order[] = {W_SWEEP_MSGS, W_SWEEP_TOMBS, W_SWEEP_RANGES, W_SWEEP_REQS};
     int rc;
 
     *removed = 0;
-    if ((rc = sweep_one(s, W_SWEEP_MSGS, max_rows, now, removed, "sweeping messages")) != SH_OK ||
-        (rc = sweep_one(s, W_SWEEP_TOMBS, max_rows, now, removed, "sweeping tombstones")) != SH_OK ||
-        (rc = sweep_one(s, W_SWEEP_RANGES, max_rows, now, removed, "sweeping tombstones")) != SH_OK ||
-        (rc = sweep_one(s, W_SWEEP_REQS, max_rows, now, removed, "sweeping requests")) != SH_OK)
-        return rc;
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+        if ((rc = sweep_one(s, order[i], max_rows, now, removed, "sweeping expired rows")) != SH_OK)
+            return rc;
     return SH_OK;
 }
 
