@@ -152,9 +152,8 @@ int sh_store_retrieve(sh_store *s, const sh_store_query *q, sh_store_page *out)
         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-    sqlite3_stmt *st = s->r.st[R_OWNER_FIND];
+    sqlite3_stmt *st = s->r.st[R_PAGE];
     const sh_store_msg *last;
-    bool found;
     int rc;
 
     memset(out, 0, sizeof *out);
@@ -163,11 +162,6 @@ int sh_store_retrieve(sh_store *s, const sh_store_query *q, sh_store_page *out)
     if ((rc = check_query(q)) != SH_OK)
         return rc;
     sqlite3_bind_blob(st, 1, q->owner, SH_STORE_OWNER_BYTES, SQLITE_STATIC);
-    if ((rc = sh__store_row(s->r.db, st, &found, "finding an owner")) != SH_OK || !found)
-        return rc;
-    sqlite3_bind_int64(s->r.st[R_PAGE], 1, sqlite3_column_int64(st, 0));
-    sqlite3_reset(st);
-    st = s->r.st[R_PAGE];
     sqlite3_bind_int(st, 2, q->ns);
     if (q->lookback) /* every message with ts >= after.ts - lookback */
         sqlite3_bind_int64(st, 3, q->after.timestamp_ms - s->opts.lookback_ms - 1);

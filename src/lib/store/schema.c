@@ -119,8 +119,8 @@ const char *const sh__store_reader_sql[R_COUNT] = {
     [R_GET] = "SELECT o.pubkey, m.ns, m.ts, m.expiry, m.data, m.slot FROM messages m"
               " JOIN owners o ON o.id = m.owner WHERE m.hash = ?1 AND m.expiry > ?2",
     [R_PAGE] = "SELECT hash, ts, expiry, data, slot FROM messages"
-               " WHERE owner = ?1 AND ns = ?2 AND (ts, hash) > (?3, ?4) AND expiry > ?5"
-               " ORDER BY ts, hash",
+               " WHERE owner = (SELECT id FROM owners WHERE pubkey = ?1) AND ns = ?2"
+               " AND (ts, hash) > (?3, ?4) AND expiry > ?5 ORDER BY ts, hash",
     [R_TOMB_GET] = "SELECT t.kind, t.mode, t.new_expiry, t.request_ts, t.until, r.body"
                    " FROM tombstones t LEFT JOIN requests r ON r.id = t.request"
                    " WHERE t.hash = ?1 AND t.owner = ?2 AND t.ns = ?3 AND t.until > ?4",
