@@ -127,6 +127,10 @@ static int read_rows(sh_store *s, const sh_store_query *q, sqlite3_stmt *st, sh_
     size_t cap = 0, bytes = 0;
     int rc;
 
+    /* Room for a typical page at once (grown like any buffer beyond that). */
+    if ((rc = sh_buf_reserve(&p->arena, q->max_bytes < 65536 ? q->max_bytes : 65536)) != SH_OK)
+        return rc;
+
     for (;;) {
         size_t len;
 
