@@ -118,6 +118,36 @@ static void full_inside_a_batch(uv_loop_t *loop)
     store = NULL;
 }
 
+/* In a batch a full refusal is the job's own (no rollback): replacing a single slot's message
+ * with one too large for the namespace must leave the old message in place. */
+static void slot_full_in_batch(uv_loop_t *loop)
+{
+    uint8_t a[80], c[101];
+    sh_store_options o;
+    sh_store_msg v1, v3, got;
+    result r[2];
+    sh_buf buf;
+
+    memset(r, 0, sizeof r);
+    sh_buf_init(&buf);
+    completions = 0;
+    test_store_options(&o);
+    o.loop = loop;
+    o.max_bytes_per_ns = 100;
+    CHECK_OK(sh_store_open(test_db_path(test_tmpdir(), "slot.db"), &o, &store));
+    v1 = test_msg(owner, 12, T0_MS - 30, SH_MS_PER_HOUR, a, sizeof a, 1);
+    v3 = test_msg(owner, 12, T0_MS - 10, SH_MS_PER_HOUR, c, sizeof c, 3);
+    CHECK_OK(sh_store_submit_put(store, &v1, put_cb, &r[0]));
+    CHECK_OK(sh_store_submit_put(store, &v3, put_cb, &r[1]));
+    run_until(loop, &completions, 2);
+    CHECK_OK(r[0].status);
+    CHECK_EQ(r[1].status, SH_ERR_FULL);
+    CHECK_OK(sh_store_get(store, v1.hash, &got, &buf));
+    sh_store_close(store);
+    store = NULL;
+    sh_buf_free(&buf);
+}
+
 static void bounds(uv_loop_t *loop)
 {
     uint8_t d[12][10];
@@ -401,6 +431,7 @@ int main(void)
     CHECK(uv_loop_init(&loop) == 0);
     one_batch(&loop);
     full_inside_a_batch(&loop);
+    slot_full_in_batch(&loop);
     bounds(&loop);
     close_drains(&loop);
     requests(&loop);

@@ -105,6 +105,31 @@ static void byte_count(const char *dir)
     sh_store_close(s);
 }
 
+/* A single slot at its limits: a replacement counts without the message it replaces, and a
+ * replacement refused as full keeps the old message. */
+static void slot_room(const char *dir)
+{
+    uint8_t a[80], b[100], c[101];
+    sh_store_msg v1, v2, v3, got;
+    sh_store_outcome out;
+    sh_store *s = open_store(dir, "slot.db", 1, 100);
+    sh_buf buf;
+
+    sh_buf_init(&buf);
+    v1 = test_msg(owner, 11, T0_MS - 30, SH_MS_PER_HOUR, a, sizeof a, 1);
+    v2 = test_msg(owner, 11, T0_MS - 20, SH_MS_PER_HOUR, b, sizeof b, 2);
+    v3 = test_msg(owner, 11, T0_MS - 10, SH_MS_PER_HOUR, c, sizeof c, 3);
+    CHECK_OK(sh_store_put(s, &v1, &out));
+    CHECK_EQ(out, SH_STORE_STORED);
+    CHECK_OK(sh_store_put(s, &v2, &out)); /* 1 message, 100 bytes after the swap: at the limit */
+    CHECK_EQ(out, SH_STORE_STORED);
+    CHECK_ERR(sh_store_put(s, &v3, &out), SH_ERR_FULL); /* 101 bytes */
+    CHECK_OK(sh_store_get(s, v2.hash, &got, &buf));
+    CHECK_ERR(sh_store_get(s, v1.hash, &got, &buf), SH_ERR_NOT_FOUND);
+    sh_buf_free(&buf);
+    sh_store_close(s);
+}
+
 static void timestamps(sh_store *s)
 {
     uint8_t data[8];
@@ -240,5 +265,6 @@ int main(void)
     sh_store_close(s);
     message_count(dir);
     byte_count(dir);
+    slot_room(dir);
     return 0;
 }

@@ -87,7 +87,8 @@ const char *const sh__store_writer_sql[W_COUNT] = {
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [W_MSG_DELETE_ID] = "DELETE FROM messages WHERE id = ?1",
     [W_MSG_SET_EXPIRY] = "UPDATE messages SET expiry = ?2 WHERE id = ?1",
-    [W_SLOT_GET] = "SELECT id, ts, hash FROM messages WHERE owner = ?1 AND ns = ?2 AND slot = ?3",
+    [W_SLOT_GET] = "SELECT id, ts, hash, length(data) FROM messages"
+                   " WHERE owner = ?1 AND ns = ?2 AND slot = ?3",
     [W_USAGE_GET] = "SELECT count, bytes FROM usage WHERE owner = ?1 AND ns = ?2",
     [W_PURGE_EXPIRED_NS] = "DELETE FROM messages WHERE owner = ?1 AND ns = ?2 AND expiry <= ?3",
     [W_TOMB_GET] = "SELECT kind, mode, new_expiry, request_ts, until FROM tombstones"

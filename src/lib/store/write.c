@@ -1,8 +1,9 @@
 /* Writes of the store: put (dedupe, tombstones, single slots, per-namespace limits), and the
  * expiry sweeper. Each *_tx function runs inside a transaction the caller opened on the writer
- * connection (sh__store_write_tx for the synchronous calls, a group-commit batch in commit.c);
- * every refusal (full, deleted, superseded) is decided before the first write, so a job that
- * refuses leaves nothing behind and any SQLite error fails the whole transaction. */
+ * connection (sh__store_write_tx for the synchronous calls, a group-commit batch in commit.c).
+ * Every refusal (full, deleted, superseded) is decided before the message or a slot changes, so a
+ * job that refuses leaves nothing behind but expired messages it dropped to make room; any SQLite
+ * error fails the whole transaction. */
 #include <string.h>
 
 #include "store/store_int.h"
@@ -135,15 +136,18 @@ static int check_tombstones(sh_store *s, sh_store_msg *msg, int64_t oid, int64_t
     return SH_OK;
 }
 
-/* A single-slot namespace keeps the newest message by (timestamp, hash) in each slot. */
-static int take_slot(sh_store *s, const sh_store_msg *msg, int64_t oid, bool *superseded)
+/* A single-slot namespace keeps the newest message by (timestamp, hash) in each slot. Finds the
+ * slot's message: *old_id = 0 when the slot is empty; *superseded when it is newer than msg. */
+static int find_slot(sh_store *s, const sh_store_msg *msg, int64_t oid, int64_t *old_id,
+                     int64_t *old_len, bool *superseded)
 {
     static const uint8_t empty_slot[1];
     sqlite3_stmt *st = s->w.st[W_SLOT_GET];
-    int64_t old_id;
-    bool found, older;
+    bool found;
     int rc;
 
+    *old_id = 0;
+    *old_len = 0;
     *superseded = false;
     sqlite3_bind_int64(st, 1, oid);
     sqlite3_bind_int(st, 2, msg->ns);
@@ -151,18 +155,13 @@ static int take_slot(sh_store *s, const sh_store_msg *msg, int64_t oid, bool *su
                       SQLITE_STATIC);
     if ((rc = sh__store_row(s->w.db, st, &found, "reading a slot")) != SH_OK || !found)
         return rc;
-    old_id = sqlite3_column_int64(st, 0);
-    older = sqlite3_column_bytes(st, 2) == SH_STORE_HASH_BYTES &&
-            sh__store_cursor_cmp(sqlite3_column_int64(st, 1), sqlite3_column_blob(st, 2),
-                                 msg->timestamp_ms, msg->hash) < 0;
+    *old_id = sqlite3_column_int64(st, 0);
+    *old_len = sqlite3_column_int64(st, 3);
+    *superseded = sqlite3_column_bytes(st, 2) != SH_STORE_HASH_BYTES ||
+                  sh__store_cursor_cmp(sqlite3_column_int64(st, 1), sqlite3_column_blob(st, 2),
+                                       msg->timestamp_ms, msg->hash) >= 0;
     sqlite3_reset(st);
-    if (!older) {
-        *superseded = true;
-        return SH_OK;
-    }
-    st = s->w.st[W_MSG_DELETE_ID];
-    sqlite3_bind_int64(st, 1, old_id);
-    return sh__store_run(s->w.db, st, "replacing a slot's message");
+    return SH_OK;
 }
 
 static int read_usage(sh_store *s, int64_t oid, int16_t ns, int64_t *count, int64_t *bytes)
@@ -183,8 +182,10 @@ static int read_usage(sh_store *s, int64_t oid, int16_t ns, int64_t *count, int6
 }
 
 /* SH_ERR_FULL when one more message of data_len bytes would pass a limit, after dropping the
- * namespace's expired (never its live) messages. */
-static int check_room(sh_store *s, int64_t oid, int16_t ns, size_t data_len, int64_t now)
+ * namespace's expired (never its live) messages. A message it replaces (freed_len bytes; < 0:
+ * none) does not count. */
+static int check_room(sh_store *s, int64_t oid, int16_t ns, size_t data_len, int64_t freed_len,
+                      int64_t now)
 {
     int64_t count, bytes;
     int rc;
@@ -192,6 +193,10 @@ static int check_room(sh_store *s, int64_t oid, int16_t ns, size_t data_len, int
     for (int pass = 0; pass < 2; pass++) {
         if ((rc = read_usage(s, oid, ns, &count, &bytes)) != SH_OK)
             return rc;
+        if (freed_len >= 0) {
+            count--;
+            bytes -= freed_len;
+        }
         if ((uint64_t)count + 1 <= s->opts.max_msgs_per_ns &&
             (uint64_t)bytes + data_len <= s->opts.max_bytes_per_ns)
             return SH_OK;
@@ -212,6 +217,14 @@ static int check_room(sh_store *s, int64_t oid, int16_t ns, size_t data_len, int
                       "namespace %d of this owner holds %lld bytes; %zu more would pass its limit "
                       "of %llu", ns, (long long)bytes, data_len,
                       (unsigned long long)s->opts.max_bytes_per_ns);
+}
+
+static int delete_by_id(sh_store *s, int64_t id)
+{
+    sqlite3_stmt *st = s->w.st[W_MSG_DELETE_ID];
+
+    sqlite3_bind_int64(st, 1, id);
+    return sh__store_run(s->w.db, st, "replacing a slot's message");
 }
 
 static int insert_msg(sh_store *s, const sh_store_msg *msg, int64_t oid)
@@ -238,7 +251,7 @@ static int insert_msg(sh_store *s, const sh_store_msg *msg, int64_t oid)
 int sh__store_put_tx(sh_store *s, sh_store_msg *msg, int64_t now, sh_store_outcome *outcome)
 {
     sqlite3_stmt *st = s->w.st[W_MSG_EXISTS];
-    int64_t oid;
+    int64_t oid, old_id = 0, old_len = 0;
     bool found, refused;
     int rc;
 
@@ -263,14 +276,17 @@ int sh__store_put_tx(sh_store *s, sh_store_msg *msg, int64_t now, sh_store_outco
         return rc;
     }
     if (sh_store_ns_lookup(msg->ns)->slots != SH_NS_SLOTS_NONE) {
-        if ((rc = take_slot(s, msg, oid, &refused)) != SH_OK)
+        if ((rc = find_slot(s, msg, oid, &old_id, &old_len, &refused)) != SH_OK)
             return rc;
         if (refused) {
             *outcome = SH_STORE_SUPERSEDED;
             return SH_OK;
         }
     }
-    if ((rc = check_room(s, oid, msg->ns, msg->data_len, now)) != SH_OK)
+    /* Room is checked before the slot's old message goes, so a refusal loses nothing. */
+    if ((rc = check_room(s, oid, msg->ns, msg->data_len, old_id != 0 ? old_len : -1, now)) != SH_OK)
+        return rc;
+    if (old_id != 0 && (rc = delete_by_id(s, old_id)) != SH_OK)
         return rc;
     if ((rc = insert_msg(s, msg, oid)) != SH_OK)
         return rc;
