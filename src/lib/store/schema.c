@@ -90,7 +90,8 @@ const char *const sh__store_writer_sql[W_COUNT] = {
     [W_SLOT_GET] = "SELECT id, ts, hash, length(data) FROM messages"
                    " WHERE owner = ?1 AND ns = ?2 AND slot = ?3",
     [W_USAGE_GET] = "SELECT count, bytes FROM usage WHERE owner = ?1 AND ns = ?2",
-    [W_PURGE_EXPIRED_NS] = "DELETE FROM messages WHERE owner = ?1 AND ns = ?2 AND expiry <= ?3",
+    [W_PURGE_EXPIRED_NS] = "DELETE FROM messages WHERE owner = ?1 AND ns = ?2 AND expiry <= ?3"
+                           " AND id != ?4",
     [W_TOMB_GET] = "SELECT kind, mode, new_expiry, request_ts, until FROM tombstones"
                    " WHERE hash = ?1 AND owner = ?2 AND ns = ?3 AND until > ?4",
     [W_TOMB_PUT] = "INSERT OR REPLACE INTO tombstones"

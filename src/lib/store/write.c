@@ -182,10 +182,10 @@ static int read_usage(sh_store *s, int64_t oid, int16_t ns, int64_t *count, int6
 }
 
 /* SH_ERR_FULL when one more message of data_len bytes would pass a limit, after dropping the
- * namespace's expired (never its live) messages. A message it replaces (freed_len bytes; < 0:
- * none) does not count. */
-static int check_room(sh_store *s, int64_t oid, int16_t ns, size_t data_len, int64_t freed_len,
-                      int64_t now)
+ * namespace's expired (never its live) messages. The message it replaces (row old_id, freed_len
+ * bytes; old_id 0: none) does not count, and is left for the caller to delete. */
+static int check_room(sh_store *s, int64_t oid, int16_t ns, size_t data_len, int64_t old_id,
+                      int64_t freed_len, int64_t now)
 {
     int64_t count, bytes;
     int rc;
@@ -193,7 +193,7 @@ static int check_room(sh_store *s, int64_t oid, int16_t ns, size_t data_len, int
     for (int pass = 0; pass < 2; pass++) {
         if ((rc = read_usage(s, oid, ns, &count, &bytes)) != SH_OK)
             return rc;
-        if (freed_len >= 0) {
+        if (old_id != 0) {
             count--;
             bytes -= freed_len;
         }
@@ -206,6 +206,7 @@ static int check_room(sh_store *s, int64_t oid, int16_t ns, size_t data_len, int
             sqlite3_bind_int64(st, 1, oid);
             sqlite3_bind_int(st, 2, ns);
             sqlite3_bind_int64(st, 3, now);
+            sqlite3_bind_int64(st, 4, old_id);
             if ((rc = sh__store_run(s->w.db, st, "dropping expired messages")) != SH_OK)
                 return rc;
         }
@@ -284,7 +285,7 @@ int sh__store_put_tx(sh_store *s, sh_store_msg *msg, int64_t now, sh_store_outco
         }
     }
     /* Room is checked before the slot's old message goes, so a refusal loses nothing. */
-    if ((rc = check_room(s, oid, msg->ns, msg->data_len, old_id != 0 ? old_len : -1, now)) != SH_OK)
+    if ((rc = check_room(s, oid, msg->ns, msg->data_len, old_id, old_len, now)) != SH_OK)
         return rc;
     if (old_id != 0 && (rc = delete_by_id(s, old_id)) != SH_OK)
         return rc;
