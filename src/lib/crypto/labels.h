@@ -57,4 +57,8 @@
 /* BLAKE2b-256 ordering of nodes and swarms under a seed (joins, tie-breaks, splits). */
 #define SH_LABEL_DIR_SWARM_ORDER "shoal/dir/swarm-order/v1"
 
+/* Noise prologue of every link (net module): names the link protocol and its version, so that
+ * peers speaking another version fail the handshake instead of misreading frames. */
+#define SH_LABEL_LINK_PROLOGUE "shoal/link/v1"
+
 #endif
