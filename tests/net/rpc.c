@@ -17,6 +17,8 @@
 #include "net/internal.h"
 #include "net/net.h"
 
+#define U(s) ((const uint8_t *)(s))
+
 static uv_loop_t loop;
 static uint8_t server_sk[32], server_pk[32], node_sk[32], node_pk[32];
 
@@ -45,7 +47,7 @@ static void wait_cb(uv_timer_t *t)
     *(bool *)t->data = true;
 }
 
-static __attribute__((unused)) void run_for(uint64_t ms)
+static void run_for(uint64_t ms)
 {
     uv_timer_t t;
     bool done = false;
@@ -108,6 +110,18 @@ static void echo_cb(sh_net_req *req, const uint8_t *body, size_t len, void *ctx)
 {
     (void)ctx;
     CHECK_OK(sh_net_respond(req, SH_OK, body, len, NULL));
+}
+
+/* Answers with as many bytes as the 4-byte body asks for. */
+static void big_cb(sh_net_req *req, const uint8_t *body, size_t len, void *ctx)
+{
+    static uint8_t zeros[SH_RPC_MAX_BODY_BYTES];
+
+    (void)ctx;
+    CHECK(len == 4);
+    int rc = sh_net_respond(req, SH_OK, zeros, sh_load_u32be(body), NULL);
+
+    CHECK(rc == SH_OK || rc == SH_ERR_CANCELLED); /* cancelled once the link is cut off */
 }
 
 /* Answers after the number of milliseconds in the body's first 4 bytes. */
@@ -221,6 +235,7 @@ static sh_net *server_new(const sh_net_config *cfg, uint16_t *port)
     CHECK_OK(sh_net_register(net, "echo", SH_RPC_CLIENT, echo_cb, NULL, NULL));
     CHECK_OK(sh_net_register(net, "later", SH_RPC_CLIENT, later_cb, NULL, NULL));
     CHECK_OK(sh_net_register(net, "hold", SH_RPC_CLIENT, hold_cb, NULL, NULL));
+    CHECK_OK(sh_net_register(net, "big", SH_RPC_CLIENT, big_cb, NULL, NULL));
     CHECK_OK(sh_net_register(net, "node.echo", SH_RPC_NODE, echo_cb, NULL, NULL));
     CHECK_OK(sh_net_register(net, "slow.lane", SH_RPC_CLIENT, echo_cb, NULL, &one_per_s));
     return net;
@@ -359,6 +374,357 @@ static void test_sizes_and_order(void)
     close_net(server);
 }
 
+static void test_deadlines_and_cancel(void)
+{
+    sh_net_config cfg;
+    sh_net *server, *client;
+    sh_net_peer *peer;
+    uint16_t port = 0;
+    answer a, b;
+
+    test_config(&cfg);
+    server = server_new(&cfg, &port);
+    CHECK_OK(sh_net_new(&loop, &cfg, &client));
+    CHECK_OK(sh_net_peer_new(client, "127.0.0.1", port, server_pk, NULL, &peer));
+    n_held = n_cancelled = 0;
+    /* The server holds the call; the caller's deadline fires. */
+    memset(&a, 0, sizeof a);
+    CHECK_OK(sh_net_call(peer, "hold", U("h"), 1, 50, answer_cb, &a));
+    run_until(&a.done);
+    CHECK_EQ(a.status, SH_ERR_TIMEOUT);
+    CHECK(strstr(a.msg, "no answer to 'hold' within 50 ms") != NULL);
+    CHECK_EQ(n_held, 1);
+    CHECK(sh_net_req_alive(held[0]));
+    CHECK_STR(sh_net_req_method(held[0]), "hold");
+    CHECK(sh_net_req_time_left_ms(held[0]) <= 50);
+    /* A late answer is dropped by the caller; the link goes on. */
+    CHECK_OK(sh_net_respond(held[0], SH_OK, (const uint8_t *)"late", 4, NULL));
+    call_ok(peer, "echo", "e", 1, &b);
+    CHECK_OK(b.status);
+    answer_free(&a);
+    answer_free(&b);
+    /* Closing the peer cancels its call at once; the server's handler is told. */
+    memset(&a, 0, sizeof a);
+    CHECK_OK(sh_net_call(peer, "hold", U("h"), 1, 5000, answer_cb, &a));
+    while (n_held < 2)
+        uv_run(&loop, UV_RUN_ONCE);
+    sh_net_peer_close(peer);
+    CHECK(a.done);
+    CHECK_EQ(a.status, SH_ERR_CANCELLED);
+    while (n_cancelled < 1)
+        uv_run(&loop, UV_RUN_ONCE);
+    CHECK(!sh_net_req_alive(held[1]));
+    CHECK_ERR(sh_net_respond(held[1], SH_OK, NULL, 0, NULL), SH_ERR_CANCELLED);
+    answer_free(&a);
+    close_net(client);
+    close_net(server);
+}
+
+static void test_keepalive_and_idle(void)
+{
+    sh_net_config scfg, ccfg;
+    sh_net *server, *client;
+    sh_net_peer *peer;
+    uint16_t port = 0;
+    answer a;
+    events sev = {0}, cev = {0};
+
+    test_config(&scfg);
+    scfg.link_cb = link_event_cb;
+    scfg.link_ctx = &sev;
+    test_config(&ccfg);
+    ccfg.keepalive_ms = 30;
+    ccfg.keepalive_timeout_ms = 60;
+    ccfg.idle_timeout_ms = 150;
+    ccfg.link_cb = link_event_cb;
+    ccfg.link_ctx = &cev;
+    server = server_new(&scfg, &port);
+    CHECK_OK(sh_net_new(&loop, &ccfg, &client));
+    CHECK_OK(sh_net_peer_new(client, "127.0.0.1", port, server_pk, NULL, &peer));
+    n_held = n_cancelled = 0;
+    /* A call held for 5 keepalive periods: pings keep the link up. */
+    memset(&a, 0, sizeof a);
+    CHECK_OK(sh_net_call(peer, "hold", U("h"), 1, 5000, answer_cb, &a));
+    run_for(300);
+    CHECK(!a.done);
+    CHECK_EQ(cev.closed, 0);
+    CHECK_OK(sh_net_respond(held[0], SH_OK, NULL, 0, NULL));
+    run_until(&a.done);
+    CHECK_OK(a.status);
+    answer_free(&a);
+    /* Idle: the caller closes its link after 150 ms without calls, cleanly on both sides. */
+    run_for(400);
+    CHECK(peer->link == NULL);
+    CHECK_EQ(cev.closed, 1);
+    CHECK_EQ(cev.last_status, SH_OK);
+    CHECK_EQ(sev.closed, 1);
+    CHECK_EQ(sev.last_status, SH_OK);
+    /* The next call opens a new link. */
+    call_ok(peer, "echo", "x", 1, &a);
+    CHECK_OK(a.status);
+    CHECK_EQ(cev.opened, 2);
+    answer_free(&a);
+    /* A server that stops reading (so never answers pings) is dropped by the caller. */
+    memset(&a, 0, sizeof a);
+    CHECK_OK(sh_net_call(peer, "hold", U("h"), 1, 5000, answer_cb, &a));
+    while (n_held < 2)
+        uv_run(&loop, UV_RUN_ONCE);
+    uv_read_stop((uv_stream_t *)&held[1]->link->tcp);
+    run_until(&a.done);
+    CHECK_EQ(a.status, SH_ERR_UNAVAILABLE);
+    CHECK(strstr(a.msg, "despite pings") != NULL);
+    CHECK_EQ(cev.last_status, SH_ERR_TIMEOUT);
+    answer_free(&a);
+    close_net(client);
+    /* The server is not reading, so it cannot know yet: the answer goes nowhere. */
+    CHECK_OK(sh_net_respond(held[1], SH_OK, NULL, 0, NULL));
+    close_net(server);
+}
+
+/* A listening socket nobody accepts from. */
+static int raw_listen(int backlog, uint16_t *port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t len = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(fd >= 0);
+    CHECK(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    CHECK(listen(fd, backlog) == 0);
+    CHECK(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+static int raw_connect(uint16_t port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(fd >= 0);
+    (void)connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    return fd;
+}
+
+static void test_connect_failures(void)
+{
+    sh_net_config cfg;
+    sh_net *server, *client;
+    sh_net_peer *peer;
+    uint16_t port;
+    uint8_t wrong_pk[32];
+    answer a;
+    events cev = {0}, sev = {0};
+    int lfd, fill[3];
+
+    test_config(&cfg);
+    cfg.connect_timeout_ms = 60;
+    cfg.handshake_timeout_ms = 60;
+    cfg.link_cb = link_event_cb;
+    cfg.link_ctx = &cev;
+    CHECK_OK(sh_net_new(&loop, &cfg, &client));
+    /* Connect timeout: a listener whose backlog is full drops our SYN. */
+    lfd = raw_listen(0, &port);
+    for (int i = 0; i < 3; i++)
+        fill[i] = raw_connect(port);
+    run_for(20);
+    CHECK_OK(sh_net_peer_new(client, "127.0.0.1", port, server_pk, NULL, &peer));
+    memset(&a, 0, sizeof a);
+    CHECK_OK(sh_net_call(peer, "echo", U("x"), 1, 250, answer_cb, &a));
+    run_until(&a.done);
+    CHECK_EQ(a.status, SH_ERR_TIMEOUT);
+    CHECK(strstr(a.msg, "unreachable (TCP connect did not complete within 60 ms)") != NULL);
+    CHECK(cev.by_status[-SH_ERR_TIMEOUT] >= 1);
+    answer_free(&a);
+    sh_net_peer_close(peer);
+    for (int i = 0; i < 3; i++)
+        close(fill[i]);
+    close(lfd);
+    /* Handshake timeout: the kernel accepts, nobody answers. */
+    lfd = raw_listen(16, &port);
+    CHECK_OK(sh_net_peer_new(client, "127.0.0.1", port, server_pk, NULL, &peer));
+    memset(&a, 0, sizeof a);
+    CHECK_OK(sh_net_call(peer, "echo", U("x"), 1, 250, answer_cb, &a));
+    run_until(&a.done);
+    CHECK_EQ(a.status, SH_ERR_TIMEOUT);
+    CHECK(strstr(a.msg, "the handshake did not complete within 60 ms") != NULL);
+    answer_free(&a);
+    sh_net_peer_close(peer);
+    close(lfd);
+    /* A wrong responder key: the server cuts the link at message 1; the caller is told. */
+    test_config(&cfg);
+    cfg.link_cb = link_event_cb;
+    cfg.link_ctx = &sev;
+    port = 0;
+    server = server_new(&cfg, &port);
+    memcpy(wrong_pk, server_pk, 32);
+    wrong_pk[0] ^= 1;
+    CHECK_OK(sh_net_peer_new(client, "127.0.0.1", port, wrong_pk, NULL, &peer));
+    memset(&a, 0, sizeof a);
+    CHECK_OK(sh_net_call(peer, "echo", U("x"), 1, 150, answer_cb, &a));
+    run_until(&a.done);
+    CHECK_EQ(a.status, SH_ERR_TIMEOUT);
+    CHECK(strstr(a.msg, "wrong responder key") != NULL);
+    CHECK(sev.by_status[-SH_ERR_CRYPTO] >= 1);
+    CHECK(strstr(sev.last_reason, "another responder key") != NULL);
+    CHECK_EQ(sev.opened, 0);
+    answer_free(&a);
+    close_net(client);
+    close_net(server);
+}
+
+static void test_caps_and_reconnect(void)
+{
+    sh_net_config scfg, ccfg;
+    sh_net *server, *client;
+    sh_net_peer *peers[3];
+    uint16_t port = 0;
+    answer a[3];
+    events sev = {0}, cev = {0};
+
+    test_config(&scfg);
+    scfg.max_links_per_ip = 2;
+    scfg.link_cb = link_event_cb;
+    scfg.link_ctx = &sev;
+    test_config(&ccfg);
+    ccfg.link_cb = link_event_cb;
+    ccfg.link_ctx = &cev;
+    server = server_new(&scfg, &port);
+    CHECK_OK(sh_net_new(&loop, &ccfg, &client));
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(sh_net_peer_new(client, "127.0.0.1", port, server_pk, NULL, &peers[i]));
+        memset(&a[i], 0, sizeof a[i]);
+        CHECK_OK(sh_net_call(peers[i], "echo", U("c"), 1, 200, answer_cb, &a[i]));
+        run_until(&a[i].done);
+    }
+    CHECK_OK(a[0].status);
+    CHECK_OK(a[1].status);
+    CHECK_EQ(a[2].status, SH_ERR_TIMEOUT);
+    CHECK(sev.by_status[-SH_ERR_BUSY] >= 1);
+    CHECK(strstr(sev.last_reason, "2 links are open from this address") != NULL);
+    /* Once one link goes, the third peer gets in (its backoff retries). */
+    sh_net_peer_close(peers[0]);
+    answer_free(&a[2]);
+    CHECK_OK(sh_net_call(peers[2], "echo", U("c"), 1, 2000, answer_cb, &a[2]));
+    run_until(&a[2].done);
+    CHECK_OK(a[2].status);
+    for (int i = 0; i < 3; i++)
+        answer_free(&a[i]);
+
+    /* Reconnect: the server goes away, comes back on the same port; the waiting call goes
+     * through, after a few refused attempts spaced by the backoff. */
+    close_net(server);
+    run_for(20);
+    memset(&cev, 0, sizeof cev);
+    memset(&a[0], 0, sizeof a[0]);
+    CHECK_OK(sh_net_call(peers[1], "echo", U("r"), 1, 3000, answer_cb, &a[0]));
+    run_for(200);
+    CHECK(!a[0].done);
+    CHECK(cev.by_status[-SH_ERR_UNAVAILABLE] >= 2);  /* refused, retried */
+    CHECK(cev.by_status[-SH_ERR_UNAVAILABLE] <= 12); /* but not in a tight loop */
+    CHECK(strstr(peers[1]->last_error, "cannot connect") != NULL);
+    server = server_new(&scfg, &port);
+    run_until(&a[0].done);
+    CHECK_OK(a[0].status);
+    answer_free(&a[0]);
+    close_net(client);
+    close_net(server);
+}
+
+static void test_shutdown(void)
+{
+    sh_net_config cfg;
+    sh_net *server, *client;
+    sh_net_peer *peer;
+    uint16_t port = 0;
+    answer a, b;
+    bool server_closed = false;
+
+    test_config(&cfg);
+    server = server_new(&cfg, &port);
+    CHECK_OK(sh_net_new(&loop, &cfg, &client));
+    CHECK_OK(sh_net_peer_new(client, "127.0.0.1", port, server_pk, NULL, &peer));
+    n_held = n_cancelled = 0;
+    memset(&a, 0, sizeof a);
+    CHECK_OK(sh_net_call(peer, "hold", U("h"), 1, 3000, answer_cb, &a));
+    while (n_held < 1)
+        uv_run(&loop, UV_RUN_ONCE);
+    /* Graceful: the held call still gets its answer, then the server is gone. */
+    sh_net_shutdown(server, closed_cb, &server_closed);
+    run_for(50);
+    CHECK(!server_closed);
+    CHECK(peer->link == NULL); /* GOAWAY: no new calls on the old link */
+    memset(&b, 0, sizeof b);
+    CHECK_OK(sh_net_call(peer, "echo", U("x"), 1, 100, answer_cb, &b));
+    CHECK_OK(sh_net_respond(held[0], SH_OK, (const uint8_t *)"done", 4, NULL));
+    run_until(&a.done);
+    CHECK_OK(a.status);
+    CHECK_MEM(a.body.data, "done", 4);
+    run_until(&server_closed);
+    run_until(&b.done);
+    CHECK_EQ(b.status, SH_ERR_TIMEOUT); /* nobody listens any more */
+    answer_free(&a);
+    answer_free(&b);
+    /* A handler that never answers: the shutdown timeout cancels it. */
+    cfg.shutdown_timeout_ms = 80;
+    port = 0;
+    server = server_new(&cfg, &port);
+    sh_net_peer_close(peer);
+    CHECK_OK(sh_net_peer_new(client, "127.0.0.1", port, server_pk, NULL, &peer));
+    memset(&a, 0, sizeof a);
+    CHECK_OK(sh_net_call(peer, "hold", U("h"), 1, 3000, answer_cb, &a));
+    while (n_held < 2)
+        uv_run(&loop, UV_RUN_ONCE);
+    server_closed = false;
+    sh_net_shutdown(server, closed_cb, &server_closed);
+    run_until(&server_closed);
+    CHECK_EQ(n_cancelled, 1);
+    run_until(&a.done);
+    CHECK_EQ(a.status, SH_ERR_UNAVAILABLE);
+    CHECK_ERR(sh_net_respond(held[1], SH_OK, NULL, 0, NULL), SH_ERR_CANCELLED);
+    answer_free(&a);
+    close_net(client);
+}
+
+static void test_slow_reader(void)
+{
+    sh_net_config scfg;
+    sh_net *server, *client;
+    sh_net_peer *peer;
+    uint16_t port = 0;
+    answer a[48];
+    events sev = {0};
+
+    test_config(&scfg);
+    scfg.max_write_queue_bytes = 256 * 1024;
+    scfg.link_cb = link_event_cb;
+    scfg.link_ctx = &sev;
+    server = server_new(&scfg, &port);
+    CHECK_OK(sh_net_new(&loop, NULL, &client));
+    CHECK_OK(sh_net_peer_new(client, "127.0.0.1", port, server_pk, NULL, &peer));
+    call_ok(peer, "echo", "x", 1, &a[0]);
+    answer_free(&a[0]);
+    /* The caller stops reading and keeps asking for 512 KiB answers. */
+    uv_read_stop((uv_stream_t *)&peer->link->tcp);
+    for (int i = 0; i < 48; i++) {
+        uint8_t ask[4];
+
+        sh_store_u32be(ask, SH_RPC_MAX_BODY_BYTES);
+        memset(&a[i], 0, sizeof a[i]);
+        CHECK_OK(sh_net_call(peer, "big", ask, sizeof ask, 5000, answer_cb, &a[i]));
+    }
+    while (sev.closed == 0)
+        uv_run(&loop, UV_RUN_ONCE);
+    CHECK_EQ(sev.last_status, SH_ERR_LIMIT);
+    CHECK(strstr(sev.last_reason, "the peer is not reading") != NULL);
+    close_net(client);
+    for (int i = 0; i < 48; i++)
+        answer_free(&a[i]);
+    close_net(server);
+}
+
 int main(void)
 {
     CHECK_OK(sh_crypto_init());
@@ -369,6 +735,12 @@ int main(void)
     crypto_scalarmult_base(node_pk, node_sk);
     test_basic();
     test_sizes_and_order();
+    test_deadlines_and_cancel();
+    test_keepalive_and_idle();
+    test_connect_failures();
+    test_caps_and_reconnect();
+    test_shutdown();
+    test_slow_reader();
     CHECK_EQ(uv_loop_close(&loop), 0);
     return 0;
 }

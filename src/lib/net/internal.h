@@ -160,7 +160,8 @@ struct sh_net_peer {
     bool keep_open, closing, backoff_active;
     sh_link *link;
     sh_list pending;
-    unsigned n_calls; /* pending or in flight */
+    size_t pending_bytes; /* bodies waiting in pending */
+    unsigned n_calls;     /* pending or in flight */
     unsigned failures;
     uv_timer_t backoff_timer;
     char last_error[160];
@@ -203,6 +204,8 @@ void sh__link_drain(sh_link *l, bool send_goaway);
 void sh__link_maybe_finish(sh_link *l);
 int sh__link_send_request(sh_link *l, sh_call *c, const uint8_t *body, size_t len)
     __attribute__((warn_unused_result));
+/* An open link whose write queue has room: calls wait for this (backpressure). */
+bool sh__link_writable(const sh_link *l);
 int sh__link_send_response(sh_link *l, uint64_t id, int status, const char *message,
                            const uint8_t *body, size_t len) __attribute__((warn_unused_result));
 
@@ -218,6 +221,7 @@ void sh__net_link_freed(sh_link *l);
 void sh__net_maybe_free(sh_net *net);
 
 /* peer.c */
+/* The peer's link opened or its write queue drained: send waiting calls. */
 void sh__peer_link_open(struct sh_net_peer *peer);
 void sh__peer_link_closed(struct sh_net_peer *peer, sh_link *l, int code, const char *reason);
 void sh__peer_on_goaway(sh_link *l);

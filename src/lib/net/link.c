@@ -51,6 +51,9 @@ typedef struct link_write {
     uint8_t *data;
 } link_write;
 
+/* Frames gathered while corked leave early once this many bytes wait, so that the write queue
+ * (and its limit) sees them. */
+#define CORK_FLUSH_BYTES (256u * 1024u)
 /* A read leaves room for at least this much beyond an unfinished frame. */
 #define PARTIAL_READ_BYTES (16u * 1024u)
 
@@ -171,6 +174,13 @@ void sh__link_close(sh_link *l, int code, const char *fmt, ...)
 
 /* Writing ------------------------------------------------------------------------------------- */
 
+bool sh__link_writable(const sh_link *l)
+{
+    return l->state == SH_LINK_OPEN && l->deferred_code == SH_OK &&
+           uv_stream_get_write_queue_size((const uv_stream_t *)&l->tcp) + l->out.len <=
+               l->net->cfg.max_write_queue_bytes;
+}
+
 static void on_write(uv_write_t *req, int status)
 {
     link_write *w = SH_CONTAINER_OF(req, link_write, req);
@@ -181,6 +191,8 @@ static void on_write(uv_write_t *req, int status)
     l->writes_pending--;
     if (status < 0 && status != UV_ECANCELED)
         sh__link_close(l, SH_ERR_IO, "sending failed: %s", uv_strerror(status));
+    else if (l->peer != NULL && !sh__list_empty(&l->peer->pending) && sh__link_writable(l))
+        sh__peer_link_open(l->peer);
 }
 
 static void link_flush(sh_link *l)
@@ -211,7 +223,9 @@ static void link_flush(sh_link *l)
     }
     l->writes_pending++;
     waiting = uv_stream_get_write_queue_size((uv_stream_t *)&l->tcp);
-    if (waiting > l->net->cfg.max_write_queue_bytes)
+    /* A caller holds back its own calls instead (sh__link_writable); a server cannot hold back
+     * answers forever. */
+    if (!l->initiator && waiting > l->net->cfg.max_write_queue_bytes)
         link_fail_later(l, SH_ERR_LIMIT,
                        "the peer is not reading: %zu bytes wait to be sent (limit %zu)", waiting,
                        l->net->cfg.max_write_queue_bytes);
@@ -219,7 +233,7 @@ static void link_flush(sh_link *l)
 
 static void link_queued(sh_link *l)
 {
-    if (l->cork == 0)
+    if (l->cork == 0 || l->out.len >= CORK_FLUSH_BYTES)
         link_flush(l);
 }
 
@@ -254,7 +268,7 @@ int sh__link_send_response(sh_link *l, uint64_t id, int status, const char *mess
 {
     int rc;
 
-    if (l->state != SH_LINK_OPEN && l->state != SH_LINK_DRAINING)
+    if ((l->state != SH_LINK_OPEN && l->state != SH_LINK_DRAINING) || l->deferred_code != SH_OK)
         return sh_err_set(SH_ERR_CANCELLED, "the link closed before the answer");
     rc = sh__rpc_seal_response(&l->sec->tx, &l->out, id, status, message, body, len);
     if (rc != SH_OK) {
@@ -458,14 +472,17 @@ static void on_read_end(sh_link *l, ssize_t nread)
 
     if (nread != UV_EOF)
         sh__link_close(l, SH_ERR_IO, "receiving failed: %s", uv_strerror((int)nread));
-    else if (l->state == SH_LINK_LINGER || (l->state == SH_LINK_DRAINING && !in_flight))
-        sh__link_close(l, SH_OK, "closed by both sides");
     else if (l->state == SH_LINK_HANDSHAKE && l->initiator)
         sh__link_close(l, SH_ERR_UNAVAILABLE,
                        "the responder closed the connection during the handshake (wrong "
                        "responder key or protocol version?)");
+    else if (l->state == SH_LINK_HANDSHAKE)
+        sh__link_close(l, SH_ERR_UNAVAILABLE, "the peer closed the connection in the handshake");
+    else if (!in_flight)
+        sh__link_close(l, SH_OK, "closed by the peer");
     else
-        sh__link_close(l, SH_ERR_UNAVAILABLE, "the peer closed the connection");
+        sh__link_close(l, SH_ERR_UNAVAILABLE, "the peer closed the connection with calls in "
+                                              "flight");
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)

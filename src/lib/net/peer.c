@@ -13,6 +13,9 @@
 #include "util/err.h"
 #include "util/log.h"
 
+/* Calls wait (bodies copied) up to this many write queues' worth of bytes per peer. */
+#define PENDING_BYTES_FACTOR 4
+
 static void peer_kick(sh_net_peer *peer);
 
 /* Deadlines: a binary min-heap of calls ordered by deadline. ------------------------------------ */
@@ -114,8 +117,11 @@ static void call_finish(sh_call *c, int status, const char *message, const uint8
     sh__list_remove(&c->node);
     if (l != NULL)
         (void)sh__idmap_remove(&l->calls, c->id);
-    if (c->peer != NULL)
+    if (c->peer != NULL) {
         c->peer->n_calls--;
+        if (l == NULL)
+            c->peer->pending_bytes -= c->body.len;
+    }
     c->cb(status, message, body, len, c->ctx);
     sh_buf_free(&c->body);
     free(c);
@@ -169,6 +175,8 @@ static int call_send(sh_link *l, sh_call *c, const uint8_t *body, size_t len)
         (void)sh__idmap_remove(&l->calls, c->id);
         return rc;
     }
+    if (c->peer != NULL)
+        c->peer->pending_bytes -= c->body.len; /* 0 unless it waited */
     sh__list_remove(&c->node);
     sh__list_push(&l->call_list, &c->node);
     c->link = l;
@@ -199,6 +207,9 @@ int sh_net_call(sh_net_peer *peer, const char *method, const uint8_t *body, size
     if (peer->n_calls >= net->cfg.max_calls_per_peer)
         return sh_err_set(SH_ERR_BUSY, "%u calls to %s are waiting already, the limit",
                           peer->n_calls, peer->name);
+    if (peer->pending_bytes + len > PENDING_BYTES_FACTOR * net->cfg.max_write_queue_bytes)
+        return sh_err_set(SH_ERR_BUSY, "%zu bytes of calls to %s wait to be sent, the limit",
+                          peer->pending_bytes, peer->name);
     c = calloc(1, sizeof *c);
     if (c == NULL)
         return sh_err_set(SH_ERR_NOMEM, "out of memory for a call");
@@ -216,10 +227,12 @@ int sh_net_call(sh_net_peer *peer, const char *method, const uint8_t *body, size
         free(c);
         return rc;
     }
-    if (peer->link != NULL && peer->link->state == SH_LINK_OPEN)
+    if (peer->link != NULL && sh__list_empty(&peer->pending) && sh__link_writable(peer->link))
         rc = call_send(peer->link, c, body, len);
-    else if ((rc = sh_buf_append(&c->body, body, len)) == SH_OK)
+    else if ((rc = sh_buf_append(&c->body, body, len)) == SH_OK) {
         sh__list_push(&peer->pending, &c->node);
+        peer->pending_bytes += len;
+    }
     if (rc != SH_OK) {
         heap_remove(net, c);
         sh_buf_free(&c->body);
@@ -286,7 +299,7 @@ void sh__peer_link_open(sh_net_peer *peer)
 
     peer->failures = 0;
     peer->last_error[0] = '\0';
-    while (!sh__list_empty(&peer->pending) && peer->link == l && l->state == SH_LINK_OPEN) {
+    while (!sh__list_empty(&peer->pending) && peer->link == l && sh__link_writable(l)) {
         sh_call *c = SH_CONTAINER_OF(peer->pending.next, sh_call, node);
         int rc = call_send(l, c, c->body.data, c->body.len);
 
