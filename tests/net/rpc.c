@@ -160,7 +160,7 @@ static void later_cb(sh_net_req *req, const uint8_t *body, size_t len, void *ctx
 }
 
 /* Holds requests until the test answers them (or their link dies). */
-static sh_net_req *held[16];
+static sh_net_req *held[256];
 static int n_held, n_cancelled;
 
 static void hold_cancel_cb(sh_net_req *req, void *ctx)
@@ -173,7 +173,7 @@ static void hold_cancel_cb(sh_net_req *req, void *ctx)
 static void hold_cb(sh_net_req *req, const uint8_t *body, size_t len, void *ctx)
 {
     (void)body, (void)len, (void)ctx;
-    CHECK(n_held < 16);
+    CHECK(n_held < 256);
     CHECK(sh_net_req_alive(req));
     CHECK(sh_net_req_time_left_ms(req) > 0);
     sh_net_req_on_cancel(req, hold_cancel_cb, NULL);
@@ -348,15 +348,23 @@ static void test_sizes_and_order(void)
     call_ok(peer, "echo", big.data, SH_FRAME_MAX_CHUNK_BYTES - 20, &a);
     CHECK_EQ(a.body.len, SH_FRAME_MAX_CHUNK_BYTES - 20);
     answer_free(&a);
-    /* 200 calls at once, answered in reverse order of sending. */
-    answers_seen = 0;
+    /* 200 calls at once, answered in reverse order of sending, and 100 answered after timers
+     * (the "later" method). */
+    answers_seen = n_held = 0;
     for (int i = 0; i < 200; i++) {
-        uint8_t body[8];
+        uint8_t body[4];
 
-        sh_store_u32be(body, (uint32_t)(400 - 2 * i));
-        sh_store_u32be(body + 4, (uint32_t)i);
+        sh_store_u32be(body, (uint32_t)i);
         memset(&many[i], 0, sizeof many[i]);
-        CHECK_OK(sh_net_call(peer, "later", body, sizeof body, 3000, answer_cb, &many[i]));
+        CHECK_OK(sh_net_call(peer, "hold", body, sizeof body, 3000, answer_cb, &many[i]));
+    }
+    while (n_held < 200)
+        uv_run(&loop, UV_RUN_ONCE);
+    for (int i = 199; i >= 0; i--) {
+        uint8_t tag[4];
+
+        sh_store_u32be(tag, (uint32_t)i);
+        CHECK_OK(sh_net_respond(held[i], SH_OK, tag, sizeof tag, NULL));
     }
     run_until(&many[0].done);
     for (int i = 0; i < 200; i++) {
@@ -364,6 +372,20 @@ static void test_sizes_and_order(void)
         CHECK_OK(many[i].status);
         CHECK_EQ(sh_load_u32be(many[i].body.data), (uint32_t)i);
         CHECK_EQ(many[i].order, 199 - i);
+        answer_free(&many[i]);
+    }
+    for (int i = 0; i < 100; i++) {
+        uint8_t body[8];
+
+        sh_store_u32be(body, (uint32_t)(i % 7) * 10);
+        sh_store_u32be(body + 4, (uint32_t)i);
+        memset(&many[i], 0, sizeof many[i]);
+        CHECK_OK(sh_net_call(peer, "later", body, sizeof body, 3000, answer_cb, &many[i]));
+    }
+    for (int i = 0; i < 100; i++) {
+        run_until(&many[i].done);
+        CHECK_OK(many[i].status);
+        CHECK_EQ(sh_load_u32be(many[i].body.data), (uint32_t)i);
         answer_free(&many[i]);
     }
     /* The links rekeyed in both directions and carried on. */
