@@ -747,6 +747,124 @@ static void test_slow_reader(void)
     close_net(server);
 }
 
+static void test_limits(void)
+{
+    sh_net_config scfg, ccfg;
+    sh_net *server, *client;
+    sh_net_peer *peer, *peers[3];
+    uint16_t port = 0;
+    answer a[8];
+    events sev = {0};
+
+    /* Per-link bucket: burst 3, 1 call/s: the fourth call at once is refused. */
+    test_config(&scfg);
+    scfg.peer_rate_per_s = 1;
+    scfg.peer_burst = 3;
+    scfg.max_calls_per_link = 2;
+    server = server_new(&scfg, &port);
+    test_config(&ccfg);
+    ccfg.max_calls_per_peer = 5;
+    CHECK_OK(sh_net_new(&loop, &ccfg, &client));
+    CHECK_OK(sh_net_peer_new(client, "127.0.0.1", port, server_pk, NULL, &peer));
+    n_held = n_cancelled = 0;
+    for (int i = 0; i < 4; i++) {
+        memset(&a[i], 0, sizeof a[i]);
+        CHECK_OK(sh_net_call(peer, "hold", U("h"), 1, 2000, answer_cb, &a[i]));
+    }
+    /* max_calls_per_peer = 5: the sixth waiting call is refused at once. */
+    memset(&a[4], 0, sizeof a[4]);
+    CHECK_OK(sh_net_call(peer, "echo", U("e"), 1, 2000, answer_cb, &a[4]));
+    CHECK_ERR(sh_net_call(peer, "echo", U("e"), 1, 2000, answer_cb, &a[5]), SH_ERR_BUSY);
+    CHECK_MSG("5 calls to 127.0.0.1");
+    run_until(&a[4].done);
+    /* Calls 1-2 are held (max 2 in flight per link), 3 is refused for that, 4 and 5 find the
+     * bucket (3 tokens) empty. */
+    CHECK(!a[0].done && !a[1].done);
+    CHECK_EQ(a[2].status, SH_ERR_BUSY);
+    CHECK(strstr(a[2].msg, "2 calls are in flight on this link") != NULL);
+    CHECK_EQ(a[3].status, SH_ERR_BUSY);
+    CHECK(strstr(a[3].msg, "rate limit: a link may make 1 calls per second") != NULL);
+    CHECK_EQ(a[4].status, SH_ERR_BUSY);
+    CHECK_OK(sh_net_respond(held[0], SH_OK, NULL, 0, NULL));
+    CHECK_OK(sh_net_respond(held[1], SH_OK, NULL, 0, NULL));
+    run_until(&a[1].done);
+    for (int i = 0; i < 5; i++)
+        answer_free(&a[i]);
+    close_net(client);
+    close_net(server);
+
+    /* The cap on links in total (per address set high). */
+    test_config(&scfg);
+    scfg.max_links = 2;
+    scfg.link_cb = link_event_cb;
+    scfg.link_ctx = &sev;
+    port = 0;
+    server = server_new(&scfg, &port);
+    CHECK_OK(sh_net_new(&loop, &ccfg, &client));
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(sh_net_peer_new(client, "127.0.0.1", port, server_pk, NULL, &peers[i]));
+        memset(&a[i], 0, sizeof a[i]);
+        CHECK_OK(sh_net_call(peers[i], "echo", U("c"), 1, 150, answer_cb, &a[i]));
+        run_until(&a[i].done);
+    }
+    CHECK_OK(a[0].status);
+    CHECK_OK(a[1].status);
+    CHECK_EQ(a[2].status, SH_ERR_TIMEOUT);
+    CHECK(strstr(sev.last_reason, "refused: 2 links are open, the limit") != NULL);
+    for (int i = 0; i < 3; i++)
+        answer_free(&a[i]);
+    close_net(client);
+    close_net(server);
+}
+
+static void test_server_idle_and_keep_open(void)
+{
+    sh_net_config scfg, ccfg;
+    sh_net *server, *client;
+    sh_net_peer *peer, *kept;
+    sh_net_peer_opts keep = {.keep_open = true};
+    uint16_t port = 0;
+    answer a;
+    events sev = {0}, cev = {0};
+
+    test_config(&scfg);
+    scfg.idle_timeout_ms = 120;
+    scfg.keepalive_ms = 40;
+    scfg.link_cb = link_event_cb;
+    scfg.link_ctx = &sev;
+    server = server_new(&scfg, &port);
+    test_config(&ccfg);
+    ccfg.keepalive_ms = 30; /* a kept link pings, so the server does not see it idle */
+    ccfg.link_cb = link_event_cb;
+    ccfg.link_ctx = &cev;
+    CHECK_OK(sh_net_new(&loop, &ccfg, &client));
+    CHECK_OK(sh_net_peer_new(client, "127.0.0.1", port, server_pk, NULL, &peer));
+    CHECK_OK(sh_net_peer_new(client, "127.0.0.1", port, server_pk, &keep, &kept));
+    call_ok(peer, "echo", "x", 1, &a);
+    answer_free(&a);
+    /* The server sends GOAWAY to the idle caller, which closes; the kept link stays up. */
+    run_for(400);
+    CHECK(peer->link == NULL);
+    CHECK(kept->link != NULL && kept->link->state == SH_LINK_OPEN);
+    CHECK_EQ(sev.closed, 1);
+    CHECK_EQ(sev.last_status, SH_OK);
+    CHECK_EQ(cev.opened, 2);
+    /* A call after the idle close opens a new link. */
+    call_ok(peer, "echo", "y", 1, &a);
+    CHECK_OK(a.status);
+    answer_free(&a);
+    /* The server goes away and comes back: the kept peer reconnects by itself. */
+    close_net(server);
+    run_for(30);
+    CHECK(kept->link == NULL || kept->link->state != SH_LINK_OPEN);
+    int opened = cev.opened;
+    server = server_new(&scfg, &port);
+    while (cev.opened < opened + 1 || kept->link == NULL || kept->link->state != SH_LINK_OPEN)
+        uv_run(&loop, UV_RUN_ONCE);
+    close_net(client);
+    close_net(server);
+}
+
 int main(void)
 {
     CHECK_OK(sh_crypto_init());
@@ -763,6 +881,8 @@ int main(void)
     test_caps_and_reconnect();
     test_shutdown();
     test_slow_reader();
+    test_limits();
+    test_server_idle_and_keep_open();
     CHECK_EQ(uv_loop_close(&loop), 0);
     return 0;
 }

@@ -20,9 +20,15 @@
 /* Handshake messages are 48, 48 and 64 bytes with Shoal's empty payloads; anything much larger
  * is not a Shoal peer. */
 #define SH_NET_MAX_HANDSHAKE_MSG_BYTES 1024u
-/* The read buffer shared by all links of an sh_net (a link keeps only its unfinished frame). */
+/* A link holds a read buffer only while bytes wait in it (an unfinished frame); drained buffers
+ * go back to a pool of the sh_net, so idle links cost no buffer memory. */
 #define SH_NET_READ_BUFFER_BYTES (256u * 1024u)
+#define SH_NET_READ_POOL 8u
 #define SH_NET_NAME_BYTES 80
+/* Written-out buffers are kept for reuse (fresh memory costs page faults on every write): up to
+ * this many per sh_net, each starting at this size. */
+#define SH_NET_WRITE_POOL 8u
+#define SH_NET_WRITE_BUFFER_BYTES (320u * 1024u)
 
 _Static_assert(SH_NET_MAX_HANDSHAKE_MSG_BYTES < SH_NOISE_MAX_MESSAGE_BYTES,
                "a handshake message is a Noise message");
@@ -105,11 +111,12 @@ typedef struct sh_link {
     sh_link_secrets *sec;
     uint8_t remote_key[SH_NET_KEY_BYTES];
     bool has_remote_key;
-    sh_buf partial; /* the start of an unfinished frame */
+    uint8_t *rbuf;     /* SH_NET_READ_BUFFER_BYTES, or NULL when no bytes wait */
+    size_t roff, rlen; /* the bytes not yet processed: rbuf[roff, roff + rlen) */
     sh_buf out;     /* frames not yet handed to uv_write */
     unsigned cork, writes_pending;
     uint64_t ip_key;
-    uint64_t last_rx_ms, last_call_ms;
+    uint64_t last_rx_ms, last_call_ms, drain_start_ms;
     bool ping_outstanding;
     int deferred_code; /* a close decided inside an API call, done from the timer */
     char deferred_reason[160];
@@ -185,8 +192,10 @@ struct sh_net {
     size_t heap_len, heap_cap;
     uv_timer_t deadline_timer, shutdown_timer;
     int handles_open;
-    uint8_t *rbuf;
-    bool rbuf_busy;
+    uint8_t *rpool[SH_NET_READ_POOL]; /* free read buffers */
+    unsigned rpool_n;
+    sh_buf pool[SH_NET_WRITE_POOL]; /* empty write buffers (len 0) */
+    unsigned pool_n;
     uint64_t pings;
     void (*close_cb)(void *ctx);
     void *close_ctx;
@@ -198,8 +207,9 @@ void sh__link_accept(sh_net *net);
 /* Closes at once, logging why (code: an sh_err; protocol violations are logged as warnings). */
 void sh__link_close(sh_link *l, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Stops new work (a responder also sends GOAWAY) and closes once nothing is in flight. */
-void sh__link_drain(sh_link *l, bool send_goaway);
+/* Stops new work: a caller detaches the link from its peer and closes it once its calls are
+ * answered; a responder sends GOAWAY and closes after the caller does. */
+void sh__link_drain(sh_link *l);
 /* Closes a draining link whose last call or request just finished. */
 void sh__link_maybe_finish(sh_link *l);
 int sh__link_send_request(sh_link *l, sh_call *c, const uint8_t *body, size_t len)

@@ -7,16 +7,18 @@
  *     CONNECTING --on_connect--> HANDSHAKE <--+
  *                                    |  handshake_step: the last message read or written
  *                                    v  (link_open)
- *                                  OPEN --sh__link_drain (GOAWAY sent or received, shutdown),
- *                                    |     link_tick (idle)
+ *                                  OPEN --sh__link_drain: GOAWAY sent (responder: shutdown,
+ *                                    |     idle) or received (caller), caller idle or closed
  *                                    v
- *                                DRAINING --sh__link_maybe_finish: nothing in flight
+ *                                DRAINING --caller, sh__link_maybe_finish: its calls answered
  *                                    |      (link_linger sends FIN)
  *                                    v
  *                                 LINGER --on_read (peer's FIN) or on_timer (linger_ms)
  *                                    |
  *     any state --sh__link_close--> CLOSING --link_handle_closed (both handles)--> freed
  *
+ * A draining responder keeps serving (requests may cross its GOAWAY) until the caller's FIN
+ * (on_read) or linger_ms after the drain with nothing in flight (link_tick).
  * sh__link_close is the one way out: an error, a timeout (on_timer in CONNECTING and HANDSHAKE,
  * link_tick for keepalive), the peer's EOF, a protocol violation, a full write queue, or
  * sh_net_close. Invariants:
@@ -48,14 +50,12 @@
 
 typedef struct link_write {
     uv_write_t req;
-    uint8_t *data;
+    sh_buf buf;
 } link_write;
 
 /* Frames gathered while corked leave early once this many bytes wait, so that the write queue
  * (and its limit) sees them. */
 #define CORK_FLUSH_BYTES (256u * 1024u)
-/* A read leaves room for at least this much beyond an unfinished frame. */
-#define PARTIAL_READ_BYTES (16u * 1024u)
 
 static void on_timer(uv_timer_t *t);
 static void link_flush(sh_link *l);
@@ -79,6 +79,26 @@ static void link_fail_later(sh_link *l, int code, const char *fmt, ...)
 
 /* Life cycle ---------------------------------------------------------------------------------- */
 
+/* Read buffers: taken from the pool when bytes arrive, given back when all are processed. */
+static uint8_t *rbuf_take(sh_net *net)
+{
+    return net->rpool_n > 0 ? net->rpool[--net->rpool_n] : malloc(SH_NET_READ_BUFFER_BYTES);
+}
+
+static void rbuf_release(sh_link *l)
+{
+    sh_net *net = l->net;
+
+    if (l->rbuf == NULL)
+        return;
+    if (net->rpool_n < SH_NET_READ_POOL)
+        net->rpool[net->rpool_n++] = l->rbuf;
+    else
+        free(l->rbuf);
+    l->rbuf = NULL;
+    l->roff = l->rlen = 0;
+}
+
 static sh_link *link_new(sh_net *net, bool initiator)
 {
     sh_link *l = calloc(1, sizeof *l);
@@ -99,7 +119,6 @@ static sh_link *link_new(sh_net *net, bool initiator)
     l->handles_open = 2;
     sh__list_init(&l->reqs);
     sh__list_init(&l->call_list);
-    sh_buf_init_secret(&l->partial);
     sh_buf_init(&l->out);
     sh__idmap_init(&l->calls);
     l->next_id = 1;
@@ -116,7 +135,7 @@ static void link_free(sh_link *l)
     sh__net_link_freed(l);
     sh__frame_rx_wipe(&l->sec->rx);
     sh_secret_free(l->sec);
-    sh_buf_free(&l->partial);
+    rbuf_release(l);
     sh_buf_free(&l->out);
     sh__idmap_free(&l->calls);
     free(l);
@@ -181,12 +200,37 @@ bool sh__link_writable(const sh_link *l)
                l->net->cfg.max_write_queue_bytes;
 }
 
+/* Makes sure link->out has memory, from the pool when it can. */
+static int out_ready(sh_link *l)
+{
+    sh_net *net = l->net;
+
+    if (l->out.data != NULL)
+        return SH_OK;
+    if (net->pool_n > 0) {
+        l->out = net->pool[--net->pool_n];
+        return SH_OK;
+    }
+    return sh_buf_reserve(&l->out, SH_NET_WRITE_BUFFER_BYTES);
+}
+
+static void pool_put(sh_net *net, sh_buf *b)
+{
+    if (net->pool_n < SH_NET_WRITE_POOL && b->cap <= 4 * SH_NET_WRITE_BUFFER_BYTES) {
+        b->len = 0;
+        net->pool[net->pool_n++] = *b;
+        sh_buf_init(b);
+    } else {
+        sh_buf_free(b);
+    }
+}
+
 static void on_write(uv_write_t *req, int status)
 {
     link_write *w = SH_CONTAINER_OF(req, link_write, req);
     sh_link *l = req->data;
 
-    free(w->data);
+    pool_put(l->net, &w->buf);
     free(w);
     l->writes_pending--;
     if (status < 0 && status != UV_ECANCELED)
@@ -210,13 +254,13 @@ static void link_flush(sh_link *l)
         link_fail_later(l, SH_ERR_NOMEM, "out of memory queueing %zu bytes", l->out.len);
         return;
     }
-    w->data = l->out.data;
+    w->buf = l->out;
     w->req.data = l;
-    b = uv_buf_init((char *)w->data, (unsigned)l->out.len);
+    b = uv_buf_init((char *)w->buf.data, (unsigned)w->buf.len);
     sh_buf_init(&l->out);
     rc = uv_write(&w->req, (uv_stream_t *)&l->tcp, &b, 1, on_write);
     if (rc != 0) {
-        free(w->data);
+        pool_put(l->net, &w->buf);
         free(w);
         link_fail_later(l, SH_ERR_IO, "sending failed: %s", uv_strerror(rc));
         return;
@@ -239,8 +283,10 @@ static void link_queued(sh_link *l)
 
 static int link_send_control(sh_link *l, uint8_t type, const uint8_t *data, size_t len)
 {
-    int rc = sh__frame_seal(&l->sec->tx, type, data, len, &l->out);
+    int rc = out_ready(l);
 
+    if (rc == SH_OK)
+        rc = sh__frame_seal(&l->sec->tx, type, data, len, &l->out);
     if (rc == SH_OK)
         link_queued(l);
     return rc;
@@ -252,7 +298,10 @@ int sh__link_send_request(sh_link *l, sh_call *c, const uint8_t *body, size_t le
 
     if (l->state != SH_LINK_OPEN)
         return sh_err_set(SH_ERR_INTERNAL, "request on a link that is not open");
-    rc = sh__rpc_seal_request(&l->sec->tx, &l->out, c->id, c->method, c->deadline_ms, body, len);
+    rc = out_ready(l);
+    if (rc == SH_OK)
+        rc = sh__rpc_seal_request(&l->sec->tx, &l->out, c->id, c->method, c->deadline_ms, body,
+                                  len);
     if (rc != SH_OK) {
         /* Part of the message may be sealed already: the stream cannot continue. */
         link_fail_later(l, rc, "sealing a request failed: %s", sh_err_msg());
@@ -270,7 +319,9 @@ int sh__link_send_response(sh_link *l, uint64_t id, int status, const char *mess
 
     if ((l->state != SH_LINK_OPEN && l->state != SH_LINK_DRAINING) || l->deferred_code != SH_OK)
         return sh_err_set(SH_ERR_CANCELLED, "the link closed before the answer");
-    rc = sh__rpc_seal_response(&l->sec->tx, &l->out, id, status, message, body, len);
+    rc = out_ready(l);
+    if (rc == SH_OK)
+        rc = sh__rpc_seal_response(&l->sec->tx, &l->out, id, status, message, body, len);
     if (rc != SH_OK) {
         link_fail_later(l, rc, "sealing a response failed: %s", sh_err_msg());
         return rc;
@@ -292,7 +343,9 @@ static int link_write_handshake(sh_link *l)
     if (rc != SH_OK)
         return rc;
     sh_store_u16be(msg, (uint16_t)n);
-    rc = sh_buf_append(&l->out, msg, SH_FRAME_LEN_BYTES + n);
+    rc = out_ready(l);
+    if (rc == SH_OK)
+        rc = sh_buf_append(&l->out, msg, SH_FRAME_LEN_BYTES + n);
     if (rc == SH_OK)
         link_queued(l);
     return rc;
@@ -446,24 +499,22 @@ static void link_process(sh_link *l, uint8_t *data, size_t len, size_t *used)
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     sh_link *l = h->data;
-    size_t need, want;
+    size_t space;
 
     (void)suggested;
-    if (l->partial.len == 0 && !l->net->rbuf_busy) {
-        l->net->rbuf_busy = true;
-        *buf = uv_buf_init((char *)l->net->rbuf, SH_NET_READ_BUFFER_BYTES);
-        return;
-    }
-    need = sh__frame_wire_len(l->partial.data, l->partial.len);
-    want = need > l->partial.len ? need - l->partial.len : 0;
-    if (want < PARTIAL_READ_BYTES)
-        want = PARTIAL_READ_BYTES;
-    if (sh_buf_reserve(&l->partial, want) != SH_OK) {
+    if (l->rbuf == NULL && (l->rbuf = rbuf_take(l->net)) == NULL) {
         *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
         return;
     }
-    *buf = uv_buf_init((char *)l->partial.data + l->partial.len,
-                       (unsigned)(l->partial.cap - l->partial.len));
+    /* What waits is one unfinished frame (< SH_FRAME_MAX_WIRE_BYTES): move it to the front
+     * when the room after it gets short. */
+    space = SH_NET_READ_BUFFER_BYTES - l->roff - l->rlen;
+    if (l->roff > 0 && space < SH_FRAME_MAX_WIRE_BYTES) {
+        memmove(l->rbuf, l->rbuf + l->roff, l->rlen);
+        l->roff = 0;
+        space = SH_NET_READ_BUFFER_BYTES - l->rlen;
+    }
+    *buf = uv_buf_init((char *)l->rbuf + l->roff + l->rlen, (unsigned)space);
 }
 
 static void on_read_end(sh_link *l, ssize_t nread)
@@ -488,30 +539,21 @@ static void on_read_end(sh_link *l, ssize_t nread)
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     sh_link *l = s->data;
-    bool shared = buf->base == (char *)l->net->rbuf;
     size_t used;
 
+    (void)buf;
     if (nread < 0) {
         on_read_end(l, nread);
     } else if (nread > 0 && l->state != SH_LINK_LINGER && l->state != SH_LINK_CLOSING) {
         l->last_rx_ms = uv_now(l->net->loop);
         l->ping_outstanding = false;
-        if (shared) {
-            link_process(l, l->net->rbuf, (size_t)nread, &used);
-            if (l->state != SH_LINK_CLOSING && used < (size_t)nread &&
-                sh_buf_append(&l->partial, l->net->rbuf + used, (size_t)nread - used) != SH_OK)
-                sh__link_close(l, SH_ERR_NOMEM, "out of memory keeping a partial frame");
-        } else {
-            l->partial.len += (size_t)nread;
-            link_process(l, l->partial.data, l->partial.len, &used);
-            memmove(l->partial.data, l->partial.data + used, l->partial.len - used);
-            l->partial.len -= used;
-            if (l->partial.len == 0)
-                sh_buf_free(&l->partial);
-        }
+        l->rlen += (size_t)nread;
+        link_process(l, l->rbuf + l->roff, l->rlen, &used);
+        l->roff += used;
+        l->rlen -= used;
     }
-    if (shared)
-        l->net->rbuf_busy = false;
+    if (l->rlen == 0 || l->state == SH_LINK_LINGER || l->state == SH_LINK_CLOSING)
+        rbuf_release(l);
 }
 
 /* Timers -------------------------------------------------------------------------------------- */
@@ -536,13 +578,15 @@ static void link_linger(sh_link *l)
         sh__link_close(l, SH_OK, "closed (shutdown: %s)", uv_strerror(rc));
 }
 
+/* A draining caller sends its FIN once its calls are answered; a draining responder waits for
+ * that FIN (and serves requests that crossed its GOAWAY), see link_tick. */
 void sh__link_maybe_finish(sh_link *l)
 {
-    if (l->state == SH_LINK_DRAINING && l->n_reqs == 0 && sh__list_empty(&l->call_list))
+    if (l->state == SH_LINK_DRAINING && l->initiator && sh__list_empty(&l->call_list))
         link_linger(l);
 }
 
-void sh__link_drain(sh_link *l, bool send_goaway)
+void sh__link_drain(sh_link *l)
 {
     if (l->state == SH_LINK_CONNECTING || l->state == SH_LINK_HANDSHAKE) {
         sh__link_close(l, SH_ERR_CANCELLED, "shutting down");
@@ -551,13 +595,14 @@ void sh__link_drain(sh_link *l, bool send_goaway)
     if (l->state != SH_LINK_OPEN)
         return;
     l->state = SH_LINK_DRAINING;
+    l->drain_start_ms = uv_now(l->net->loop);
     if (l->peer != NULL) {
         struct sh_net_peer *peer = l->peer;
 
         l->peer = NULL;
         sh__peer_link_closed(peer, l, SH_OK, "draining");
     }
-    if (send_goaway && link_send_control(l, SH_FRAME_GOAWAY, NULL, 0) != SH_OK) {
+    if (!l->initiator && link_send_control(l, SH_FRAME_GOAWAY, NULL, 0) != SH_OK) {
         sh__link_close(l, SH_ERR_INTERNAL, "%s", sh_err_msg());
         return;
     }
@@ -572,6 +617,12 @@ static void link_tick(sh_link *l)
     bool watch = busy || l->keep_open;
     uint8_t ping[SH_FRAME_PING_BYTES];
 
+    if (l->state == SH_LINK_DRAINING && !l->initiator && l->n_reqs == 0 &&
+        now - l->drain_start_ms >= cfg->linger_ms) {
+        sh__link_close(l, SH_OK, "closed (the caller did not close within %u ms of GOAWAY)",
+                       cfg->linger_ms);
+        return;
+    }
     if (watch && silent >= (uint64_t)cfg->keepalive_ms + cfg->keepalive_timeout_ms) {
         sh__link_close(l, SH_ERR_TIMEOUT, "no data from the peer for %llu ms despite pings",
                        (unsigned long long)silent);
@@ -588,7 +639,7 @@ static void link_tick(sh_link *l)
     if (l->state == SH_LINK_OPEN && !watch && quiet >= cfg->idle_timeout_ms) {
         sh_log_debug(SH_NET_LOG_AREA, "link %s: idle for %llu ms", l->name,
                      (unsigned long long)quiet);
-        sh__link_drain(l, false);
+        sh__link_drain(l);
     }
 }
 

@@ -88,11 +88,7 @@ int sh_net_new(uv_loop_t *loop, const sh_net_config *cfg, sh_net **out)
     else
         sh_net_config_default(&net->cfg);
     rc = config_check(&net->cfg);
-    net->rbuf = malloc(SH_NET_READ_BUFFER_BYTES);
-    if (rc == SH_OK && net->rbuf == NULL)
-        rc = sh_err_set(SH_ERR_NOMEM, "out of memory for the read buffer");
     if (rc != SH_OK) {
-        free(net->rbuf);
         free(net);
         return rc;
     }
@@ -289,7 +285,7 @@ static int admit_request(sh_link *l, const sh_rpc_request *rq, sh_method **out)
     sh_method *m;
     int rc;
 
-    if (l->state != SH_LINK_OPEN || net->draining)
+    if (net->draining)
         return sh_err_set(SH_ERR_UNAVAILABLE, "the server is shutting down; call another node "
                                               "or try again later");
     if (!sh__bucket_take(&l->bucket, now))
@@ -455,7 +451,10 @@ void sh__net_maybe_free(sh_net *net)
     sh__idmap_free(&net->per_ip);
     free(net->methods);
     free(net->heap);
-    free(net->rbuf);
+    for (unsigned i = 0; i < net->rpool_n; i++)
+        free(net->rpool[i]);
+    for (unsigned i = 0; i < net->pool_n; i++)
+        sh_buf_free(&net->pool[i]);
     free(net);
     if (cb != NULL)
         cb(ctx);
@@ -505,7 +504,7 @@ void sh_net_shutdown(sh_net *net, void (*close_cb)(void *ctx), void *ctx)
     for (sh_list *n = net->links.next; n != &net->links; n = n->next) {
         sh_link *l = SH_CONTAINER_OF(n, sh_link, node);
 
-        sh__link_drain(l, !l->initiator);
+        sh__link_drain(l);
     }
     sh__net_maybe_free(net);
 }

@@ -353,9 +353,10 @@ void sh__peer_link_closed(sh_net_peer *peer, sh_link *l, int code, const char *r
 
 void sh__peer_on_goaway(sh_link *l)
 {
-    sh_log_info(SH_NET_LOG_AREA, "link %s: the server is going away; finishing calls in flight",
+    sh_log_info(SH_NET_LOG_AREA,
+                "link %s: GOAWAY from the server; calls in flight finish, new ones use a new link",
                 l->name);
-    sh__link_drain(l, false);
+    sh__link_drain(l);
 }
 
 static void peer_kick(sh_net_peer *peer)
@@ -485,7 +486,7 @@ static void peer_end(sh_net_peer *peer, bool graceful)
     if (l != NULL) {
         l->peer = NULL;
         peer->link = NULL;
-        sh__link_drain(l, false);
+        sh__link_drain(l);
     }
     uv_close((uv_handle_t *)&peer->backoff_timer, peer_timer_closed);
 }
