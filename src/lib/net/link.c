@@ -25,8 +25,9 @@
  *  1. A link is on net->links from link_new until link_free, which runs only after uv_close has
  *     completed for both its TCP handle and its timer; so callbacks may close it at any time and
  *     the struct stays valid until the loop gets back to the close callbacks.
- *  2. Requests and calls are carried only in OPEN and DRAINING; DRAINING takes no new calls
- *     (the peer has detached it) and a responder answers new requests with SH_ERR_UNAVAILABLE.
+ *  2. Requests and calls are carried only in OPEN and DRAINING. A draining caller sends no new
+ *     calls (its peer has detached it); a draining responder still serves requests that crossed
+ *     its GOAWAY, except while the sh_net shuts down (then SH_ERR_UNAVAILABLE).
  *  3. link->peer is set only while the peer would send new calls on the link, and then
  *     peer->link == link.
  *  4. Every call on link->call_list was sent under this link's keys and fails when the link
