@@ -865,6 +865,34 @@ static void test_server_idle_and_keep_open(void)
     close_net(server);
 }
 
+static void test_ipv6(void)
+{
+    sh_net_config cfg;
+    sh_net *server, *client;
+    sh_net_peer *peer;
+    uint16_t port = 0;
+    answer a;
+    events sev = {0};
+
+    test_config(&cfg);
+    cfg.link_cb = link_event_cb;
+    cfg.link_ctx = &sev;
+    CHECK_OK(sh_net_new(&loop, &cfg, &server));
+    CHECK_ERR(sh_net_listen(server, "localhost", 0, server_sk, &port), SH_ERR_INVALID);
+    CHECK_OK(sh_net_listen(server, "::1", 0, server_sk, &port));
+    CHECK_OK(sh_net_register(server, "echo", SH_RPC_CLIENT, echo_cb, NULL, NULL));
+    CHECK_OK(sh_net_new(&loop, &cfg, &client));
+    CHECK_OK(sh_net_peer_new(client, "::1", port, server_pk, NULL, &peer));
+    call_ok(peer, "echo", "six", 3, &a);
+    CHECK_OK(a.status);
+    CHECK_MEM(a.body.data, "six", 3);
+    CHECK(strncmp(peer->link->name, "[::1]:", 6) == 0);
+    answer_free(&a);
+    close_net(client);
+    close_net(server);
+    CHECK_EQ(sev.opened, 2);
+}
+
 int main(void)
 {
     CHECK_OK(sh_crypto_init());
@@ -883,6 +911,7 @@ int main(void)
     test_slow_reader();
     test_limits();
     test_server_idle_and_keep_open();
+    test_ipv6();
     CHECK_EQ(uv_loop_close(&loop), 0);
     return 0;
 }
