@@ -60,4 +60,8 @@
 /* Message hash of the node store (BLAKE2b-256 personalization, exactly 16 bytes; store/store.h). */
 #define SH_LABEL_MSG_HASH "shoal/msghash/v1"
 
+/* Noise prologue of every link (net module): names the link protocol and its version, so that
+ * peers speaking another version fail the handshake instead of misreading frames. */
+#define SH_LABEL_LINK_PROLOGUE "shoal/link/v1"
+
 #endif
