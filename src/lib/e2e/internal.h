@@ -374,8 +374,10 @@ void sh__e2e_session_expire(sh_e2e_session *s, int64_t now_ms);
 int sh__e2e_session_save(const sh_e2e_session *s, sh_buf *out) SH_E2E_WUR;
 int sh__e2e_session_load(sh_e2e_session **out, const uint8_t *in, size_t len) SH_E2E_WUR;
 int sh__e2e_session_from_pb(sh_e2e_session **out, const Shoal__E2e__Session *pb) SH_E2E_WUR;
-/* Test hook: gives `to` the sending DH private key of `from` (a quantum adversary's view). */
-void sh__e2e_session_leak_dh(sh_e2e_session *to, const sh_e2e_session *from);
+/* Test hook: gives `to` the Double Ratchet state and skipped keys of `from`: what an adversary who
+ * breaks X25519 (a quantum one) computes from an old state and the transcript. The post-quantum
+ * state is not copied. */
+void sh__e2e_session_leak_classical(sh_e2e_session *to, const sh_e2e_session *from);
 
 /* ---- envelope.c: sender certificates and sealed envelopes -------------------------------------- */
 
@@ -528,6 +530,10 @@ void sh_e2e_forget_device(sh_e2e_device *dev, const uint8_t account[static 32], 
 
 int sh__e2e_link_code_encode(char out[static SH_E2E_LINK_CODE_BYTES], const uint8_t account[32],
                              const uint8_t secret[SH_E2E_LINK_SECRET_BYTES]) SH_E2E_WUR;
+/* The new device's side of linking, with the keys it already holds (used by
+ * sh_e2e_device_new_linked; tests use it to try linking a revoked key again). */
+int sh__e2e_link_request(sh_e2e_device *d, int64_t now_ms, sh_buf *request,
+                         char sas[static SH_E2E_SAS_BYTES]) SH_E2E_WUR;
 int sh__e2e_link_code_decode(uint8_t account[static 32], uint8_t secret[static 16],
                              const char *code) SH_E2E_WUR;
 

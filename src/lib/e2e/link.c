@@ -182,25 +182,16 @@ int sh_e2e_link_begin(sh_e2e_device *p, int64_t now_ms, char code[static SH_E2E_
     return sh__e2e_link_code_encode(code, p->account_pk, p->link.secret);
 }
 
-int sh_e2e_device_new_linked(sh_e2e_device **out, const char *code, int64_t now_ms,
-                             sh_buf *request, char sas[static SH_E2E_SAS_BYTES])
+int sh__e2e_link_request(sh_e2e_device *d, int64_t now_ms, sh_buf *request,
+                         char sas[static SH_E2E_SAS_BYTES])
 {
     Shoal__E2e__LinkRequest m = SHOAL__E2E__LINK_REQUEST__INIT;
-    sh_e2e_device *d = sh__e2e_device_alloc();
-    uint8_t seed[32], nonce[16], key[32];
+    uint8_t nonce[16], key[32];
     sh_buf rq;
     int rc;
 
     sh_buf_init(&rq);
-    if (d == NULL)
-        return sh_err_set(SH_ERR_NOMEM, "out of memory for a device");
-    if ((rc = sodium_init() < 0 ? SH_ERR_INTERNAL : SH_OK) != SH_OK ||
-        (rc = sh__e2e_link_code_decode(d->account_pk, d->link.secret, code)) != SH_OK)
-        goto done;
-    randombytes_buf(seed, sizeof seed);
     randombytes_buf(nonce, sizeof nonce);
-    if ((rc = sh__e2e_device_keys(d, seed)) != SH_OK)
-        goto done;
     m.label = (char *)SH_LABEL_E2E_LINK_REQUEST;
     m.ed25519_pk = sh__e2e_bin(d->ed_pk, 32);
     m.x25519_pk = sh__e2e_bin(d->x_pk, 32);
@@ -212,15 +203,35 @@ int sh_e2e_device_new_linked(sh_e2e_device **out, const char *code, int64_t now_
     d->link.active = d->link.requested = true;
     d->link.expires_ms = now_ms + SH_E2E_LINK_TTL_MS;
     if ((rc = link_key(key, d->link.secret, SH_LABEL_E2E_LINK_REQUEST_KEY, d->account_pk, 32)) != SH_OK ||
-        (rc = seal(request, key, d->account_pk, &rq)) != SH_OK ||
-        (rc = sas_of(sas, d->link.secret, d->account_pk, d->link.request_hash)) != SH_OK)
+        (rc = seal(request, key, d->account_pk, &rq)) != SH_OK)
+        goto done;
+    rc = sas_of(sas, d->link.secret, d->account_pk, d->link.request_hash);
+done:
+    sodium_memzero(key, sizeof key);
+    sh_buf_free(&rq);
+    return rc;
+}
+
+int sh_e2e_device_new_linked(sh_e2e_device **out, const char *code, int64_t now_ms,
+                             sh_buf *request, char sas[static SH_E2E_SAS_BYTES])
+{
+    sh_e2e_device *d = sh__e2e_device_alloc();
+    uint8_t seed[32];
+    int rc;
+
+    if (d == NULL)
+        return sh_err_set(SH_ERR_NOMEM, "out of memory for a device");
+    if ((rc = sodium_init() < 0 ? SH_ERR_INTERNAL : SH_OK) != SH_OK ||
+        (rc = sh__e2e_link_code_decode(d->account_pk, d->link.secret, code)) != SH_OK)
+        goto done;
+    randombytes_buf(seed, sizeof seed);
+    if ((rc = sh__e2e_device_keys(d, seed)) != SH_OK ||
+        (rc = sh__e2e_link_request(d, now_ms, request, sas)) != SH_OK)
         goto done;
     *out = d;
     d = NULL;
 done:
     sodium_memzero(seed, sizeof seed);
-    sodium_memzero(key, sizeof key);
-    sh_buf_free(&rq);
     sh_e2e_device_free(d);
     return rc;
 }

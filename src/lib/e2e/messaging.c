@@ -195,7 +195,7 @@ int sh_e2e_send(sh_e2e_device *d, const uint8_t recipient[static SH_E2E_ACCOUNT_
                           SH_E2E_MAX_PAYLOAD_BYTES);
     if (v == NULL || v->list == NULL)
         return sh_err_set(SH_ERR_NOT_FOUND, "learn the recipient's device list first");
-    if ((rc = build_envelope(d, v, v->account, payload, len, now_ms, to_recipient)) != SH_OK)
+    if ((rc = build_envelope(d, v, d->account_pk, payload, len, now_ms, to_recipient)) != SH_OK)
         return rc;
     if (v != own && own->list->n_devices > 1)
         rc = build_envelope(d, own, v->account, payload, len, now_ms, to_self);

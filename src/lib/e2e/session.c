@@ -426,8 +426,9 @@ void sh__e2e_session_expire(sh_e2e_session *s, int64_t now_ms)
     s->pq.n_secrets = j;
 }
 
-void sh__e2e_session_leak_dh(sh_e2e_session *to, const sh_e2e_session *from)
+void sh__e2e_session_leak_classical(sh_e2e_session *to, const sh_e2e_session *from)
 {
-    memcpy(to->dr.dhs_sk, from->dr.dhs_sk, 32);
-    memcpy(to->dr.dhs_pk, from->dr.dhs_pk, 32);
+    to->dr = from->dr;
+    to->n_skipped = from->n_skipped;
+    memcpy(to->skipped, from->skipped, from->n_skipped * sizeof from->skipped[0]);
 }
