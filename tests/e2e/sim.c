@@ -179,6 +179,7 @@ static void post(sim_world *w, const sh_buf *env, int account, int from, uint64_
             continue;
         }
         push(d, env, id, w->now + (w->net.max_delay_ms ? sim_rand((uint32_t)w->net.max_delay_ms) : 0), false);
+        w->posted++;
         if (sim_rand(100) < w->net.dup_pct)
             push(d, env, id, w->now + (w->net.max_delay_ms ? sim_rand((uint32_t)w->net.max_delay_ms) : 0), true);
     }

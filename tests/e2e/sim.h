@@ -47,7 +47,7 @@ typedef struct sim_world {
     uint64_t next_id;
     uint8_t *sender;       /* per message id: the sending device */
     uint64_t max_ids;
-    uint64_t sent, delivered, dropped, duplicates_rejected, rejected_revoked;
+    uint64_t sent, posted, delivered, dropped, duplicates_rejected, rejected_revoked;
     uint32_t max_epoch;    /* highest post-quantum epoch a message was keyed with */
 } sim_world;
 
