@@ -349,6 +349,10 @@ int sh__e2e_pq_outgoing(sh_e2e_pq *pq, bool initiator, sh_e2e_header *h,
 int sh__e2e_pq_secret_for(const sh_e2e_pq *pq, uint32_t epoch, const uint8_t **secret) SH_E2E_WUR;
 /* After a message authenticated: advance the epoch, take its chunk. */
 void sh__e2e_pq_incoming(sh_e2e_pq *pq, bool initiator, const sh_e2e_header *h, int64_t now_ms);
+/* ES_t = HKDF(salt = ES_{t-1}, ikm = ss, info = label || t || SHA-256(ek) || SHA-256(ct)). */
+void sh__e2e_epoch_kdf(uint8_t out[static 32], const uint8_t prev[static 32],
+                       const uint8_t ss[static 32], uint32_t epoch, const uint8_t *ek,
+                       const uint8_t *ct);
 void sh__e2e_message_key(uint8_t out[static 32], const uint8_t mk_dr[static 32],
                          const uint8_t epoch_secret[static 32], uint32_t epoch);
 

@@ -54,8 +54,8 @@ void sh__e2e_message_key(uint8_t out[static 32], const uint8_t mk_dr[static 32],
     (void)sh__e2e_kdf(out, 32, epoch_secret, 32, mk_dr, 32, SH_LABEL_E2E_MESSAGE_KEY, ctx, 4);
 }
 
-static void epoch_kdf(uint8_t out[static 32], const uint8_t prev[static 32], const uint8_t ss[static 32],
-                      uint32_t epoch, const uint8_t *ek, const uint8_t *ct)
+void sh__e2e_epoch_kdf(uint8_t out[static 32], const uint8_t prev[static 32], const uint8_t ss[static 32],
+                       uint32_t epoch, const uint8_t *ek, const uint8_t *ct)
 {
     uint8_t ctx[4 + 32 + 32];
 
@@ -173,7 +173,7 @@ static void got_ek(sh_e2e_pq *pq)
                     pq->send_epoch + 1);
         return;
     }
-    epoch_kdf(pq->pending, prev->secret, ss, pq->send_epoch + 1, ek, ct);
+    sh__e2e_epoch_kdf(pq->pending, prev->secret, ss, pq->send_epoch + 1, ek, ct);
     memcpy(pq->kem_data, ct, sizeof ct);
     pq->out_index = 0;
     pq->phase = SH_E2E_PQ_ENCAPS_SENDING;
@@ -190,7 +190,7 @@ static void got_ct(sh_e2e_pq *pq, int64_t now_ms)
                           (const uint8_t(*)[SH_E2E_CHUNK_BYTES])pq->in_chunks) != SH_OK ||
         prev == NULL || sh__e2e_mlkem_decaps(ss, ct, pq->kem_seed) != SH_OK)
         return;
-    epoch_kdf(next, prev->secret, ss, pq->send_epoch + 1, pq->kem_data, ct);
+    sh__e2e_epoch_kdf(next, prev->secret, ss, pq->send_epoch + 1, pq->kem_data, ct);
     install_epoch(pq, pq->send_epoch + 1, next, now_ms);
     pq->phase = SH_E2E_PQ_ENCAPS_WAITING;
     sodium_memzero(ss, sizeof ss);
