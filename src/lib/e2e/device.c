@@ -14,8 +14,11 @@
 
 sh_e2e_device *sh__e2e_device_alloc(void)
 {
-    sh_e2e_device *d = sh_secret_alloc(sizeof *d);
+    sh_e2e_device *d;
 
+    if (sh_crypto_init() != SH_OK)
+        return NULL; /* sodium_malloc needs libsodium initialised */
+    d = sh_secret_alloc(sizeof *d);
     if (d == NULL)
         return NULL;
     memset(d, 0, sizeof *d);
