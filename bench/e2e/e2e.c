@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "crypto/crypto.h"
 #include "e2e/internal.h"
 
 #define PAYLOAD 1024
