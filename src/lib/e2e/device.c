@@ -379,7 +379,7 @@ done:
 }
 
 /* Erases prekeys past their 16 days, with their replay sets. */
-static void erase_old_prekeys(sh_e2e_device *d, int64_t now_ms)
+void sh__e2e_erase_old_prekeys(sh_e2e_device *d, int64_t now_ms)
 {
     for (size_t i = 0; i < d->n_prekeys;) {
         sh_e2e_prekey *p = d->prekeys[i];
@@ -402,7 +402,7 @@ int sh_e2e_device_bundle(sh_e2e_device *d, int64_t now_ms, sh_buf *out)
         return sh_err_set(SH_ERR_PERMISSION, "this device was revoked");
     if (d->device_id == 0)
         return sh_err_set(SH_ERR_INVALID, "this device is not linked yet");
-    erase_old_prekeys(d, now_ms);
+    sh__e2e_erase_old_prekeys(d, now_ms);
     if (cur == NULL || cur->erase_after_ms != 0 || now_ms - cur->created_ms >= SH_E2E_PREKEY_ROTATE_MS) {
         if (cur != NULL && cur->erase_after_ms == 0)
             cur->erase_after_ms = now_ms + SH_E2E_PREKEY_KEEP_MS;

@@ -515,6 +515,8 @@ int sh__e2e_account_add(sh_e2e_device *d, const uint8_t account[32], sh_e2e_acco
 /* Installs a parsed, verified list (rollback and same-counter checks done by the caller). */
 int sh__e2e_install_list(sh_e2e_device *d, sh_e2e_account_view *v, const uint8_t *bytes,
                          size_t len, int64_t now_ms) SH_E2E_WUR;
+/* Erases prekeys (and their replay sets) whose 16 days are over. */
+void sh__e2e_erase_old_prekeys(sh_e2e_device *d, int64_t now_ms);
 int sh__e2e_add_session(sh_e2e_device *d, sh_e2e_session *s) SH_E2E_WUR;
 void sh__e2e_end_sessions(sh_e2e_device *d, const uint8_t account[32], uint32_t device_id);
 int sh__e2e_envelope_seed(uint8_t out[static 32], const uint8_t account_seed[static 16],

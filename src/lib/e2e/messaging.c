@@ -111,73 +111,88 @@ static int sender_cert(sh_e2e_device *d, const uint8_t recipient[32], int64_t no
     return sh__e2e_cert_sign(&c, d->ed_sk, &slot->bytes);
 }
 
-/* One envelope to every device of `v` except ours. */
+typedef struct slots_out {
+    uint8_t slots[SH_E2E_MAX_DEVICES * SH_E2E_SLOT_BYTES];
+    uint8_t inits[SH_E2E_MAX_DEVICES * SH_E2E_INIT_ENTRY_BYTES];
+    size_t n_inits;
+} slots_out;
+
+/* One slot per device of `v` except ours: the content key under the session of the pair, bound
+ * to the certificate, conversation and payload ciphertext; handshake entries where needed. */
+static int fill_slots(sh_e2e_device *d, sh_e2e_account_view *v, const sh_buf *cert,
+                      const uint8_t conversation[32], const uint8_t *ct, size_t ct_len,
+                      const uint8_t key[32], int64_t now_ms, slots_out *o)
+{
+    size_t n_slots = 0;
+    uint8_t ad[32];
+    int rc = SH_OK;
+
+    randombytes_buf(o->slots, sizeof o->slots);
+    o->n_inits = 0;
+    for (size_t i = 0; i < v->list->n_devices && rc == SH_OK; i++) {
+        const sh_e2e_devinfo *di = &v->list->devices[i];
+        uint8_t *slot = o->slots + n_slots * SH_E2E_SLOT_BYTES;
+        sh_e2e_session *s;
+        if (memcmp(v->account, d->account_pk, 32) == 0 && di->id == d->device_id)
+            continue;
+        if ((rc = session_for_sending(d, v, di, now_ms, &s)) != SH_OK)
+            break;
+        sh__e2e_slot_ad(ad, cert->data, cert->len, conversation, ct, ct_len, di->id);
+        sh_store_u32be(slot, di->id);
+        if ((rc = sh__e2e_session_encrypt(s, key, 32, ad, 32, slot + 4)) != SH_OK)
+            break;
+        n_slots++;
+        if (s->has_init) {
+            uint8_t *e = o->inits + o->n_inits++ * SH_E2E_INIT_ENTRY_BYTES;
+            sh_store_u32be(e, di->id);
+            memcpy(e + 4, s->init, SH_E2E_INIT_BYTES);
+        }
+    }
+    for (size_t i = n_slots; i < SH_E2E_MAX_DEVICES; i++)
+        memset(o->slots + i * SH_E2E_SLOT_BYTES, 0, 4); /* unused: device id 0 */
+    return rc;
+}
+
+/* One envelope to every device of `v` except ours (docs/protocol-v2.md section 10). */
 static int build_envelope(sh_e2e_device *d, sh_e2e_account_view *v, const uint8_t conversation[32],
                           const uint8_t *payload, size_t len, int64_t now_ms, sh_buf *out)
 {
     static const uint8_t zero_nonce[SH_E2E_NONCE_BYTES];
-    uint8_t key[32], ad[32], slots[SH_E2E_MAX_DEVICES * SH_E2E_SLOT_BYTES];
-    uint8_t inits[SH_E2E_MAX_DEVICES * SH_E2E_INIT_ENTRY_BYTES], *p;
-    size_t n_slots = 0, n_inits = 0, ct_len = len + SH_E2E_TAG_BYTES;
+    size_t ct_len = len + SH_E2E_TAG_BYTES;
+    uint8_t key[32], *ct = malloc(ct_len);
+    slots_out *o = malloc(sizeof *o);
     const sh_buf *cert;
     sh_buf inner;
     int rc;
 
     sh_buf_init_secret(&inner);
-    randombytes_buf(key, sizeof key);
-    randombytes_buf(slots, sizeof slots);
-    if ((rc = sender_cert(d, v->account, now_ms, &cert)) != SH_OK)
+    if (ct == NULL || o == NULL) {
+        rc = sh_err_set(SH_ERR_NOMEM, "out of memory for a message");
         goto done;
-    /* version, certificate, conversation; the handshakes and slots follow once known. */
+    }
+    randombytes_buf(key, sizeof key);
+    /* The payload first: the slots are bound to its ciphertext. */
+    crypto_aead_xchacha20poly1305_ietf_encrypt(ct, NULL, payload, len, conversation, 32, NULL,
+                                               zero_nonce, key);
+    if ((rc = sender_cert(d, v->account, now_ms, &cert)) != SH_OK ||
+        (rc = fill_slots(d, v, cert, conversation, ct, ct_len, key, now_ms, o)) != SH_OK)
+        goto done;
     if ((rc = sh_buf_append_u8(&inner, SH_E2E_INNER_VERSION)) != SH_OK ||
         (rc = sh_buf_append_u16be(&inner, (uint16_t)cert->len)) != SH_OK ||
         (rc = sh_buf_append(&inner, cert->data, cert->len)) != SH_OK ||
-        (rc = sh_buf_append(&inner, conversation, 32)) != SH_OK)
+        (rc = sh_buf_append(&inner, conversation, 32)) != SH_OK ||
+        (rc = sh_buf_append_u8(&inner, (uint8_t)o->n_inits)) != SH_OK ||
+        (rc = sh_buf_append(&inner, o->inits, o->n_inits * SH_E2E_INIT_ENTRY_BYTES)) != SH_OK ||
+        (rc = sh_buf_append(&inner, o->slots, sizeof o->slots)) != SH_OK ||
+        (rc = sh_buf_append_u32be(&inner, (uint32_t)ct_len)) != SH_OK ||
+        (rc = sh_buf_append(&inner, ct, ct_len)) != SH_OK)
         goto done;
-    {
-        /* The payload first: the slots are bound to its ciphertext. */
-        uint8_t *ct = malloc(ct_len);
-        if (ct == NULL) {
-            rc = sh_err_set(SH_ERR_NOMEM, "out of memory for a message");
-            goto done;
-        }
-        crypto_aead_xchacha20poly1305_ietf_encrypt(ct, NULL, payload, len, conversation, 32, NULL,
-                                                   zero_nonce, key);
-        for (size_t i = 0; i < v->list->n_devices && rc == SH_OK; i++) {
-            const sh_e2e_devinfo *di = &v->list->devices[i];
-            sh_e2e_session *s;
-            uint8_t *slot = slots + n_slots * SH_E2E_SLOT_BYTES;
-            if (memcmp(v->account, d->account_pk, 32) == 0 && di->id == d->device_id)
-                continue;
-            if ((rc = session_for_sending(d, v, di, now_ms, &s)) != SH_OK)
-                break;
-            sh__e2e_slot_ad(ad, cert->data, cert->len, conversation, ct, ct_len, di->id);
-            sh_store_u32be(slot, di->id);
-            if ((rc = sh__e2e_session_encrypt(s, key, 32, ad, 32, slot + 4)) != SH_OK)
-                break;
-            n_slots++;
-            if (s->has_init) {
-                sh_store_u32be(inits + n_inits * SH_E2E_INIT_ENTRY_BYTES, di->id);
-                memcpy(inits + n_inits * SH_E2E_INIT_ENTRY_BYTES + 4, s->init, SH_E2E_INIT_BYTES);
-                n_inits++;
-            }
-        }
-        for (size_t i = n_slots; i < SH_E2E_MAX_DEVICES; i++)
-            memset(slots + i * SH_E2E_SLOT_BYTES, 0, 4); /* unused: device id 0 */
-        if (rc == SH_OK && (rc = sh_buf_append_u8(&inner, (uint8_t)n_inits)) == SH_OK &&
-            (rc = sh_buf_append(&inner, inits, n_inits * SH_E2E_INIT_ENTRY_BYTES)) == SH_OK &&
-            (rc = sh_buf_append(&inner, slots, sizeof slots)) == SH_OK &&
-            (rc = sh_buf_append_u32be(&inner, (uint32_t)ct_len)) == SH_OK &&
-            (rc = sh_buf_extend(&inner, ct_len, &p)) == SH_OK)
-            memcpy(p, ct, ct_len);
-        free(ct);
-        if (rc != SH_OK)
-            goto done;
-    }
     rc = sh__e2e_seal(v->list->envelope_ek, &inner, out);
 done:
     sodium_memzero(key, sizeof key);
     sh_buf_free(&inner);
+    free(ct);
+    free(o);
     return rc;
 }
 
@@ -464,6 +479,7 @@ int sh_e2e_receive(sh_e2e_device *d, const uint8_t *env, size_t len, int64_t now
         (rc = check_cert(d, &r, now_ms)) != SH_OK || (rc = find_slot(d, &r)) != SH_OK)
         goto done;
     expire_sessions(d, now_ms);
+    sh__e2e_erase_old_prekeys(d, now_ms);
     sh__e2e_slot_ad(r.ad, r.inner.cert, r.inner.cert_len, r.inner.conversation, r.inner.payload,
                     r.inner.payload_len, d->device_id);
     rc = r.init != NULL ? receive_with_init(d, &r, now_ms, key, &out->pq_epoch)
