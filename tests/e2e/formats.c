@@ -281,6 +281,16 @@ static void erasure_subsets(void)
               SH_ERR_INVALID);
 }
 
+static sh_e2e_revocations *malloc_rl(void)
+{
+    static sh_e2e_revocations *rl;
+
+    if (rl == NULL)
+        rl = malloc(sizeof *rl);
+    CHECK(rl != NULL);
+    return rl;
+}
+
 /* Signed objects: a list round-trips; a re-ordered, defaulted, unknown-field, wrong-label, wrong-
  * size or badly signed one is refused with its code. */
 static void canonical(void)
@@ -344,6 +354,15 @@ static void canonical(void)
         CHECK_OK(sh__e2e_pack(&s.base, &bad));
         CHECK_ERR(sh__e2e_devlist_parse(l, bad.data, bad.len), SH_ERR_FORMAT);
         CHECK_MSG("not 64");
+    }
+    /* An empty body (found by fuzzing: no UB on zero-length input). */
+    {
+        Shoal__E2e__Signed s = SHOAL__E2E__SIGNED__INIT;
+        s.signature = outer->signature;
+        sh_buf_reset(&bad);
+        CHECK_OK(sh__e2e_pack(&s.base, &bad));
+        CHECK_ERR(sh__e2e_revocations_parse(malloc_rl(), bad.data, bad.len), SH_ERR_FORMAT);
+        CHECK_MSG("carries label");
     }
     /* A correctly signed body under another label is refused by its parser. */
     {

@@ -112,7 +112,7 @@ int sh__e2e_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *in, si
         goto done;
     }
     protobuf_c_message_pack(m, again);
-    if (memcmp(again, in, len) != 0) {
+    if (len != 0 && memcmp(again, in, len) != 0) {
         rc = sh_err_set(SH_ERR_FORMAT, "the %s is not in canonical form (field order or defaults)",
                         what);
         goto done;
