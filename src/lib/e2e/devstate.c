@@ -129,7 +129,7 @@ static int save_sessions(const sh_e2e_device *d, save_ctx *c)
         sh_buf b;
         sh_buf_init_secret(&b);
         if ((rc = sh__e2e_session_save(d->sessions[i], &b)) == SH_OK) {
-            c->sessions[i] = shoal__e2e__session__unpack(NULL, b.len, b.data);
+            c->sessions[i] = shoal__e2e__session__unpack(&sh__e2e_secret_allocator, b.len, b.data);
             if (c->sessions[i] == NULL)
                 rc = sh_err_set(SH_ERR_INTERNAL, "a saved session does not decode");
         }
@@ -149,8 +149,7 @@ static void save_free(save_ctx *c, size_t n_prekeys, size_t n_accounts, size_t n
     for (size_t i = 0; c->bundles && i < n_accounts; i++)
         free(c->bundles[i]);
     for (size_t i = 0; c->sessions && i < n_sessions; i++)
-        if (c->sessions[i] != NULL)
-            protobuf_c_message_free_unpacked(&c->sessions[i]->base, NULL);
+        sh__e2e_free_secret(c->sessions[i]);
     free(c->pk);
     free(c->pkp);
     free(c->seen);
@@ -361,8 +360,8 @@ int sh_e2e_device_load(sh_e2e_device **out, const uint8_t *state, size_t len)
 
     if ((rc = sh_crypto_init()) != SH_OK)
         return rc;
-    rc = sh__e2e_unpack(&shoal__e2e__device_state__descriptor, state, len, "saved device",
-                        (ProtobufCMessage **)&m);
+    rc = sh__e2e_unpack_with(&shoal__e2e__device_state__descriptor, state, len, "saved device",
+                             &sh__e2e_secret_allocator, (ProtobufCMessage **)&m);
     if (rc != SH_OK)
         return rc;
     if ((d = sh__e2e_device_alloc()) == NULL) {
@@ -375,6 +374,6 @@ int sh_e2e_device_load(sh_e2e_device **out, const uint8_t *state, size_t len)
     d = NULL;
 done:
     sh_e2e_device_free(d);
-    sh__e2e_free(m);
+    sh__e2e_free_secret(m);
     return rc;
 }

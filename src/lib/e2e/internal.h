@@ -45,6 +45,13 @@ int sh__e2e_verify(const Shoal__E2e__Signed *outer, const uint8_t pk[static 32],
     SH_E2E_WUR;
 /* A bytes field must have exactly `want` bytes. */
 int sh__e2e_need_len(ProtobufCBinaryData b, size_t want, const char *what) SH_E2E_WUR;
+/* The same for saved state: the decoded message's memory is wiped when freed with
+ * sh__e2e_free_secret. */
+extern ProtobufCAllocator sh__e2e_secret_allocator;
+int sh__e2e_unpack_with(const ProtobufCMessageDescriptor *desc, const uint8_t *in, size_t len,
+                        const char *what, ProtobufCAllocator *alloc, ProtobufCMessage **out)
+    SH_E2E_WUR;
+void sh__e2e_free_secret(void *msg);
 /* Frees a message from sh__e2e_unpack / open_signed (NULL accepted). */
 void sh__e2e_free(void *msg);
 /* The label string a body starts with (field 1), for the parser. */

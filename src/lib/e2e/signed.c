@@ -4,7 +4,9 @@
  * bytes must re-encode identically and carry no unknown fields, so one object has one encoding. */
 #include "e2e/internal.h"
 
+#include <malloc.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crypto/hkdf.h"
@@ -89,10 +91,34 @@ static bool has_unknown_fields(const ProtobufCMessage *m)
     return false;
 }
 
-int sh__e2e_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *in, size_t len,
-                   const char *what, ProtobufCMessage **out)
+/* An allocator for decoded messages that hold secrets (saved state): memory is wiped before it
+ * is freed (glibc's malloc_usable_size gives the block's size). */
+static void *wiping_alloc(void *data, size_t size)
 {
-    ProtobufCMessage *m = protobuf_c_message_unpack(desc, NULL, len, in);
+    (void)data;
+    return malloc(size);
+}
+
+static void wiping_free(void *data, void *p)
+{
+    (void)data;
+    if (p != NULL)
+        sodium_memzero(p, malloc_usable_size(p));
+    free(p);
+}
+
+ProtobufCAllocator sh__e2e_secret_allocator = {wiping_alloc, wiping_free, NULL};
+
+void sh__e2e_free_secret(void *msg)
+{
+    if (msg != NULL)
+        protobuf_c_message_free_unpacked(msg, &sh__e2e_secret_allocator);
+}
+
+int sh__e2e_unpack_with(const ProtobufCMessageDescriptor *desc, const uint8_t *in, size_t len,
+                        const char *what, ProtobufCAllocator *alloc, ProtobufCMessage **out)
+{
+    ProtobufCMessage *m = protobuf_c_message_unpack(desc, alloc, len, in);
     uint8_t *again = NULL;
     int rc = SH_OK;
 
@@ -120,10 +146,18 @@ int sh__e2e_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *in, si
     *out = m;
     m = NULL;
 done:
+    if (again != NULL)
+        sodium_memzero(again, len);
     free(again);
     if (m != NULL)
-        protobuf_c_message_free_unpacked(m, NULL);
+        protobuf_c_message_free_unpacked(m, alloc);
     return rc;
+}
+
+int sh__e2e_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *in, size_t len,
+                   const char *what, ProtobufCMessage **out)
+{
+    return sh__e2e_unpack_with(desc, in, len, what, NULL, out);
 }
 
 void sh__e2e_free(void *msg)

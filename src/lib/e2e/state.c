@@ -277,12 +277,12 @@ int sh__e2e_session_from_pb(sh_e2e_session **out, const Shoal__E2e__Session *m)
 int sh__e2e_session_load(sh_e2e_session **out, const uint8_t *in, size_t len)
 {
     Shoal__E2e__Session *m = NULL;
-    int rc = sh__e2e_unpack(&shoal__e2e__session__descriptor, in, len, "saved session",
-                            (ProtobufCMessage **)&m);
+    int rc = sh__e2e_unpack_with(&shoal__e2e__session__descriptor, in, len, "saved session",
+                                 &sh__e2e_secret_allocator, (ProtobufCMessage **)&m);
 
     if (rc != SH_OK)
         return rc;
     rc = sh__e2e_session_from_pb(out, m);
-    sh__e2e_free(m);
+    sh__e2e_free_secret(m);
     return rc;
 }
