@@ -357,6 +357,8 @@ static void revoke(void)
                                   SH_E2E_RIGHT_WRITE, w.now + SH_E2E_TOKEN_LIFETIME_MS), SH_ERR_STALE);
     send_raw(&w, a2, 1, "late", &r, &s);
     CHECK_OK(recv_raw(&w, 0, &s, "late"));
+    uint8_t kept_seed[32]; /* a revoked device that does not erase what it had */
+    memcpy(kept_seed, w.devs[a2].d->env_seed, 32);
     sim_revoke(&w, a2);
     CHECK_ERR(recv_raw(&w, b, &r, NULL), SH_ERR_PERMISSION);
     CHECK_MSG("revoked");
@@ -370,6 +372,12 @@ static void revoke(void)
     /* B writes to A: A's primary reads it with the new envelope key; the revoked one cannot. */
     send_raw(&w, b, 0, "after", &r, &s);
     CHECK_OK(recv_raw(&w, 0, &r, "after"));
+    {
+        sh_buf inner;
+        sh_buf_init(&inner);
+        CHECK_ERR(sh__e2e_unseal(kept_seed, r.data, r.len, &inner), SH_ERR_CRYPTO);
+        sh_buf_free(&inner);
+    }
     CHECK_ERR(recv_raw(&w, a2, &r, NULL), SH_ERR_PERMISSION);
     CHECK_ERR(sh_e2e_send(w.devs[a2].d, sh_e2e_device_account(w.devs[b].d), (const uint8_t *)"x", 1,
                           w.now, &r, &s), SH_ERR_PERMISSION);
