@@ -64,4 +64,31 @@
  * peers speaking another version fail the handshake instead of misreading frames. */
 #define SH_LABEL_LINK_PROLOGUE "shoal/link/v1"
 
+/* ---- Protocol V2 (e2e module, docs/protocol-v2.md) ------------------------------------------ */
+/* Signed objects: field 1 of each body. */
+#define SH_LABEL_E2E_DEVICE_LIST "shoal/e2e/device-list/v1"
+#define SH_LABEL_E2E_TOKEN "shoal/e2e/subaccount-token/v1"
+#define SH_LABEL_E2E_REVOCATIONS "shoal/e2e/token-revocations/v1"
+#define SH_LABEL_E2E_BUNDLE "shoal/e2e/prekey-bundle/v1"
+#define SH_LABEL_E2E_SENDER_CERT "shoal/e2e/sender-cert/v1"
+#define SH_LABEL_E2E_ENVELOPE_GRANT "shoal/e2e/envelope-grant/v1"
+#define SH_LABEL_E2E_LINK_REQUEST "shoal/e2e/link-request/v1"
+#define SH_LABEL_E2E_LINK_RESPONSE "shoal/e2e/link-response/v1"
+/* Key derivations. */
+#define SH_LABEL_E2E_DEVICE_KEYS "shoal/e2e/device-keys/v1"
+#define SH_LABEL_E2E_ENVELOPE_SEED "shoal/e2e/envelope-seed/v1"
+#define SH_LABEL_E2E_GRANT_KEY "shoal/e2e/envelope-grant/key/v1"
+#define SH_LABEL_E2E_HS_TRANSCRIPT "shoal/e2e/pqxdh/transcript/v1"
+#define SH_LABEL_E2E_HS_KDF "shoal/e2e/pqxdh/kdf/v1"
+#define SH_LABEL_E2E_ROOT_KDF "shoal/e2e/ratchet/root/v1"
+#define SH_LABEL_E2E_CHAIN_MSG "shoal/e2e/ratchet/chain/message/v1"
+#define SH_LABEL_E2E_CHAIN_NEXT "shoal/e2e/ratchet/chain/next/v1"
+#define SH_LABEL_E2E_PQ_EPOCH "shoal/e2e/spqr/epoch/v1"
+#define SH_LABEL_E2E_MESSAGE_KEY "shoal/e2e/message-key/v1"
+#define SH_LABEL_E2E_ENVELOPE_KEY "shoal/e2e/envelope/key/v1"
+#define SH_LABEL_E2E_SLOT_AD "shoal/e2e/envelope/slot/v1"
+#define SH_LABEL_E2E_LINK_REQUEST_KEY "shoal/e2e/link/request-key/v1"
+#define SH_LABEL_E2E_LINK_RESPONSE_KEY "shoal/e2e/link/response-key/v1"
+#define SH_LABEL_E2E_LINK_SAS "shoal/e2e/link/sas/v1"
+
 #endif
