@@ -7,7 +7,7 @@ DEBUG := build/debug
 RELEASE := build/release
 FUZZ := build/fuzz
 
-.PHONY: all deps demo test bench fuzz layers clean
+.PHONY: all deps demo test bench release fuzz layers clean
 
 all: $(DEBUG)/build.ninja
 	ninja -C $(DEBUG)
@@ -36,6 +36,9 @@ demo: $(RELEASE)/build.ninja
 test: $(DEBUG)/build.ninja
 	@ninja -C $(DEBUG)
 	@tools/run-tests.sh $(DEBUG) $(TESTARGS)
+
+release: $(RELEASE)/build.ninja
+	ninja -C $(RELEASE)
 
 bench: $(RELEASE)/build.ninja
 	ninja -C $(RELEASE)

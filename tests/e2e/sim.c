@@ -256,7 +256,7 @@ size_t sim_deliver(sim_world *w, int i)
 
     while (d->n_inbox != 0) {
         size_t due = 0, pick;
-        sim_copy c;
+        sim_copy c = {0};
         for (size_t j = 0; j < d->n_inbox; j++)
             due += d->inbox[j].at <= w->now;
         if (due == 0)

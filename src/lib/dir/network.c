@@ -269,7 +269,7 @@ static int tokenize(char *line, char **tok, size_t *ntok)
 static int parse_line(parse_state *ps, const char *start, size_t len)
 {
     char line[NETWORK_LINE_MAX + 1], *tok[NETWORK_MAX_TOKENS];
-    size_t ntok;
+    size_t ntok = 0;
     int rc;
 
     if (len > NETWORK_LINE_MAX)

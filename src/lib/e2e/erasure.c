@@ -73,7 +73,7 @@ void sh__e2e_rs_chunk(const uint8_t *data, size_t len, uint8_t index,
                       uint8_t out[static SH_E2E_CHUNK_BYTES])
 {
     size_t k = SH_E2E_CHUNKS_OF(len);
-    uint8_t xs[256], coef[256], c[SH_E2E_CHUNK_BYTES];
+    uint8_t xs[256] = {0}, coef[256], c[SH_E2E_CHUNK_BYTES];
 
     pthread_once(&gf_once, gf_init);
     if (index < k) {

@@ -89,8 +89,12 @@ int sh__e2e_link_code_decode(uint8_t account[static 32], uint8_t secret[static 1
             bits -= 8;
         }
     }
+    if (n != sizeof raw) {
+        rc = sh_err_set(SH_ERR_FORMAT, "the link code has the wrong length");
+        goto done;
+    }
     crypto_generichash(check, 2, raw, 48, NULL, 0);
-    if (n != sizeof raw || memcmp(check, raw + 48, 2) != 0) {
+    if (memcmp(check, raw + 48, 2) != 0) {
         rc = sh_err_set(SH_ERR_CHECKSUM, "the link code is mistyped (its check does not match)");
         goto done;
     }
