@@ -148,21 +148,6 @@ static int set_path(const sh_onion_replay *rc, uint64_t epoch, char path[static 
     return sh_fs_join(path, PATH_BYTES, rc->dir, name);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int read_some(int fd, uint8_t *p, size_t len, size_t *got)
 {
     ssize_t n;
@@ -228,7 +213,7 @@ static int set_open_file(sh_onion_replay *rc, epoch_set *s)
     if (n == 0) {
         memcpy(header, FILE_MAGIC, 8);
         sh_store_u64be(header + 8, s->epoch);
-        if (write_all(s->fd, header, sizeof header) != 0 || fdatasync(s->fd) != 0)
+        if (sh_fs_write_all(s->fd, header, sizeof header) != 0 || fdatasync(s->fd) != 0)
             return sh_err_set(SH_ERR_IO, "cannot write %s: %s", path, strerror(errno));
         return SH_OK;
     }
@@ -372,7 +357,7 @@ int sh_onion_replay_sync(sh_onion_replay *rc)
         if (s->n_pending == 0)
             continue;
         if (s->fd >= 0) {
-            if (write_all(s->fd, s->pending, s->n_pending * RECORD_BYTES) != 0 ||
+            if (sh_fs_write_all(s->fd, s->pending, s->n_pending * RECORD_BYTES) != 0 ||
                 fdatasync(s->fd) != 0)
                 return sh_err_set(SH_ERR_IO, "cannot write the replay cache of epoch %" PRIu64
                                   ": %s", s->epoch, strerror(errno));

@@ -54,8 +54,10 @@ done:
     return rc;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
+int sh_fs_write_all(int fd, const void *data, size_t len)
 {
+    const uint8_t *p = data;
+
     while (len > 0) {
         ssize_t n = write(fd, p, len);
 
@@ -79,7 +81,7 @@ int sh_fs_write_file(const char *path, const void *data, size_t len, mode_t mode
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0)
         return sh_err_set(SH_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-    if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+    if (fchmod(fd, mode) != 0 || sh_fs_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
         rc = sh_err_set(SH_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
         close(fd);
         unlink(tmp);

@@ -18,6 +18,8 @@ int sh_fs_write_file(const char *path, const void *data, size_t len, mode_t mode
 /* Creates the directory and its parents (like mkdir -p) with the given mode for new ones. */
 int sh_fs_mkdir_p(const char *path, mode_t mode);
 bool sh_fs_exists(const char *path);
+/* Writes all of data to fd, retrying on EINTR and short writes. -1 with errno set on failure. */
+int sh_fs_write_all(int fd, const void *data, size_t len);
 /* Joins two path parts with one '/' into out. SH_ERR_LIMIT if it does not fit. */
 int sh_fs_join(char *out, size_t out_size, const char *dir, const char *name);
 
