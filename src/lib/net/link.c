@@ -233,41 +233,54 @@ static void on_write(uv_write_t *req, int status)
 
     pool_put(l->net, &w->buf);
     free(w);
-    l->writes_pending--;
     if (status < 0 && status != UV_ECANCELED)
         sh__link_close(l, SH_ERR_IO, "sending failed: %s", uv_strerror(status));
     else if (l->peer != NULL && !sh__list_empty(&l->peer->pending) && sh__link_writable(l))
         sh__peer_link_open(l->peer);
 }
 
+/* Hands link->out to the socket. It is written at once when the socket takes it all (the usual
+ * case), and the buffer goes straight back to the pool, still in the cache for the next frames;
+ * what the socket does not take waits in a uv_write. */
 static void link_flush(sh_link *l)
 {
+    uv_stream_t *s = (uv_stream_t *)&l->tcp;
     link_write *w;
     uv_buf_t b;
-    size_t waiting;
+    size_t waiting, done;
     int rc;
 
     if (l->out.len == 0 || l->state == SH_LINK_CLOSING || l->state == SH_LINK_CONNECTING ||
         l->deferred_code != SH_OK)
         return;
+    b = uv_buf_init((char *)l->out.data, (unsigned)l->out.len);
+    rc = uv_try_write(s, &b, 1); /* UV_EAGAIN while earlier writes wait */
+    if (rc < 0 && rc != UV_EAGAIN) {
+        link_fail_later(l, SH_ERR_IO, "sending failed: %s", uv_strerror(rc));
+        return;
+    }
+    done = rc > 0 ? (size_t)rc : 0;
+    if (done == l->out.len) {
+        pool_put(l->net, &l->out);
+        return;
+    }
     w = malloc(sizeof *w);
     if (w == NULL) {
-        link_fail_later(l, SH_ERR_NOMEM, "out of memory queueing %zu bytes", l->out.len);
+        link_fail_later(l, SH_ERR_NOMEM, "out of memory queueing %zu bytes", l->out.len - done);
         return;
     }
     w->buf = l->out;
     w->req.data = l;
-    b = uv_buf_init((char *)w->buf.data, (unsigned)w->buf.len);
+    b = uv_buf_init((char *)w->buf.data + done, (unsigned)(w->buf.len - done));
     sh_buf_init(&l->out);
-    rc = uv_write(&w->req, (uv_stream_t *)&l->tcp, &b, 1, on_write);
+    rc = uv_write(&w->req, s, &b, 1, on_write);
     if (rc != 0) {
         pool_put(l->net, &w->buf);
         free(w);
         link_fail_later(l, SH_ERR_IO, "sending failed: %s", uv_strerror(rc));
         return;
     }
-    l->writes_pending++;
-    waiting = uv_stream_get_write_queue_size((uv_stream_t *)&l->tcp);
+    waiting = uv_stream_get_write_queue_size(s);
     /* A caller holds back its own calls instead (sh__link_writable); a server cannot hold back
      * answers forever. */
     if (!l->initiator && waiting > l->net->cfg.max_write_queue_bytes)
