@@ -381,6 +381,84 @@ static void test_envelopes(void)
     sh_buf_free(&s.last);
 }
 
+/* The body is not copied on decoding: protobuf-c reads the other fields, the body stays in the
+ * caller's buffer. Protobuf's rules must hold all the same: the last body field wins, unknown
+ * fields anywhere are skipped, a body of the wrong wire type and groups are refused, and an
+ * envelope that does not walk cleanly (an over-long key) is judged by protobuf-c whole. */
+static void test_envelope_bodies(void)
+{
+    sh_buf pb;
+    sh_rpc_request rq;
+    sh_rpc_response rs;
+
+    sh_buf_init(&pb);
+    pb_bytes(&pb, 4, "old", 3);
+    pb_uint(&pb, 9, 12345);          /* unknown varint */
+    pb_uint(&pb, 1, 42);
+    pb_bytes(&pb, 10, "zz", 2);      /* unknown bytes */
+    pb_bytes(&pb, 2, "echo", 4);
+    pb_varint(&pb, 11 << 3 | 5);     /* unknown fixed32 */
+    CHECK_OK(sh_buf_append(&pb, "abcd", 4));
+    pb_bytes(&pb, 4, "newer", 5);
+    pb_uint(&pb, 3, 900);
+    pb_varint(&pb, 12 << 3 | 1);     /* unknown fixed64 */
+    CHECK_OK(sh_buf_append(&pb, "abcdefgh", 8));
+    CHECK_OK(sh__rpc_request_decode(pb.data, pb.len, &rq));
+    CHECK_EQ(rq.id, 42);
+    CHECK_STR(rq.method, "echo");
+    CHECK_EQ(rq.deadline_ms, 900);
+    CHECK_EQ(rq.body_len, 5);
+    CHECK_MEM(rq.body, "newer", 5);
+    CHECK(rq.body > pb.data && rq.body < pb.data + pb.len); /* not a copy */
+    sh__rpc_request_release(&rq);
+    /* The same for a response; an empty body field leaves the body empty. */
+    sh_buf_reset(&pb);
+    pb_uint(&pb, 1, 5);
+    pb_bytes(&pb, 4, "x", 1);
+    pb_bytes(&pb, 3, "bad", 3);
+    pb_bytes(&pb, 4, "", 0);
+    pb_uint(&pb, 2, 17);
+    CHECK_OK(sh__rpc_response_decode(pb.data, pb.len, &rs));
+    CHECK_EQ(rs.id, 5);
+    CHECK_EQ(rs.status, SH_ERR_PERMISSION);
+    CHECK_STR(rs.error_message, "bad");
+    CHECK_EQ(rs.body_len, 0);
+    sh__rpc_response_release(&rs);
+    /* A body field as a varint: not an RpcRequest, before or after a proper body. */
+    for (int after = 0; after <= 1; after++) {
+        sh_buf_reset(&pb);
+        pb_uint(&pb, 1, 1);
+        if (after)
+            pb_bytes(&pb, 4, "b", 1);
+        pb_uint(&pb, 4, 7);
+        CHECK_ERR(sh__rpc_request_decode(pb.data, pb.len, &rq), SH_ERR_FORMAT);
+    }
+    /* A group (wire type 3) and a body longer than what is left. */
+    sh_buf_reset(&pb);
+    pb_uint(&pb, 1, 1);
+    pb_varint(&pb, 9 << 3 | 3);
+    CHECK_ERR(sh__rpc_request_decode(pb.data, pb.len, &rq), SH_ERR_FORMAT);
+    sh_buf_reset(&pb);
+    pb_uint(&pb, 1, 1);
+    pb_varint(&pb, 4 << 3 | 2);
+    pb_varint(&pb, 10);
+    CHECK_OK(sh_buf_append(&pb, "short", 5));
+    CHECK_ERR(sh__rpc_request_decode(pb.data, pb.len, &rq), SH_ERR_FORMAT);
+    /* A key padded to 6 bytes (protobuf-c reads at most 5) is refused whole, as protobuf-c does. */
+    sh_buf_reset(&pb);
+    CHECK_OK(sh_buf_append(&pb, "\x88\x80\x80\x80\x80\x00\x01", 7));
+    CHECK_ERR(sh__rpc_request_decode(pb.data, pb.len, &rq), SH_ERR_FORMAT);
+    /* A key padded to 2 bytes is still field 1. */
+    sh_buf_reset(&pb);
+    CHECK_OK(sh_buf_append(&pb, "\x88\x00\x07", 3));
+    pb_bytes(&pb, 4, "ok", 2);
+    CHECK_OK(sh__rpc_request_decode(pb.data, pb.len, &rq));
+    CHECK_EQ(rq.id, 7);
+    CHECK_MEM(rq.body, "ok", 2);
+    sh__rpc_request_release(&rq);
+    sh_buf_free(&pb);
+}
+
 int main(void)
 {
     CHECK_OK(sh_crypto_init());
@@ -388,5 +466,6 @@ int main(void)
     test_rekey();
     test_bad_frames();
     test_envelopes();
+    test_envelope_bodies();
     return 0;
 }

@@ -159,8 +159,11 @@ static void later_cb(sh_net_req *req, const uint8_t *body, size_t len, void *ctx
     uv_timer_start(&w->timer, later_fire, sh_load_u32be(body), 0);
 }
 
-/* Holds requests until the test answers them (or their link dies). */
+/* Holds requests, and the bodies they came with, until the test answers them (or their link
+ * dies). */
 static sh_net_req *held[256];
+static const uint8_t *held_body[256];
+static size_t held_len[256];
 static int n_held, n_cancelled;
 
 static void hold_cancel_cb(sh_net_req *req, void *ctx)
@@ -172,11 +175,13 @@ static void hold_cancel_cb(sh_net_req *req, void *ctx)
 
 static void hold_cb(sh_net_req *req, const uint8_t *body, size_t len, void *ctx)
 {
-    (void)body, (void)len, (void)ctx;
+    (void)ctx;
     CHECK(n_held < 256);
     CHECK(sh_net_req_alive(req));
     CHECK(sh_net_req_time_left_ms(req) > 0);
     sh_net_req_on_cancel(req, hold_cancel_cb, NULL);
+    held_body[n_held] = body;
+    held_len[n_held] = len;
     held[n_held++] = req;
 }
 
@@ -348,29 +353,36 @@ static void test_sizes_and_order(void)
     call_ok(peer, "echo", big.data, SH_FRAME_MAX_CHUNK_BYTES - 20, &a);
     CHECK_EQ(a.body.len, SH_FRAME_MAX_CHUNK_BYTES - 20);
     answer_free(&a);
-    /* 200 calls at once, answered in reverse order of sending, and 100 answered after timers
-     * (the "later" method). */
+    /* 200 calls at once (every 50th with a body of several frames), answered in reverse order
+     * of sending with the bodies the handler was given, which live until the answer; and 100
+     * answered after timers (the "later" method). */
     answers_seen = n_held = 0;
     for (int i = 0; i < 200; i++) {
-        uint8_t body[4];
-
-        sh_store_u32be(body, (uint32_t)i);
-        memset(&many[i], 0, sizeof many[i]);
-        CHECK_OK(sh_net_call(peer, "hold", body, sizeof body, 3000, answer_cb, &many[i]));
-    }
-    while (n_held < 200)
-        uv_run(&loop, UV_RUN_ONCE);
-    for (int i = 199; i >= 0; i--) {
         uint8_t tag[4];
 
         sh_store_u32be(tag, (uint32_t)i);
-        CHECK_OK(sh_net_respond(held[i], SH_OK, tag, sizeof tag, NULL));
+        memset(&many[i], 0, sizeof many[i]);
+        if (i % 50 == 0)
+            CHECK_OK(sh_net_call(peer, "hold", big.data + i, 3 * SH_FRAME_MAX_CHUNK_BYTES + i,
+                                 3000, answer_cb, &many[i]));
+        else
+            CHECK_OK(sh_net_call(peer, "hold", tag, sizeof tag, 3000, answer_cb, &many[i]));
     }
+    while (n_held < 200)
+        uv_run(&loop, UV_RUN_ONCE);
+    for (int i = 199; i >= 0; i--)
+        CHECK_OK(sh_net_respond(held[i], SH_OK, held_body[i], held_len[i], NULL));
     run_until(&many[0].done);
     for (int i = 0; i < 200; i++) {
         CHECK(many[i].done);
         CHECK_OK(many[i].status);
-        CHECK_EQ(sh_load_u32be(many[i].body.data), (uint32_t)i);
+        if (i % 50 == 0) {
+            CHECK_EQ(many[i].body.len, 3 * SH_FRAME_MAX_CHUNK_BYTES + i);
+            CHECK_MEM(many[i].body.data, big.data + i, many[i].body.len);
+        } else {
+            CHECK_EQ(many[i].body.len, 4);
+            CHECK_EQ(sh_load_u32be(many[i].body.data), (uint32_t)i);
+        }
         CHECK_EQ(many[i].order, 199 - i);
         answer_free(&many[i]);
     }

@@ -1,6 +1,6 @@
 /* RPC envelopes (proto/rpc.proto) on a link: sealing them straight into frames, and decoding and
- * checking received ones against the limits of wire/rpc.h. Internal to net. Decoded envelopes
- * live in memory that is wiped when released, since bodies are plaintext. */
+ * checking received ones against the limits of wire/rpc.h. Internal to net. Decoded fields
+ * live in memory that is wiped when released; bodies stay in the caller's (secret) buffer. */
 #ifndef SH_NET_ENVELOPE_H
 #define SH_NET_ENVELOPE_H
 
@@ -43,7 +43,8 @@ int sh__rpc_seal_response(sh_frame_tx *tx, sh_buf *out, uint64_t id, int status,
 /* Decoding. SH_ERR_FORMAT when the bytes are not an envelope, SH_ERR_PROTOCOL when a field
  * breaks a rule the peer cannot excuse (id 0, a positive status, an oversized field). A request
  * with a bad method name or deadline still decodes (the server answers it with an error);
- * sh__rpc_request_check says what is wrong with it. Release what decoded. */
+ * sh__rpc_request_check says what is wrong with it. The body is not copied: it points into
+ * data, which must outlive the decoded envelope. Release what decoded. */
 int sh__rpc_request_decode(const uint8_t *data, size_t len, sh_rpc_request *out)
     __attribute__((warn_unused_result));
 int sh__rpc_request_check(const sh_rpc_request *rq) __attribute__((warn_unused_result));

@@ -134,12 +134,13 @@ size_t sh__frame_wire_len(const uint8_t *data, size_t len)
     return SH_FRAME_LEN_BYTES + sh_load_u16be(data);
 }
 
-/* Adds one opened chunk to the message in progress; delivers the message when it is whole. */
-static int take_chunk(sh_frame_rx *rx, uint8_t header, const uint8_t *chunk, size_t len,
-                      sh_frame_msg_cb cb, void *ctx)
+/* Takes the chunk just opened onto the message in progress (rx->msg holds both, see
+ * open_frame_at); delivers the message when it is whole. */
+static int take_chunk(sh_frame_rx *rx, uint8_t header, sh_frame_msg_cb cb, void *ctx)
 {
     uint8_t type = header & SH_FRAME_TYPE_MASK;
     bool more = (header & SH_FRAME_FLAG_MORE) != 0;
+    size_t msg_len = rx->msg.len - SH_FRAME_HEADER_BYTES;
     int rc;
 
     if (type == 0 || type > SH_FRAME_TYPE_LAST ||
@@ -150,42 +151,51 @@ static int take_chunk(sh_frame_rx *rx, uint8_t header, const uint8_t *chunk, siz
         return sh_err_set(SH_ERR_PROTOCOL,
                           "frame %llu of type %u interrupts a message of type %u",
                           (unsigned long long)rx->frames, type, rx->msg_type);
-    if (rx->msg_type == 0 && !more)
-        return cb(ctx, type, chunk, len); /* the common case: a whole message in one frame */
-    if (len > rx->max_msg - rx->msg.len)
+    if ((rx->msg_type != 0 || more) && msg_len > rx->max_msg)
         return sh_err_set(SH_ERR_LIMIT, "a message over the %zu-byte limit (%zu bytes so far)",
-                          rx->max_msg, rx->msg.len + len);
-    rc = sh_buf_append(&rx->msg, chunk, len);
-    if (rc != SH_OK)
-        return rc;
-    rx->msg_type = type;
-    if (more)
+                          rx->max_msg, msg_len);
+    if (more) {
+        rx->msg_type = type;
         return SH_OK;
-    rc = cb(ctx, type, rx->msg.data, rx->msg.len);
-    sh_buf_reset(&rx->msg);
+    }
+    rc = cb(ctx, type, rx->msg.data + SH_FRAME_HEADER_BYTES, msg_len);
+    sh_buf_reset(&rx->msg); /* wipes the plaintext, unless the callback took it */
     rx->msg_type = 0;
     return rc;
 }
 
-static int open_frame_at(sh_frame_rx *rx, uint8_t *ct, size_t ct_len, sh_frame_msg_cb cb,
+/* Opens a frame out of place into rx->msg, so that the read buffer only ever holds ciphertext
+ * and a message needs no copy. A frame that starts a message lands at the front: its header
+ * byte is msg.data[0], the message follows. A continuation frame lands one byte early: its
+ * header byte covers the last byte of the message so far, which is kept aside and put back. */
+static int open_frame_at(sh_frame_rx *rx, const uint8_t *ct, size_t ct_len, sh_frame_msg_cb cb,
                          void *ctx)
 {
-    size_t pt_len = ct_len - SH_NOISE_TAG_BYTES;
-    uint8_t header;
+    size_t pt_len = ct_len - SH_NOISE_TAG_BYTES, at;
+    uint8_t header, kept = 0;
     int rc;
 
     rx->frames++;
     if (ct_len < SH_FRAME_MIN_CIPHERTEXT_BYTES)
         return sh_err_set(SH_ERR_PROTOCOL, "frame %llu of %zu bytes is shorter than %u",
                           (unsigned long long)rx->frames, ct_len, SH_FRAME_MIN_CIPHERTEXT_BYTES);
-    if (sh_noise_decrypt(&rx->cipher, NULL, 0, ct, ct_len, ct) != SH_OK)
+    if (rx->msg_type == 0)
+        sh_buf_reset(&rx->msg);
+    at = rx->msg_type == 0 ? 0 : rx->msg.len - SH_FRAME_HEADER_BYTES;
+    rc = sh_buf_reserve(&rx->msg, at + pt_len - rx->msg.len);
+    if (rc != SH_OK)
+        return rc;
+    if (at > 0)
+        kept = rx->msg.data[at];
+    if (sh_noise_decrypt(&rx->cipher, NULL, 0, ct, ct_len, rx->msg.data + at) != SH_OK)
         return sh_err_set(SH_ERR_CRYPTO,
                           "frame %llu failed authentication (corrupted, replayed or reordered)",
                           (unsigned long long)rx->frames);
-    header = ct[0];
-    rc = take_chunk(rx, header, ct + SH_FRAME_HEADER_BYTES, pt_len - SH_FRAME_HEADER_BYTES, cb,
-                    ctx);
-    sodium_memzero(ct, pt_len);
+    header = rx->msg.data[at];
+    if (at > 0)
+        rx->msg.data[at] = kept;
+    rx->msg.len = at + pt_len;
+    rc = take_chunk(rx, header, cb, ctx);
     if (rc == SH_OK && (header & SH_FRAME_FLAG_REKEY) != 0) {
         sh_noise_rekey(&rx->cipher);
         rx->rekeys++;
@@ -193,7 +203,13 @@ static int open_frame_at(sh_frame_rx *rx, uint8_t *ct, size_t ct_len, sh_frame_m
     return rc;
 }
 
-int sh__frame_rx_process(sh_frame_rx *rx, uint8_t *data, size_t len, size_t *consumed,
+void sh__frame_rx_take(sh_frame_rx *rx, sh_buf *out)
+{
+    *out = rx->msg;
+    sh_buf_init_secret(&rx->msg);
+}
+
+int sh__frame_rx_process(sh_frame_rx *rx, const uint8_t *data, size_t len, size_t *consumed,
                          sh_frame_msg_cb cb, void *ctx)
 {
     size_t pos = 0, wire_len;
@@ -207,5 +223,12 @@ int sh__frame_rx_process(sh_frame_rx *rx, uint8_t *data, size_t len, size_t *con
             break;
     }
     *consumed = pos;
+    if (rc != SH_OK) {
+        sh_buf_reset(&rx->msg);
+        rx->msg_type = 0;
+    }
+    /* Between messages the buffer is empty: give its memory back, so that idle links hold none. */
+    if (rx->msg_type == 0)
+        sh_buf_free(&rx->msg);
     return rc;
 }

@@ -55,10 +55,10 @@ typedef struct sh_frame_tx {
     uint64_t rekeys;
 } sh_frame_tx;
 
-/* Receiving side: the cipher and the message being reassembled. */
+/* Receiving side: the cipher and the message being opened. */
 typedef struct sh_frame_rx {
     sh_noise_cipher cipher;
-    sh_buf msg;       /* secret: wiped on every reset */
+    sh_buf msg;       /* secret: frames are opened into it (see frame.c); wiped on every reset */
     uint8_t msg_type; /* 0 when no message is in progress */
     size_t max_msg;   /* cap on a reassembled message */
     uint64_t frames, rekeys;
@@ -91,17 +91,22 @@ int sh__frame_writer_end(sh_frame_writer *w) __attribute__((warn_unused_result))
 int sh__frame_seal(sh_frame_tx *tx, uint8_t type, const uint8_t *data, size_t len, sh_buf *out)
     __attribute__((warn_unused_result));
 
-/* Called for each complete message; data is plaintext, valid (and wiped) after the call. A
- * non-zero return stops processing and is returned by sh__frame_rx_process. */
+/* Called for each complete message; data is plaintext, valid (and wiped) after the call unless
+ * the callback keeps it with sh__frame_rx_take. A non-zero return stops processing and is
+ * returned by sh__frame_rx_process. */
 typedef int (*sh_frame_msg_cb)(void *ctx, uint8_t type, const uint8_t *data, size_t len);
 
-/* Opens every complete frame in data[0, len) in place, reassembles and delivers messages.
- * *consumed = bytes of the whole frames used; the rest starts an incomplete frame. Errors:
- * SH_ERR_PROTOCOL (bad length, header or sequence), SH_ERR_CRYPTO (a frame that does not
- * authenticate: corrupted, replayed, reordered or under another key), SH_ERR_LIMIT (a message
- * over max_msg), or the callback's. Plaintext is wiped before returning. */
-int sh__frame_rx_process(sh_frame_rx *rx, uint8_t *data, size_t len, size_t *consumed,
+/* Opens every complete frame in data[0, len) (ciphertext, left as it is) into rx's own secret
+ * memory, reassembles and delivers messages. *consumed = bytes of the whole frames used; the
+ * rest starts an incomplete frame. Errors: SH_ERR_PROTOCOL (bad length, header or sequence),
+ * SH_ERR_CRYPTO (a frame that does not authenticate: corrupted, replayed, reordered or under
+ * another key), SH_ERR_LIMIT (a message over max_msg), SH_ERR_NOMEM, or the callback's.
+ * Plaintext not taken is wiped before returning, except a message still in progress. */
+int sh__frame_rx_process(sh_frame_rx *rx, const uint8_t *data, size_t len, size_t *consumed,
                          sh_frame_msg_cb cb, void *ctx) __attribute__((warn_unused_result));
+/* From inside the callback: moves the memory holding the message to *out (a secret buffer, to
+ * be freed with sh_buf_free), so that the data pointer the callback got stays valid. */
+void sh__frame_rx_take(sh_frame_rx *rx, sh_buf *out);
 
 /* Total bytes of the frame (or handshake message) that starts with data[0, len): its length
  * prefix plus its body; 0 while fewer than 2 bytes are known. */

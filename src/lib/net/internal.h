@@ -136,6 +136,7 @@ struct sh_net_req {
     sh_link *link; /* NULL once cancelled */
     uv_loop_t *loop;
     sh_rpc_request rq;
+    sh_buf plain; /* secret: the opened message that rq.body points into */
     uint8_t peer_key[SH_NET_KEY_BYTES];
     uint64_t deadline_ms; /* loop time */
     void (*cancel_cb)(sh_net_req *req, void *ctx);
@@ -220,6 +221,8 @@ int sh__link_send_response(sh_link *l, uint64_t id, int status, const char *mess
                            const uint8_t *body, size_t len) __attribute__((warn_unused_result));
 
 /* net.c */
+/* A request the link's rx just opened; a request that reaches its handler takes the memory
+ * holding it (sh__frame_rx_take), so that its body lives until the answer. */
 int sh__net_on_request(sh_link *l, const uint8_t *data, size_t len)
     __attribute__((warn_unused_result));
 void sh__net_cancel_reqs(sh_link *l);

@@ -335,6 +335,7 @@ int sh__net_on_request(sh_link *l, const uint8_t *data, size_t len)
     req->link = l;
     req->loop = l->net->loop;
     req->rq = rq;
+    sh__frame_rx_take(&l->sec->rx, &req->plain); /* the body stays where it was opened */
     memcpy(req->peer_key, l->remote_key, SH_NET_KEY_BYTES);
     req->deadline_ms = uv_now(l->net->loop) + rq.deadline_ms;
     sh__list_push(&l->reqs, &req->node);
@@ -389,6 +390,7 @@ int sh_net_respond(sh_net_req *req, int status, const uint8_t *body, size_t len,
         sh__link_maybe_finish(l);
     }
     sh__rpc_request_release(&req->rq);
+    sh_buf_free(&req->plain);
     free(req);
     return rc;
 }
