@@ -1,6 +1,8 @@
 /* Fuzz target: RPC envelope decoding (proto/rpc.proto under wire/rpc.h's limits). The first
  * input byte picks RpcRequest (even) or RpcResponse (odd); the rest is the encoded envelope.
- * Whatever decodes must satisfy the limits the decoder promises. */
+ * Whatever decodes must satisfy the limits the decoder promises, and the decoders, which leave
+ * the body where it is, must agree with protobuf-c reading the whole envelope. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -43,29 +45,61 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+static bool same_bytes(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
+{
+    return a_len == b_len && (a_len == 0 || memcmp(a, b, a_len) == 0);
+}
+
+static void fuzz_request(const uint8_t *data, size_t size)
+{
+    sh_rpc_request rq, ref;
+    int rc = sh__rpc_request_decode(data, size, &rq);
+    int ref_rc = sh__rpc_request_decode_whole(data, size, &ref);
+
+    if (rc != ref_rc)
+        abort();
+    if (rc != 0)
+        return;
+    if (rq.id == 0 || rq.body_len > SH_RPC_MAX_BODY_BYTES || rq.method == NULL)
+        abort();
+    if (sh__rpc_request_check(&rq) == 0 && strlen(rq.method) > SH_RPC_MAX_METHOD_BYTES)
+        abort();
+    if (rq.id != ref.id || strcmp(rq.method, ref.method) != 0 ||
+        rq.deadline_ms != ref.deadline_ms ||
+        !same_bytes(rq.body, rq.body_len, ref.body, ref.body_len))
+        abort();
+    sh__rpc_request_release(&rq);
+    sh__rpc_request_release(&ref);
+}
+
+static void fuzz_response(const uint8_t *data, size_t size)
+{
+    sh_rpc_response rs, ref;
+    int rc = sh__rpc_response_decode(data, size, &rs);
+    int ref_rc = sh__rpc_response_decode_whole(data, size, &ref);
+
+    if (rc != ref_rc)
+        abort();
+    if (rc != 0)
+        return;
+    if (rs.id == 0 || rs.status > 0 || rs.body_len > SH_RPC_MAX_BODY_BYTES ||
+        strlen(rs.error_message) > SH_RPC_MAX_ERROR_MESSAGE_BYTES)
+        abort();
+    if (rs.id != ref.id || rs.status != ref.status ||
+        strcmp(rs.error_message, ref.error_message) != 0 ||
+        !same_bytes(rs.body, rs.body_len, ref.body, ref.body_len))
+        abort();
+    sh__rpc_response_release(&rs);
+    sh__rpc_response_release(&ref);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    if (data[0] % 2 == 0) {
-        sh_rpc_request rq;
-
-        if (sh__rpc_request_decode(data + 1, size - 1, &rq) == 0) {
-            if (rq.id == 0 || rq.body_len > SH_RPC_MAX_BODY_BYTES || rq.method == NULL)
-                abort();
-            if (sh__rpc_request_check(&rq) == 0 && strlen(rq.method) > SH_RPC_MAX_METHOD_BYTES)
-                abort();
-            sh__rpc_request_release(&rq);
-        }
-    } else {
-        sh_rpc_response rs;
-
-        if (sh__rpc_response_decode(data + 1, size - 1, &rs) == 0) {
-            if (rs.id == 0 || rs.status > 0 || rs.body_len > SH_RPC_MAX_BODY_BYTES ||
-                strlen(rs.error_message) > SH_RPC_MAX_ERROR_MESSAGE_BYTES)
-                abort();
-            sh__rpc_response_release(&rs);
-        }
-    }
+    if (data[0] % 2 == 0)
+        fuzz_request(data + 1, size - 1);
+    else
+        fuzz_response(data + 1, size - 1);
     return 0;
 }

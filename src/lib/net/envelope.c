@@ -188,25 +188,25 @@ static bool split_body(const uint8_t *data, size_t len, sh_buf *rest, const uint
 }
 
 /* protobuf-c unpacks the envelope but its body: *body points into data, or into the message
- * when the envelope had to be unpacked whole (then body_of reads it there). */
+ * when the envelope is unpacked whole (then body_of reads it there). */
 static ProtobufCMessage *unpack_envelope(const ProtobufCMessageDescriptor *desc,
-                                         const uint8_t *data, size_t len, const uint8_t **body,
-                                         size_t *body_len,
+                                         const uint8_t *data, size_t len, bool whole,
+                                         const uint8_t **body, size_t *body_len,
                                          ProtobufCBinaryData *(*body_of)(ProtobufCMessage *))
 {
     ProtobufCMessage *m;
-    ProtobufCBinaryData *whole;
+    ProtobufCBinaryData *b;
     sh_buf rest;
 
     sh_buf_init_secret(&rest);
-    if (split_body(data, len, &rest, body, body_len)) {
+    if (!whole && split_body(data, len, &rest, body, body_len)) {
         m = protobuf_c_message_unpack(desc, &wiping_allocator, rest.len, rest.data);
     } else {
         m = protobuf_c_message_unpack(desc, &wiping_allocator, len, data);
         if (m != NULL) {
-            whole = body_of(m);
-            *body = whole->data;
-            *body_len = whole->len;
+            b = body_of(m);
+            *body = b->data;
+            *body_len = b->len;
         }
     }
     sh_buf_free(&rest);
@@ -223,7 +223,7 @@ static ProtobufCBinaryData *response_body(ProtobufCMessage *m)
     return &((Shoal__RpcResponse *)m)->body;
 }
 
-int sh__rpc_request_decode(const uint8_t *data, size_t len, sh_rpc_request *out)
+static int request_decode(const uint8_t *data, size_t len, bool whole, sh_rpc_request *out)
 {
     Shoal__RpcRequest *m;
     const uint8_t *body;
@@ -232,8 +232,8 @@ int sh__rpc_request_decode(const uint8_t *data, size_t len, sh_rpc_request *out)
     if (len > SH_RPC_MAX_ENVELOPE_BYTES)
         return sh_err_set(SH_ERR_PROTOCOL, "a request of %zu bytes is over the %u-byte limit", len,
                           SH_RPC_MAX_ENVELOPE_BYTES);
-    m = (Shoal__RpcRequest *)unpack_envelope(&shoal__rpc_request__descriptor, data, len, &body,
-                                             &body_len, request_body);
+    m = (Shoal__RpcRequest *)unpack_envelope(&shoal__rpc_request__descriptor, data, len, whole,
+                                             &body, &body_len, request_body);
     if (m == NULL)
         return sh_err_set(SH_ERR_FORMAT, "a request of %zu bytes is not an RpcRequest", len);
     if (m->id == 0 || body_len > SH_RPC_MAX_BODY_BYTES) {
@@ -250,6 +250,16 @@ int sh__rpc_request_decode(const uint8_t *data, size_t len, sh_rpc_request *out)
     out->body_len = body_len;
     out->owner_ = m;
     return SH_OK;
+}
+
+int sh__rpc_request_decode(const uint8_t *data, size_t len, sh_rpc_request *out)
+{
+    return request_decode(data, len, false, out);
+}
+
+int sh__rpc_request_decode_whole(const uint8_t *data, size_t len, sh_rpc_request *out)
+{
+    return request_decode(data, len, true, out);
 }
 
 int sh__rpc_request_check(const sh_rpc_request *rq)
@@ -271,7 +281,7 @@ void sh__rpc_request_release(sh_rpc_request *rq)
     memset(rq, 0, sizeof *rq);
 }
 
-int sh__rpc_response_decode(const uint8_t *data, size_t len, sh_rpc_response *out)
+static int response_decode(const uint8_t *data, size_t len, bool whole, sh_rpc_response *out)
 {
     Shoal__RpcResponse *m;
     const uint8_t *body;
@@ -280,8 +290,8 @@ int sh__rpc_response_decode(const uint8_t *data, size_t len, sh_rpc_response *ou
     if (len > SH_RPC_MAX_ENVELOPE_BYTES)
         return sh_err_set(SH_ERR_PROTOCOL, "a response of %zu bytes is over the %u-byte limit",
                           len, SH_RPC_MAX_ENVELOPE_BYTES);
-    m = (Shoal__RpcResponse *)unpack_envelope(&shoal__rpc_response__descriptor, data, len, &body,
-                                              &body_len, response_body);
+    m = (Shoal__RpcResponse *)unpack_envelope(&shoal__rpc_response__descriptor, data, len, whole,
+                                              &body, &body_len, response_body);
     if (m == NULL)
         return sh_err_set(SH_ERR_FORMAT, "a response of %zu bytes is not an RpcResponse", len);
     if (m->id == 0 || m->status > 0 || body_len > SH_RPC_MAX_BODY_BYTES ||
@@ -300,6 +310,16 @@ int sh__rpc_response_decode(const uint8_t *data, size_t len, sh_rpc_response *ou
     out->body_len = body_len;
     out->owner_ = m;
     return SH_OK;
+}
+
+int sh__rpc_response_decode(const uint8_t *data, size_t len, sh_rpc_response *out)
+{
+    return response_decode(data, len, false, out);
+}
+
+int sh__rpc_response_decode_whole(const uint8_t *data, size_t len, sh_rpc_response *out)
+{
+    return response_decode(data, len, true, out);
 }
 
 void sh__rpc_response_release(sh_rpc_response *rs)

@@ -52,5 +52,11 @@ void sh__rpc_request_release(sh_rpc_request *rq);
 int sh__rpc_response_decode(const uint8_t *data, size_t len, sh_rpc_response *out)
     __attribute__((warn_unused_result));
 void sh__rpc_response_release(sh_rpc_response *rs);
+/* Tests and fuzzing only: the same decoding with protobuf-c reading the whole envelope, body
+ * included (copied), as a reference for the decoders above. */
+int sh__rpc_request_decode_whole(const uint8_t *data, size_t len, sh_rpc_request *out)
+    __attribute__((warn_unused_result));
+int sh__rpc_response_decode_whole(const uint8_t *data, size_t len, sh_rpc_response *out)
+    __attribute__((warn_unused_result));
 
 #endif
