@@ -11,7 +11,11 @@
  * AEAD alternate in slices so that load swings on this shared machine hit them alike.
  * Figures: raw_roundtrip_per_s, rpc_roundtrip_per_s, rpc_roundtrip_ratio (target >= 0.6),
  * raw_throughput_mb_s, rpc_throughput_mb_s, rpc_throughput_ratio (target >= 0.5),
- * aead_seal_open_mb_s (one core sealing and opening each frame), rpc_throughput_vs_aead.
+ * aead_seal_open_mb_s (one core sealing and opening each frame), rpc_throughput_vs_aead (up to
+ * 2 when both ends have a core of their own, up to 1 when they share one), and, unmoved by the
+ * load of other processes: raw_cpu_ns_per_byte and rpc_cpu_ns_per_byte (CPU time of both
+ * processes per byte moved) and aead_share_of_rpc_cpu (the part of the latter that sealing and
+ * opening alone need).
  * Usage: bench-net-rpc [roundtrip|throughput|profile] (default: both; profile runs only Shoal's
  * pipelined calls, for perf). */
 #include <sodium.h>
@@ -484,6 +488,7 @@ static void throughput(uv_loop_t *loop, const server_info *info, sh_net_peer *pe
     bench_report("rpc_throughput_vs_aead", rpc / aead, "ratio");
     bench_report("raw_cpu_ns_per_byte", raw_cpu / bytes * 1e9, "ns");
     bench_report("rpc_cpu_ns_per_byte", rpc_cpu / bytes * 1e9, "ns");
+    bench_report("aead_share_of_rpc_cpu", 1e3 / aead / (rpc_cpu / bytes * 1e9), "ratio");
 }
 
 int main(int argc, char **argv)
