@@ -163,6 +163,25 @@ static void test_rekey(void)
     CHECK_ERR(sh__frame_rx_process(&rx, wire.data + first, wire.len - first, &used, sink_cb, &s),
               SH_ERR_CRYPTO);
     sh__frame_rx_wipe(&rx);
+    /* With the nonces used up, sealing fails and leaves no plaintext behind: the first two
+     * frames of the message went out sealed, the third is wiped. */
+    sh_buf_reset(&wire);
+    pair(&tx, &rx, 0, 0);
+    tx.cipher.n = UINT64_MAX - 2;
+    sh_buf msg;
+    sh_buf_init(&msg);
+    CHECK_OK(sh_buf_reserve(&msg, 3 * SH_FRAME_MAX_CHUNK_BYTES));
+    memset(msg.data, 0xaa, 3 * SH_FRAME_MAX_CHUNK_BYTES);
+    CHECK_ERR(sh__frame_seal(&tx, SH_FRAME_REQUEST, msg.data, 3 * SH_FRAME_MAX_CHUNK_BYTES,
+                             &wire), SH_ERR_LIMIT);
+    CHECK_MSG("nonce exhausted");
+    CHECK_EQ(tx.frames, 2);
+    size_t sealed = 2 * SH_FRAME_MAX_WIRE_BYTES;
+    CHECK(wire.len > sealed);
+    for (size_t i = sealed; i < wire.len; i++)
+        CHECK_EQ(wire.data[i], 0);
+    sh_buf_free(&msg);
+    sh__frame_rx_wipe(&rx);
     sh_buf_free(&wire);
     sh_buf_free(&s.last);
 }

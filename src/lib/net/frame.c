@@ -87,6 +87,7 @@ void sh__frame_writer_begin(sh_frame_writer *w, sh_frame_tx *tx, uint8_t type, s
     w->tx = tx;
     w->out = out;
     w->type = type;
+    w->frame_start = out->len;
     w->rc = sh_buf_reserve(out, size_hint + frames * SH_FRAME_OVERHEAD_BYTES);
     open_frame(w);
 }
@@ -113,6 +114,8 @@ void sh__frame_writer_append(sh_frame_writer *w, const uint8_t *data, size_t len
 int sh__frame_writer_end(sh_frame_writer *w)
 {
     seal_frame(w, false);
+    if (w->rc != SH_OK && w->out->len > w->frame_start) /* a frame left unsealed */
+        sodium_memzero(w->out->data + w->frame_start, w->out->len - w->frame_start);
     return w->rc;
 }
 
