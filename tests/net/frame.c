@@ -186,6 +186,60 @@ static void test_rekey(void)
     sh_buf_free(&s.last);
 }
 
+/* A receiver that keeps each message (sh__frame_rx_take): the data stays valid, in a buffer
+ * with at most a frame's worth of slack, and rx holds no memory between messages. */
+typedef struct keeper {
+    sh_frame_rx *rx;
+    sh_buf kept;
+    const uint8_t *data;
+    size_t len;
+} keeper;
+
+static int keep_cb(void *ctx, uint8_t type, const uint8_t *data, size_t len)
+{
+    keeper *k = ctx;
+
+    (void)type;
+    sh__frame_rx_take(k->rx, &k->kept);
+    k->data = data;
+    k->len = len;
+    return SH_OK;
+}
+
+static void test_take(void)
+{
+    static const size_t sizes[] = {0, 5000, 3 * SH_FRAME_MAX_CHUNK_BYTES + 70,
+                                   SH_RPC_MAX_ENVELOPE_BYTES};
+    sh_frame_tx tx;
+    sh_frame_rx rx;
+    sh_buf msg, wire;
+    keeper k = {.rx = &rx};
+    size_t used;
+
+    sh_buf_init(&msg);
+    sh_buf_init(&wire);
+    CHECK_OK(sh_buf_reserve(&msg, SH_RPC_MAX_ENVELOPE_BYTES));
+    test_random(msg.data, SH_RPC_MAX_ENVELOPE_BYTES);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        pair(&tx, &rx, 0, 0);
+        sh_buf_reset(&wire);
+        CHECK_OK(sh__frame_seal(&tx, SH_FRAME_REQUEST, msg.data, sizes[i], &wire));
+        CHECK_OK(sh__frame_rx_process(&rx, wire.data, wire.len, &used, keep_cb, &k));
+        CHECK_EQ(used, wire.len);
+        CHECK(rx.msg.data == NULL);
+        CHECK(k.kept.secret);
+        CHECK(k.data >= k.kept.data && k.data + k.len <= k.kept.data + k.kept.len);
+        CHECK_EQ(k.len, sizes[i]);
+        if (sizes[i] > 0)
+            CHECK_MEM(k.data, msg.data, sizes[i]);
+        CHECK(k.kept.cap - k.kept.len <= SH_FRAME_MAX_PLAINTEXT_BYTES);
+        sh_buf_free(&k.kept);
+        sh__frame_rx_wipe(&rx);
+    }
+    sh_buf_free(&msg);
+    sh_buf_free(&wire);
+}
+
 /* Seals `plain` (header byte and chunk given by the test) as one raw frame. */
 static void raw_frame(sh_noise_cipher *c, const uint8_t *plain, size_t len, sh_buf *wire)
 {
@@ -483,6 +537,7 @@ int main(void)
     CHECK_OK(sh_crypto_init());
     test_sizes();
     test_rekey();
+    test_take();
     test_bad_frames();
     test_envelopes();
     test_envelope_bodies();

@@ -2,6 +2,7 @@
 #include "net/frame.h"
 
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/err.h"
@@ -137,6 +138,20 @@ size_t sh__frame_wire_len(const uint8_t *data, size_t len)
     return SH_FRAME_LEN_BYTES + sh_load_u16be(data);
 }
 
+/* A message of several frames grew rx->msg by doubling; its receiver may keep it a while
+ * (sh__frame_rx_take), so more than a frame's worth of slack is given back with one copy. */
+static void fit_message(sh_frame_rx *rx)
+{
+    size_t len = rx->msg.len;
+    uint8_t *p;
+
+    if (rx->msg.cap - len <= SH_FRAME_MAX_PLAINTEXT_BYTES || (p = malloc(len)) == NULL)
+        return;
+    memcpy(p, rx->msg.data, len);
+    sh_buf_free(&rx->msg);
+    rx->msg = (sh_buf){.data = p, .len = len, .cap = len, .secret = true};
+}
+
 /* Takes the chunk just opened onto the message in progress (rx->msg holds both, see
  * open_frame_at); delivers the message when it is whole. */
 static int take_chunk(sh_frame_rx *rx, uint8_t header, sh_frame_msg_cb cb, void *ctx)
@@ -161,6 +176,8 @@ static int take_chunk(sh_frame_rx *rx, uint8_t header, sh_frame_msg_cb cb, void 
         rx->msg_type = type;
         return SH_OK;
     }
+    if (rx->msg_type != 0)
+        fit_message(rx);
     rc = cb(ctx, type, rx->msg.data + SH_FRAME_HEADER_BYTES, msg_len);
     sh_buf_reset(&rx->msg); /* wipes the plaintext, unless the callback took it */
     rx->msg_type = 0;
