@@ -34,6 +34,11 @@ static void write_seeds(void)
     memcpy(seed + 1, out.data + 3, out.len - 3 - SH_NOISE_TAG_BYTES);
     fuzz_write_seed("response", seed, 1 + out.len - 3 - SH_NOISE_TAG_BYTES);
     sh_buf_free(&out);
+    /* Fields in any order, unknown ones, and two body fields (the last wins). */
+    static const uint8_t fields[] = {0, 0x22, 1, 'a', 0x48, 0x39, 0x08, 0x07, 0x52, 1, 'z',
+                                     0x12, 4, 'e', 'c', 'h', 'o', 0x5d, 1, 2, 3, 4,
+                                     0x22, 2, 'b', 'c', 0x18, 0x64};
+    fuzz_write_seed("request-fields", fields, sizeof fields);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
