@@ -33,9 +33,10 @@
  *  4. Every call on link->call_list was sent under this link's keys and fails when the link
  *     closes; every request on link->reqs is cancelled then (sh__net_cancel_reqs).
  *  5. Keys (handshake state, both cipher states) live in link->sec, sh_secret_alloc() memory,
- *     wiped and freed by link_free; plaintext in read buffers is wiped frame by frame.
+ *     wiped and freed by link_free. Read buffers only ever hold ciphertext: frames are opened
+ *     into the rx's secret message buffer (frame.c), which a request takes along.
  *  6. Writes go through link->out: while a read callback is being processed (cork > 0) frames
- *     gather there and leave in one uv_write at its end. */
+ *     gather there and leave in one write at its end (link_flush). */
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
