@@ -113,7 +113,7 @@ typedef struct sh_link {
     bool has_remote_key;
     uint8_t *rbuf;     /* SH_NET_READ_BUFFER_BYTES, or NULL when no bytes wait */
     size_t roff, rlen; /* the bytes not yet processed: rbuf[roff, roff + rlen) */
-    sh_buf out;     /* frames not yet handed to uv_write */
+    sh_buf out;     /* frames not yet written (link_flush) */
     unsigned cork;
     uint64_t ip_key;
     uint64_t last_rx_ms, last_call_ms, drain_start_ms;
