@@ -467,9 +467,10 @@ static void test_keepalive_and_idle(void)
     scfg.link_cb = link_event_cb;
     scfg.link_ctx = &sev;
     test_config(&ccfg);
-    ccfg.keepalive_ms = 30;
-    ccfg.keepalive_timeout_ms = 60;
-    ccfg.idle_timeout_ms = 150;
+    /* Periods leave hundreds of ms of slack: the suite runs under ASan on a loaded 2-core machine. */
+    ccfg.keepalive_ms = 100;
+    ccfg.keepalive_timeout_ms = 400;
+    ccfg.idle_timeout_ms = 600;
     ccfg.link_cb = link_event_cb;
     ccfg.link_ctx = &cev;
     server = server_new(&scfg, &port);
@@ -479,15 +480,15 @@ static void test_keepalive_and_idle(void)
     /* A call held for 5 keepalive periods: pings keep the link up. */
     memset(&a, 0, sizeof a);
     CHECK_OK(sh_net_call(peer, "hold", U("h"), 1, 5000, answer_cb, &a));
-    run_for(300);
+    run_for(1000);
     CHECK(!a.done);
     CHECK_EQ(cev.closed, 0);
     CHECK_OK(sh_net_respond(held[0], SH_OK, NULL, 0, NULL));
     run_until(&a.done);
     CHECK_OK(a.status);
     answer_free(&a);
-    /* Idle: the caller closes its link after 150 ms without calls, cleanly on both sides. */
-    run_for(400);
+    /* Idle: the caller closes its link after 600 ms without calls, cleanly on both sides. */
+    run_for(1500);
     CHECK(peer->link == NULL);
     CHECK_EQ(cev.closed, 1);
     CHECK_EQ(cev.last_status, SH_OK);
@@ -840,13 +841,13 @@ static void test_server_idle_and_keep_open(void)
     events sev = {0}, cev = {0};
 
     test_config(&scfg);
-    scfg.idle_timeout_ms = 120;
-    scfg.keepalive_ms = 40;
+    scfg.idle_timeout_ms = 480;
+    scfg.keepalive_ms = 160;
     scfg.link_cb = link_event_cb;
     scfg.link_ctx = &sev;
     server = server_new(&scfg, &port);
     test_config(&ccfg);
-    ccfg.keepalive_ms = 30; /* a kept link pings, so the server does not see it idle */
+    ccfg.keepalive_ms = 100; /* a kept link pings, so the server does not see it idle */
     ccfg.link_cb = link_event_cb;
     ccfg.link_ctx = &cev;
     CHECK_OK(sh_net_new(&loop, &ccfg, &client));
@@ -855,7 +856,7 @@ static void test_server_idle_and_keep_open(void)
     call_ok(peer, "echo", "x", 1, &a);
     answer_free(&a);
     /* The server sends GOAWAY to the idle caller, which closes; the kept link stays up. */
-    run_for(400);
+    run_for(1200);
     CHECK(peer->link == NULL);
     CHECK(kept->link != NULL && kept->link->state == SH_LINK_OPEN);
     CHECK_EQ(sev.closed, 1);
