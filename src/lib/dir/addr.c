@@ -1,7 +1,7 @@
 /* Node and authority addresses: "a.b.c.d:port" or "[v6]:port" in exactly one spelling (the one
  * inet_ntop writes), so that votes can compare addresses as strings and a /16 limit cannot be
  * dodged by writing the same address twice in different ways (docs/directory.md "Addresses"). */
-#include "dir/dir.h"
+#include "dir/client.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -99,4 +99,17 @@ bool sh_dir_address_is_loopback(const char *text)
     if (sh_dir_address_parse(text, ip, &ip_len, &port) != SH_OK)
         return false;
     return ip_len == 4 ? ip[0] == 127 : memcmp(ip, v6_loopback, 16) == 0;
+}
+
+int sh_dir_address_split(const char *address, char host[static 48], uint16_t *port)
+{
+    uint8_t ip[16];
+    size_t ip_len;
+    int rc = sh_dir_address_parse(address, ip, &ip_len, port);
+
+    if (rc != SH_OK)
+        return rc;
+    if (inet_ntop(ip_len == 16 ? AF_INET6 : AF_INET, ip, host, 48) == NULL)
+        return sh_err_set(SH_ERR_INTERNAL, "cannot print address %s", address);
+    return SH_OK;
 }

@@ -301,4 +301,25 @@ const sh_dir_node *sh_dir_registry_nodes(const sh_dir_registry *r, size_t *count
 int sh_dir_registry_vote_nodes(const sh_dir_registry *r, int64_t now_ms, sh_dir_node **out,
                                size_t *count);
 
+/* One admitted node as the registry holds it (pointers valid until the next change). */
+typedef struct sh_dir_registry_entry {
+    const sh_dir_node *node;
+    const uint8_t *descriptor;   /* the signed bytes that were submitted */
+    size_t descriptor_len;
+    bool reachable;              /* the last reachability test succeeded */
+    int64_t stable_since_ms;     /* reachable without a failed test since (0 when not) */
+    int64_t tested_ms;           /* when it was last tested (0: never) */
+} sh_dir_registry_entry;
+
+/* Index (in sh_dir_registry_nodes order) of a node; SH_ERR_NOT_FOUND when not held. */
+int sh_dir_registry_find(const sh_dir_registry *r, const uint8_t identity[static SH_DIR_KEY_BYTES],
+                         size_t *index);
+int sh_dir_registry_entry_at(const sh_dir_registry *r, size_t index, sh_dir_registry_entry *out);
+/* Puts back a node saved by an authority before a restart: the descriptor is submitted again
+ * (verified at now_ms and admitted by the current policy, or refused with their errors), then
+ * its test results are restored. */
+int sh_dir_registry_restore(sh_dir_registry *r, const uint8_t *bytes, size_t len, int64_t now_ms,
+                            bool reachable, int64_t stable_since_ms, int64_t tested_ms)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -22,6 +22,9 @@
 typedef struct reg_state {
     bool reachable;
     int64_t stable_since_ms;
+    int64_t tested_ms;          /* last reachability test, 0 = never */
+    uint8_t *descriptor;        /* the signed bytes, owned (what the authority saves) */
+    size_t descriptor_len;
 } reg_state;
 
 struct sh_dir_registry {
@@ -56,6 +59,8 @@ void sh_dir_registry_free(sh_dir_registry *r)
 {
     if (r == NULL)
         return;
+    for (size_t i = 0; i < r->n; i++)
+        free(r->state[i].descriptor);
     free(r->allowed);
     free(r->nodes);
     free(r->state);
@@ -109,6 +114,7 @@ static int insert_at(sh_dir_registry *r, size_t i, const sh_dir_node *n)
 
 static void remove_at(sh_dir_registry *r, size_t i)
 {
+    free(r->state[i].descriptor);
     memmove(&r->nodes[i], &r->nodes[i + 1], (r->n - i - 1) * sizeof *r->nodes);
     memmove(&r->state[i], &r->state[i + 1], (r->n - i - 1) * sizeof *r->state);
     r->n--;
@@ -122,8 +128,10 @@ static int replace_at(sh_dir_registry *r, size_t i, const sh_dir_node *n)
     if (n->published_ms < old->published_ms)
         return sh_err_set(SH_ERR_STALE, "a newer descriptor of this node is held (published %lld "
                           "ms later)", (long long)(old->published_ms - n->published_ms));
-    if (strcmp(n->address, old->address) != 0 || memcmp(n->link_key, old->link_key, 32) != 0)
-        r->state[i] = (reg_state){0};
+    if (strcmp(n->address, old->address) != 0 || memcmp(n->link_key, old->link_key, 32) != 0) {
+        uint8_t *bytes = r->state[i].descriptor;
+        r->state[i] = (reg_state){.descriptor = bytes, .descriptor_len = r->state[i].descriptor_len};
+    }
     *old = *n;
     return SH_OK;
 }
@@ -132,6 +140,7 @@ int sh_dir_registry_submit(sh_dir_registry *r, const uint8_t *bytes, size_t len,
                            sh_dir_node *out)
 {
     sh_dir_node n;
+    uint8_t *copy;
     bool found;
     size_t i;
     int rc;
@@ -139,11 +148,22 @@ int sh_dir_registry_submit(sh_dir_registry *r, const uint8_t *bytes, size_t len,
     if ((rc = sh_dir_descriptor_verify(bytes, len, now_ms, &n)) != SH_OK ||
         (rc = sh_dir_policy_admit(&r->policy, &n, r->nodes, r->n)) != SH_OK)
         return rc;
+    copy = malloc(len);
+    if (copy == NULL)
+        return sh_err_set(SH_ERR_NOMEM, "out of memory for a descriptor");
+    memcpy(copy, bytes, len);
     i = locate(r, n.identity, &found);
     rc = found ? replace_at(r, i, &n) : insert_at(r, i, &n);
-    if (rc == SH_OK && out != NULL)
+    if (rc != SH_OK) {
+        free(copy); /* the older descriptor and its bytes stay */
+        return rc;
+    }
+    free(r->state[i].descriptor);
+    r->state[i].descriptor = copy;
+    r->state[i].descriptor_len = len;
+    if (out != NULL)
         *out = n;
-    return rc;
+    return SH_OK;
 }
 
 int sh_dir_registry_set_reachable(sh_dir_registry *r, const uint8_t identity[static SH_DIR_KEY_BYTES],
@@ -157,6 +177,50 @@ int sh_dir_registry_set_reachable(sh_dir_registry *r, const uint8_t identity[sta
     if (reachable && !r->state[i].reachable)
         r->state[i].stable_since_ms = now_ms;
     r->state[i].reachable = reachable;
+    r->state[i].tested_ms = now_ms;
+    return SH_OK;
+}
+
+int sh_dir_registry_find(const sh_dir_registry *r, const uint8_t identity[static SH_DIR_KEY_BYTES],
+                         size_t *index)
+{
+    bool found;
+    size_t i = locate(r, identity, &found);
+
+    if (!found)
+        return sh_err_set(SH_ERR_NOT_FOUND, "no such node in the registry");
+    *index = i;
+    return SH_OK;
+}
+
+int sh_dir_registry_entry_at(const sh_dir_registry *r, size_t i, sh_dir_registry_entry *out)
+{
+    if (i >= r->n)
+        return sh_err_set(SH_ERR_RANGE, "registry entry %zu of %zu", i, r->n);
+    out->node = &r->nodes[i];
+    out->descriptor = r->state[i].descriptor;
+    out->descriptor_len = r->state[i].descriptor_len;
+    out->reachable = r->state[i].reachable;
+    out->stable_since_ms = r->state[i].stable_since_ms;
+    out->tested_ms = r->state[i].tested_ms;
+    return SH_OK;
+}
+
+int sh_dir_registry_restore(sh_dir_registry *r, const uint8_t *bytes, size_t len, int64_t now_ms,
+                            bool reachable, int64_t stable_since_ms, int64_t tested_ms)
+{
+    sh_dir_node n;
+    size_t i;
+    int rc = sh_dir_registry_submit(r, bytes, len, now_ms, &n);
+
+    if (rc != SH_OK)
+        return rc;
+    rc = sh_dir_registry_find(r, n.identity, &i);
+    if (rc != SH_OK)
+        return rc;
+    r->state[i].reachable = reachable;
+    r->state[i].stable_since_ms = reachable ? stable_since_ms : 0;
+    r->state[i].tested_ms = tested_ms;
     return SH_OK;
 }
 
