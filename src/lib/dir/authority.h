@@ -78,4 +78,25 @@ size_t sh_dir_auth_node_count(const sh_dir_auth *a);
  * right after: no handler of a net that is shutting down runs again. */
 void sh_dir_auth_close(sh_dir_auth *a);
 
+/* ---- Authority key files (shoal-dir keygen) ------------------------------------------------ */
+
+/* An authority's keys. Keep them in sh_secret_alloc memory. */
+typedef struct sh_dir_auth_keys {
+    uint8_t identity_sk[SH_DIR_SECRET_KEY_BYTES]; /* Ed25519 (seed || public key) */
+    uint8_t link_sk[SH_NET_KEY_BYTES];            /* X25519 */
+    uint8_t identity[SH_DIR_KEY_BYTES];
+    uint8_t link_key[SH_DIR_KEY_BYTES];
+} sh_dir_auth_keys;
+
+#define SH_DIR_AUTH_KEYS_FILE_MAX_BYTES 1024
+
+/* Fresh random keys. */
+int sh_dir_auth_keys_generate(sh_dir_auth_keys *k);
+/* The key file text (docs/directory.md "Running shoal-dir"): five lines, secrets in hex. Use a
+ * secret buffer for out. */
+int sh_dir_auth_keys_format(const sh_dir_auth_keys *k, sh_buf *out);
+/* Parses a key file; the public keys written in it must match the secrets. */
+int sh_dir_auth_keys_parse(const char *text, size_t len, sh_dir_auth_keys *out)
+    __attribute__((warn_unused_result));
+
 #endif

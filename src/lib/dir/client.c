@@ -201,6 +201,22 @@ static void source_failed(sh_dir_client *c, int rc, const char *msg)
 
 static int send_map_get(sh_dir_client *c);
 
+static void report(sh_dir_client *c)
+{
+    if (c->cfg.status_cb != NULL)
+        c->cfg.status_cb(c, c->status, c->message, c->cfg.ctx);
+}
+
+static void refresh_succeeded(sh_dir_client *c)
+{
+    end_source(c);
+    c->fetching = false;
+    set_status(c, SH_OK, "");
+    c->retry_ms = c->cfg.retry_ms;
+    schedule(c, -1);
+    report(c);
+}
+
 static void finish_blob(sh_dir_client *c, uint64_t version)
 {
     const source *s = &c->sources[c->next_source - 1];
@@ -224,11 +240,7 @@ static void finish_blob(sh_dir_client *c, uint64_t version)
         source_failed(c, rc, sh_err_msg());
         return;
     }
-    end_source(c);
-    c->fetching = false;
-    set_status(c, SH_OK, "");
-    c->retry_ms = c->cfg.retry_ms;
-    schedule(c, -1);
+    refresh_succeeded(c);
 }
 
 /* The source has the map we hold: fine if ours is still valid. */
@@ -241,11 +253,7 @@ static void source_unchanged(sh_dir_client *c)
         source_failed(c, rc, sh_err_msg());
         return;
     }
-    end_source(c);
-    c->fetching = false;
-    set_status(c, SH_OK, "");
-    c->retry_ms = c->cfg.retry_ms;
-    schedule(c, -1);
+    refresh_succeeded(c);
 }
 
 static void on_map_reply(int status, const char *error_message, const uint8_t *body, size_t len,
@@ -320,6 +328,10 @@ static void refresh_failed(sh_dir_client *c)
     }
     schedule(c, c->retry_ms);
     c->retry_ms = c->retry_ms * 2 > c->cfg.refresh_ms ? c->cfg.refresh_ms : c->retry_ms * 2;
+    if (!map_valid_now(c->map, sh_time_now_ms()))
+        report(c);
+    else if (c->cfg.status_cb != NULL)
+        c->cfg.status_cb(c, SH_OK, "", c->cfg.ctx);
 }
 
 static void try_next_source(sh_dir_client *c)

@@ -65,6 +65,9 @@ typedef struct sh_dir_client sh_dir_client;
 
 /* A new verified map (newer version, or the same body with more signatures). */
 typedef void (*sh_dir_client_map_cb)(sh_dir_client *c, const sh_dir_map *map, void *ctx);
+/* A refresh ended: SH_OK (a valid map is held, new or not) or why no source gave a usable one
+ * (as sh_dir_client_status, whose message this is). */
+typedef void (*sh_dir_client_status_cb)(sh_dir_client *c, int status, const char *message, void *ctx);
 
 #define SH_DIR_CLIENT_DEFAULT_REFRESH_MS (10LL * 60 * 1000)
 #define SH_DIR_CLIENT_DEFAULT_RETRY_MS (5LL * 1000)
@@ -79,7 +82,8 @@ typedef struct sh_dir_client_config {
     unsigned max_sources;           /* sources tried per refresh (0: default) */
     const uint8_t *self_link_key;   /* a node's own link key: never fetch from itself (or NULL) */
     sh_dir_server *server;          /* fed every new map (or NULL) */
-    sh_dir_client_map_cb map_cb;
+    sh_dir_client_map_cb map_cb;        /* may be NULL */
+    sh_dir_client_status_cb status_cb;  /* may be NULL */
     void *ctx;
 } sh_dir_client_config;
 
