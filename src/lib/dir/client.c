@@ -328,10 +328,8 @@ static void refresh_failed(sh_dir_client *c)
     }
     schedule(c, c->retry_ms);
     c->retry_ms = c->retry_ms * 2 > c->cfg.refresh_ms ? c->cfg.refresh_ms : c->retry_ms * 2;
-    if (!map_valid_now(c->map, sh_time_now_ms()))
-        report(c);
-    else if (c->cfg.status_cb != NULL)
-        c->cfg.status_cb(c, SH_OK, "", c->cfg.ctx);
+    if (c->cfg.status_cb != NULL)
+        c->cfg.status_cb(c, c->best_rc, msg, c->cfg.ctx);
 }
 
 static void try_next_source(sh_dir_client *c)

@@ -53,6 +53,8 @@ int sh_dir_server_new(sh_net *net, const sh_dir_network *network, const sh_dir_s
  * for diffs; the same body with more signatures replaces the current one; an older one is
  * ignored. The caller verified it. */
 int sh_dir_server_set_map(sh_dir_server *s, const sh_dir_map *map);
+/* Forgets every map (then serves nothing until the next sh_dir_server_set_map). */
+void sh_dir_server_clear(sh_dir_server *s);
 /* The current map served, or NULL. */
 const sh_dir_map *sh_dir_server_map(const sh_dir_server *s);
 /* Frees the server. net has no way to unregister methods: call this only after sh_net_close
@@ -65,8 +67,8 @@ typedef struct sh_dir_client sh_dir_client;
 
 /* A new verified map (newer version, or the same body with more signatures). */
 typedef void (*sh_dir_client_map_cb)(sh_dir_client *c, const sh_dir_map *map, void *ctx);
-/* A refresh ended: SH_OK (a valid map is held, new or not) or why no source gave a usable one
- * (as sh_dir_client_status, whose message this is). */
+/* A refresh ended: SH_OK when a source gave a verified map at least as new as ours, otherwise
+ * why none did (a valid map may still be held: see sh_dir_client_map). */
 typedef void (*sh_dir_client_status_cb)(sh_dir_client *c, int status, const char *message, void *ctx);
 
 #define SH_DIR_CLIENT_DEFAULT_REFRESH_MS (10LL * 60 * 1000)

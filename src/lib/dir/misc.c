@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "util/err.h"
 
@@ -34,24 +35,36 @@ void sh__dir_short_id(char out[static 9], const uint8_t key[static 4])
     snprintf(out, 9, "%02x%02x%02x%02x", key[0], key[1], key[2], key[3]);
 }
 
+/* "2025-01-01T02:00:00Z" for a time in ms since the epoch. */
+static void format_utc(char out[static 32], int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, 32, "%" PRId64 " ms", ms);
+}
+
 int sh__dir_check_window(int64_t valid_after_ms, int64_t valid_until_ms, int64_t now_ms,
                          const char *what)
 {
-    char age[48];
+    char age[48], at[32], now[32];
 
     if (valid_after_ms < 0 || valid_until_ms < valid_after_ms)
         return sh_err_set(SH_ERR_RANGE, "%s has an empty or negative validity window", what);
     if (now_ms > valid_until_ms) {
         sh__dir_format_duration(age, sizeof age, now_ms - valid_until_ms);
-        return sh_err_set(SH_ERR_STALE, "%s expired %s ago (%" PRId64 " ms; valid until %" PRId64
-                          ", now %" PRId64 ")", what, age, now_ms - valid_until_ms,
-                          valid_until_ms, now_ms);
+        format_utc(at, valid_until_ms);
+        format_utc(now, now_ms);
+        return sh_err_set(SH_ERR_STALE, "%s expired %s ago (valid until %s, now %s)", what, age,
+                          at, now);
     }
     if (valid_after_ms - SH_DIR_CLOCK_SKEW_MS > now_ms) {
         sh__dir_format_duration(age, sizeof age, valid_after_ms - now_ms);
-        return sh_err_set(SH_ERR_STALE, "%s is not valid for another %s (valid after %" PRId64
-                          ", now %" PRId64 "; is this clock right?)", what, age, valid_after_ms,
-                          now_ms);
+        format_utc(at, valid_after_ms);
+        format_utc(now, now_ms);
+        return sh_err_set(SH_ERR_STALE, "%s is not valid for another %s (valid from %s, now %s; "
+                          "is this clock right?)", what, age, at, now);
     }
     return SH_OK;
 }

@@ -104,6 +104,13 @@ int sh_dir_server_set_map(sh_dir_server *s, const sh_dir_map *map)
     return remake_diffs(s);
 }
 
+void sh_dir_server_clear(sh_dir_server *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        served_clear(&s->recent[i]);
+    s->n = 0;
+}
+
 const sh_dir_map *sh_dir_server_map(const sh_dir_server *s)
 {
     return s->n > 0 ? s->recent[0].map : NULL;
@@ -242,7 +249,6 @@ void sh_dir_server_free(sh_dir_server *s)
 {
     if (s == NULL)
         return;
-    for (size_t i = 0; i < s->n; i++)
-        served_clear(&s->recent[i]);
+    sh_dir_server_clear(s);
     free(s);
 }
