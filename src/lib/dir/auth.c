@@ -220,7 +220,7 @@ static bool authorize_cb(const uint8_t key[static SH_NET_KEY_BYTES], const char 
         if (i != a->self &&
             sodium_memcmp(sh_dir_network_authority(a->network, i)->link_key, key, SH_NET_KEY_BYTES) == 0)
             return true;
-    sh_log_info(LOG_AREA, "refused %s to a caller that is not an authority", method);
+    sh_log_warn(LOG_AREA, "refused %s to a caller that is not an authority", method);
     return false;
 }
 
