@@ -54,6 +54,7 @@ struct sh_dir_client {
     sh__dir_assembly blob;
     uint32_t kind;
     int best_rc;                     /* the most telling failure of this refresh */
+    uint64_t best_version;           /* the version of the map it was about (0: none) */
     char best_msg[MSG_BYTES];
 };
 
@@ -181,8 +182,9 @@ static int failure_rank(int rc)
     return 1;
 }
 
-/* Remembers why a source failed and goes on with the next one. */
-static void source_failed(sh_dir_client *c, int rc, const char *msg)
+/* Remembers why a source failed and goes on with the next one. Among equally telling failures,
+ * the one about the newest map wins ("version 7 expired 2 h ago" over "version 6 is older"). */
+static void source_failed(sh_dir_client *c, int rc, const char *msg, uint64_t version)
 {
     const source *s = &c->sources[c->next_source - 1];
     int rank = failure_rank(rc);
@@ -191,8 +193,10 @@ static void source_failed(sh_dir_client *c, int rc, const char *msg)
         sh_log_warn(LOG_AREA, "map from %s refused (%s): %s", s->name, sh_err_name(rc), msg);
     else
         sh_log_info(LOG_AREA, "no map from %s (%s): %s", s->name, sh_err_name(rc), msg);
-    if (rank > failure_rank(c->best_rc)) {
+    if (rank > failure_rank(c->best_rc) ||
+        (rank == failure_rank(c->best_rc) && version > c->best_version)) {
         c->best_rc = rc;
+        c->best_version = version;
         snprintf(c->best_msg, sizeof c->best_msg, "%s: %s", s->name, msg);
     }
     end_source(c);
@@ -237,7 +241,7 @@ static void finish_blob(sh_dir_client *c, uint64_t version)
     else
         sh_dir_map_free(m);
     if (rc != SH_OK) {
-        source_failed(c, rc, sh_err_msg());
+        source_failed(c, rc, sh_err_msg(), version);
         return;
     }
     refresh_succeeded(c);
@@ -250,7 +254,7 @@ static void source_unchanged(sh_dir_client *c)
                             : sh_dir_map_verify(c->map, c->network, 0, sh_time_now_ms());
 
     if (rc != SH_OK) {
-        source_failed(c, rc, sh_err_msg());
+        source_failed(c, rc, sh_err_msg(), c->map != NULL ? sh_dir_map_version(c->map) : 0);
         return;
     }
     refresh_succeeded(c);
@@ -266,7 +270,7 @@ static void on_map_reply(int status, const char *error_message, const uint8_t *b
     if (c->closing || c->peer == NULL)
         return;
     if (status != SH_OK) {
-        source_failed(c, status, error_message);
+        source_failed(c, status, error_message, 0);
         return;
     }
     rc = sh__dir_map_reply_decode(body, len, &r);
@@ -286,7 +290,7 @@ static void on_map_reply(int status, const char *error_message, const uint8_t *b
     else if (rc == SH_OK && (rc = send_map_get(c)) == SH_OK)
         return;
     if (rc != SH_OK)
-        source_failed(c, rc, sh_err_msg());
+        source_failed(c, rc, sh_err_msg(), 0);
 }
 
 static int send_map_get(sh_dir_client *c)
@@ -404,6 +408,7 @@ void sh_dir_client_refresh(sh_dir_client *c)
         return;
     c->fetching = true;
     c->best_rc = SH_OK;
+    c->best_version = 0;
     c->best_msg[0] = '\0';
     if (pick_sources(c) != SH_OK) {
         refresh_failed(c);
