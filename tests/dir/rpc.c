@@ -390,7 +390,9 @@ static void test_keyfile(void)
     bad.data[20] = '1';
     bad.data[22 + 14 + 3] = 'g'; /* a hex digit of the identity seed */
     CHECK_ERR(sh_dir_auth_keys_parse((const char *)bad.data, bad.len, &back), SH_ERR_FORMAT);
-    CHECK_MSG("identity-seed is not 64 hex digits");
+    CHECK_MSG("identity-seed is not 64 lower-case hex digits");
+    bad.data[22 + 14 + 3] = 'A'; /* upper case: not what keygen writes */
+    CHECK_ERR(sh_dir_auth_keys_parse((const char *)bad.data, bad.len, &back), SH_ERR_FORMAT);
     bad.data[22 + 14 + 3] = text.data[22 + 14 + 3];
     bad.data[22 + 79 + 77 + 9 + 5] ^= 1; /* the public identity: still hex, another key */
     if (!isxdigit(bad.data[22 + 79 + 77 + 9 + 5]))

@@ -5,8 +5,8 @@
  *     link-secret <64 hex digits>
  *     identity <64 hex digits>         (public: what the network file lists)
  *     link-key <64 hex digits>
- * The parser takes exactly this (one space, "\n" line ends) and checks that the public keys
- * belong to the secrets, so a file edited by hand cannot silently pair the wrong keys. */
+ * The parser takes exactly this (one space, lower-case hex, "\n" line ends) and checks that the
+ * public keys belong to the secrets, so a file edited by hand cannot silently pair wrong keys. */
 #include "dir/authority.h"
 
 #include <sodium.h>
@@ -60,10 +60,11 @@ static int parse_line(const char *line, size_t len, int i, uint8_t out[static 32
                           names[i]);
     memcpy(hex, line + nlen + 1, 64);
     hex[64] = '\0';
-    rc = sh_hex_decode(out, 32, hex);
+    rc = strspn(hex, "0123456789abcdef") == 64 ? sh_hex_decode(out, 32, hex) : SH_ERR_FORMAT;
     sodium_memzero(hex, sizeof hex);
     if (rc != SH_OK)
-        return sh_err_set(SH_ERR_FORMAT, "key file line %d: %s is not 64 hex digits", i + 1, names[i]);
+        return sh_err_set(SH_ERR_FORMAT, "key file line %d: %s is not 64 lower-case hex digits",
+                          i + 1, names[i]);
     return SH_OK;
 }
 
