@@ -162,8 +162,8 @@ static void pump_all(void)
         pump(&nodes[i]);
 }
 
-/* Waits for the process to exit (20 s at most); it must exit 0. */
-static void reap(proc *p)
+/* Waits for the process to exit (20 s at most) and returns its exit code. */
+static int reap_status(proc *p)
 {
     int status = 0;
 
@@ -175,14 +175,20 @@ static void reap(proc *p)
             close(p->in);
             close(p->out);
             p->out = -1;
-            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                test_fail(__FILE__, __LINE__, "%s ended with status %d; its log %s", p->name,
-                          status, p->log);
-            return;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         }
         sleep_ms(10);
     }
     test_fail(__FILE__, __LINE__, "%s did not exit; its log %s", p->name, p->log);
+}
+
+/* ... which must be 0. */
+static void reap(proc *p)
+{
+    int code = reap_status(p);
+
+    if (code != 0)
+        test_fail(__FILE__, __LINE__, "%s ended with exit code %d; its log %s", p->name, code, p->log);
 }
 
 static bool log_has(const proc *p, const char *needle)
@@ -232,6 +238,66 @@ static const char *run_once(proc *p, const char *name, const char *const *argv, 
     reap(p);
     free(p->maps);
     return p->all;
+}
+
+/* A shoal-dir command that must end with exit code `code`; its output. */
+static const char *run_expect(proc *p, const char *const *argv, int code)
+{
+    int got;
+
+    spawn(p, "cli", argv, NULL);
+    got = reap_status(p);
+    free(p->maps);
+    if (got != code)
+        test_fail(__FILE__, __LINE__, "shoal-dir %s ended with %d, expected %d (log %s)", argv[1],
+                  got, code, p->log);
+    return p->all;
+}
+
+/* The command line: version, usage errors, key files that exist, a bad network, port 0. */
+static void test_cli(void)
+{
+    char key[512], net[512], line[600], data[512];
+    proc p;
+    const char *version[] = {dir_bin, "--version", NULL};
+    const char *bogus[] = {dir_bin, "bogus", NULL};
+    const char *keygen_bad[] = {dir_bin, "keygen", NULL};
+    const char *keygen[] = {dir_bin, "keygen", "--out", key, NULL};
+    const char *pubkey[] = {dir_bin, "pubkey", "--key", key, NULL};
+    const char *init_bad[] = {dir_bin, "init-network", "--out", net, "--k", "2", "--authority", line, NULL};
+    const char *init[] = {dir_bin, "init-network", "--out", net, "--k", "1", "--authority", line, NULL};
+    const char *run_bad[] = {dir_bin, "run", "--bogus", NULL};
+    const char *run_nonet[] = {dir_bin, "run", "--network", "/nonexistent", "--key", key, "--data",
+                               data, "--listen", "127.0.0.1:0", NULL};
+    const char *run[] = {dir_bin, "run", "--network", net, "--key", key, "--data", data, "--listen",
+                         "127.0.0.1:0", "--devnet", NULL};
+
+    snprintf(key, sizeof key, "%s/cli.key", tmp);
+    snprintf(net, sizeof net, "%s/cli.network", tmp);
+    snprintf(data, sizeof data, "%s/cli-data", tmp);
+    CHECK(strcmp(run_expect(&p, version, 0), "shoal-dir 0.1.0\n") == 0);
+    run_expect(&p, bogus, 2);
+    run_expect(&p, keygen_bad, 2);
+    char public[200];
+    snprintf(public, sizeof public, "%s", run_expect(&p, keygen, 0));
+    run_expect(&p, keygen, 1); /* the file exists */
+    CHECK(strcmp(run_expect(&p, pubkey, 0), public) == 0);
+    snprintf(line, sizeof line, "%s=127.0.0.1:%u", key, free_port());
+    run_expect(&p, init_bad, 1); /* k = 2 of one authority */
+    run_expect(&p, init, 0);
+    run_expect(&p, run_bad, 2);
+    run_expect(&p, run_nonet, 1);
+    /* Port 0: the bound port is printed; SIGTERM ends it cleanly. */
+    spawn(&p, "cli-run", run, NULL);
+    for (int t = 0; t < 2000 && p.port == 0; t++) {
+        pump(&p);
+        sleep_ms(10);
+    }
+    CHECK(p.port != 0);
+    kill(p.pid, SIGTERM);
+    reap(&p);
+    free(p.maps);
+    printf("shoal-dir: version, usage errors (2), refusals (1), port 0 -> %u, clean SIGTERM\n", p.port);
 }
 
 /* ---- The network ---------------------------------------------------------------------------- */
@@ -430,6 +496,7 @@ int main(int argc, char **argv)
     node_bin = argv[2];
     tmp = test_tmpdir();
     setenv("SHOAL_LOG", "info", 1);
+    test_cli();
     make_network();
     for (int i = 0; i < N_AUTH; i++)
         auth_start(i);
