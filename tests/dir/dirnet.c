@@ -484,19 +484,11 @@ static void bad_input(proc *const *tampered, uint64_t v)
     CHECK(strstr(p.all, "expired 2 h 0 min ago") != NULL);
 }
 
-int main(int argc, char **argv)
+/* Three authorities, ten member nodes (the last three tampered) and an unreachable node. */
+static proc *start_all(proc **members, proc **tampered)
 {
-    proc *members[N_GOOD + 1], *unreachable, *tampered[3];
-    proc *both[] = {NULL, NULL};
     char dead[32];
-    uint64_t v;
 
-    CHECK(argc == 3);
-    dir_bin = argv[1];
-    node_bin = argv[2];
-    tmp = test_tmpdir();
-    setenv("SHOAL_LOG", "info", 1);
-    test_cli();
     make_network();
     for (int i = 0; i < N_AUTH; i++)
         auth_start(i);
@@ -507,7 +499,21 @@ int main(int argc, char **argv)
     tampered[1] = members[N_PLAIN + 1] = node_start(NULL, "strip", NULL);
     tampered[2] = members[N_PLAIN + 2] = node_start(NULL, "old", NULL);
     snprintf(dead, sizeof dead, "127.0.0.1:%u", free_port());
-    unreachable = node_start(dead, NULL, NULL);
+    return node_start(dead, NULL, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    proc *members[N_GOOD + 1], *unreachable, *tampered[3];
+    uint64_t v;
+
+    CHECK(argc == 3);
+    dir_bin = argv[1];
+    node_bin = argv[2];
+    tmp = test_tmpdir();
+    setenv("SHOAL_LOG", "info", 1);
+    test_cli();
+    unreachable = start_all(members, tampered);
 
     /* 1. Everyone agrees; the unreachable node is tested, refused and left out. */
     v = wait_agreed(members, N_GOOD, N_GOOD, unreachable, 1, "all up");
@@ -538,7 +544,6 @@ int main(int argc, char **argv)
     pump_all();
     v = members[0]->maps[members[0]->n_maps - 1].version; /* the newest it has seen */
     v = wait_agreed(members, N_GOOD + 1, N_GOOD + 1, unreachable, v + 1, "after the bad input");
-    (void)both;
     /* Every epoch turn was published and admitted again; the other nodes published once. */
     for (int i = 0; i < 2; i++) {
         printf("%s: admitted %u times (onion keys rotated), %s: %u times\n", members[i]->name,

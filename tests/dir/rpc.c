@@ -88,7 +88,20 @@ static void test_map_reply(void)
     CHECK_OK(sh__dir_map_reply_encode(SH__DIR_MAP_FULL, 7, NULL, &b));
     CHECK_ERR(sh__dir_map_reply_decode(b.data, b.len, &r), SH_ERR_FORMAT);
     CHECK_MSG("lacks a chunk");
-    /* Chunks that cannot be slices of a blob. */
+    sh_buf_free(&b);
+    sh_buf_free(&want);
+}
+
+/* Chunks that cannot be slices of a blob, and the size limit of one slice. */
+static void test_chunk_fields(void)
+{
+    static const uint8_t data[5] = "hello";
+    sh__dir_chunk c = {.present = true, .total = 9, .offset = 4, .data = data, .len = 5};
+    sh__dir_map_reply r;
+    sh_buf b, want;
+
+    sh_buf_init(&b);
+    sh_buf_init(&want);
     sh__dir_chunk bad = c;
     bad.total = 0;
     CHECK_OK(sh__dir_map_reply_encode(SH__DIR_MAP_FULL, 7, &bad, &b));
@@ -432,6 +445,7 @@ int main(void)
     CHECK_OK(sh_crypto_init());
     test_map_get();
     test_map_reply();
+    test_chunk_fields();
     test_small_bodies();
     test_votes_and_sigs();
     test_chunks();
