@@ -18,6 +18,10 @@
 #include "util/time.h"
 
 #define LOG_AREA SH__DIR_AUTH_LOG
+/* The registry is saved at most once per 20 ticks (and at most a minute late), and at shutdown:
+ * every publication and every retest changes it, and a file of 4 096 nodes is about 6 MB. */
+#define SAVE_TICKS 20
+#define SAVE_MAX_MS (60LL * 1000)
 
 void sh_dir_schedule_default(sh_dir_schedule *s)
 {
@@ -227,11 +231,14 @@ static bool authorize_cb(const uint8_t key[static SH_NET_KEY_BYTES], const char 
 static void on_tick(uv_timer_t *t)
 {
     sh_dir_auth *a = t->data;
+    int64_t now = sh_time_mono_ms(), every = SAVE_TICKS * a->cfg.schedule.tick_ms;
 
     sh__auth_round_tick(a);
     sh__auth_retest(a);
-    if (a->dirty)
+    if (a->dirty && now - a->saved_ms >= (every < SAVE_MAX_MS ? every : SAVE_MAX_MS)) {
         (void)save_registry(a);
+        a->saved_ms = now;
+    }
 }
 
 static int make_peers(sh_dir_auth *a)

@@ -61,6 +61,7 @@ struct sh_dir_auth {
     uv_timer_t *tick;
     bool closing;
     bool dirty;                    /* the registry changed since it was saved */
+    int64_t saved_ms;              /* when it was last saved (monotonic) */
     bool change;                   /* the nodes to vote for changed (early rounds) */
     /* The round in progress (round.c). */
     sh__phase phase;
