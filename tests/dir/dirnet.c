@@ -115,9 +115,11 @@ static void spawn(proc *p, const char *name, const char *const *argv, const char
 
 static void take_line(proc *p, const char *line)
 {
+    size_t n = strnlen(line, sizeof p->last - 1);
     seen_map m = {0};
 
-    snprintf(p->last, sizeof p->last, "%s", line);
+    memcpy(p->last, line, n);
+    p->last[n] = '\0';
     if (strlen(p->all) + strlen(line) + 2 < sizeof p->all) {
         strcat(p->all, line);
         strcat(p->all, "\n");

@@ -99,10 +99,20 @@ bool sh_dir_client_is_node(const sh_dir_client *c, const uint8_t link_key[static
 
 /* ---- Adopting a map ---------------------------------------------------------------------- */
 
+/* a then b into dst, cut to fit (messages: a cut sentence beats none). */
+static void join_text(char *dst, size_t size, const char *a, const char *b)
+{
+    size_t n = strnlen(a, size - 1), m = strnlen(b, size - 1 - n);
+
+    memmove(dst, a, n);
+    memmove(dst + n, b, m);
+    dst[n + m] = '\0';
+}
+
 static void set_status(sh_dir_client *c, int rc, const char *msg)
 {
     c->status = rc;
-    snprintf(c->message, sizeof c->message, "%s", msg);
+    join_text(c->message, sizeof c->message, msg, "");
 }
 
 static void save_cache(sh_dir_client *c)
@@ -197,7 +207,9 @@ static void source_failed(sh_dir_client *c, int rc, const char *msg, uint64_t ve
         (rank == failure_rank(c->best_rc) && version > c->best_version)) {
         c->best_rc = rc;
         c->best_version = version;
-        snprintf(c->best_msg, sizeof c->best_msg, "%s: %s", s->name, msg);
+        char name[sizeof s->name + 2];
+        join_text(name, sizeof name, s->name, ": ");
+        join_text(c->best_msg, sizeof c->best_msg, name, msg);
     }
     end_source(c);
     try_next_source(c);
@@ -320,7 +332,7 @@ static void refresh_failed(sh_dir_client *c)
     c->fetching = false;
     if (c->best_rc == SH_OK) {
         c->best_rc = SH_ERR_UNAVAILABLE;
-        snprintf(c->best_msg, sizeof c->best_msg, "no source could be asked");
+        join_text(c->best_msg, sizeof c->best_msg, "no source could be asked", "");
     }
     snprintf(msg, sizeof msg, "no usable map from %zu sources; %s", c->n_sources, c->best_msg);
     if (map_valid_now(c->map, sh_time_now_ms())) {
@@ -367,7 +379,8 @@ static int add_source(sh_dir_client *c, const char *address, const uint8_t link_
     if (sh_dir_address_split(address, s->host, &s->port) != SH_OK)
         return SH_OK; /* the map and the network file hold canonical addresses */
     memcpy(s->link_key, link_key, 32);
-    snprintf(s->name, sizeof s->name, "%s %s", what, address);
+    join_text(s->name, sizeof s->name, what, " ");
+    join_text(s->name + strlen(s->name), sizeof s->name - strlen(s->name), address, "");
     c->n_sources++;
     return SH_OK;
 }
