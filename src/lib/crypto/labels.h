@@ -66,6 +66,12 @@
 /* Message hash of the node store (BLAKE2b-256 personalization, exactly 16 bytes; store/store.h). */
 #define SH_LABEL_MSG_HASH "shoal/msghash/v1"
 
+/* Storage API of a service node (node module, node/request.h, docs/node.md). */
+/* Field 1 of the canonical signed request. */
+#define SH_LABEL_STORAGE_REQUEST "shoal/storage/request/v1"
+/* The first input of the proof-of-work hash of an anonymous store in namespace 0. */
+#define SH_LABEL_STORAGE_POW "shoal/storage/pow/v1"
+
 /* Noise prologue of every link (net module): names the link protocol and its version, so that
  * peers speaking another version fail the handshake instead of misreading frames. */
 #define SH_LABEL_LINK_PROLOGUE "shoal/link/v1"

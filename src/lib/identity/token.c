@@ -190,8 +190,7 @@ bool sh_revocations_has(const sh_revocations *rl, const uint8_t token_id[static 
     return false;
 }
 
-static int check_revoked(const sh_token *tok, const uint8_t account[static 32],
-                         const uint8_t *revocations, size_t rev_len)
+static int check_revoked(const sh_token *tok, const uint8_t *revocations, size_t rev_len)
 {
     sh_revocations *rl = malloc(sizeof *rl);
     int rc;
@@ -200,13 +199,25 @@ static int check_revoked(const sh_token *tok, const uint8_t account[static 32],
         return sh_err_set(SH_ERR_NOMEM, "out of memory for a revocation list");
     if ((rc = sh_revocations_parse(rl, revocations, rev_len)) != SH_OK)
         goto done;
-    if (memcmp(rl->account, account, 32) != 0)
+    if (memcmp(rl->account, tok->account, SH_ED25519_PK_BYTES) != 0)
         rc = sh_err_set(SH_ERR_PERMISSION, "the revocation list is another account's");
     else if (sh_revocations_has(rl, tok->token_id))
         rc = sh_err_set(SH_ERR_PERMISSION, "the token of device %u was revoked", tok->device_id);
 done:
     free(rl);
     return rc;
+}
+
+int sh_token_check(const sh_token *tok, const uint8_t *revocations, size_t rev_len, int32_t ns,
+                   uint32_t rights)
+{
+    int rc;
+
+    if (revocations != NULL && (rc = check_revoked(tok, revocations, rev_len)) != SH_OK)
+        return rc;
+    if (!sh_token_grants(tok, ns, rights))
+        return sh_err_set(SH_ERR_PERMISSION, "the token grants no such right in namespace %d", ns);
+    return SH_OK;
 }
 
 int sh_token_allows(const uint8_t *token, size_t token_len,
@@ -220,10 +231,8 @@ int sh_token_allows(const uint8_t *token, size_t token_len,
         return rc;
     if (memcmp(tok.account, account, SH_ED25519_PK_BYTES) != 0)
         return sh_err_set(SH_ERR_PERMISSION, "the token was issued by another account");
-    if (revocations != NULL && (rc = check_revoked(&tok, account, revocations, rev_len)) != SH_OK)
+    if ((rc = sh_token_check(&tok, revocations, rev_len, ns, rights)) != SH_OK)
         return rc;
-    if (!sh_token_grants(&tok, ns, rights))
-        return sh_err_set(SH_ERR_PERMISSION, "the token grants no such right in namespace %d", ns);
     if (out != NULL)
         *out = tok;
     return SH_OK;

@@ -81,6 +81,11 @@ int sh_token_allows(const uint8_t *token, size_t token_len,
                     size_t rev_len, int32_t ns, uint32_t rights, int64_t now_ms, sh_token *out)
     SH_IDENTITY_WUR;
 
+/* The second half of sh_token_allows for a token already parsed: the revocation list (may be
+ * NULL) and the rights. */
+int sh_token_check(const sh_token *tok, const uint8_t *revocations, size_t rev_len, int32_t ns,
+                   uint32_t rights) SH_IDENTITY_WUR;
+
 /* Appends shoal.Signed{canonical body, the account's signature}: every account-signed labelled
  * object (tokens, revocation lists, device lists, grants) is made here. */
 int sh_account_sign_pack(const ProtobufCMessage *body, const sh_account *account, sh_buf *out)
