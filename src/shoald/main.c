@@ -16,6 +16,8 @@
 
 enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2 };
 
+#define STATS_DEADLINE_MS 3000 /* `shoald stats` gives up on a node that does not answer */
+
 static void usage(FILE *out)
 {
     fputs("usage: shoald [options]            run the service node\n"
@@ -314,9 +316,13 @@ static int cmd_stats(args *a)
     uv_loop_init(&loop);
     opts.local_static_sk = k->link_sk;
     if (sh_net_new(&loop, NULL, &net) != SH_OK ||
-        sh_node_conn_new(net, addr, a->cfg.port, k->link_pk, &opts, &conn) != SH_OK ||
-        sh_node_conn_stats(conn, stats_cb, &call) != SH_OK)
+        sh_node_conn_new(net, addr, a->cfg.port, k->link_pk, &opts, &conn) != SH_OK) {
         call.status = fail("stats"), call.done = true;
+    } else {
+        sh_node_conn_set_deadline(conn, STATS_DEADLINE_MS);
+        if (sh_node_conn_stats(conn, stats_cb, &call) != SH_OK)
+            call.status = fail("stats"), call.done = true;
+    }
     while (!call.done)
         uv_run(&loop, UV_RUN_ONCE);
     sh_node_conn_free(conn);
