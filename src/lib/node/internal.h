@@ -12,6 +12,11 @@
 #define SH_NODE_LOG_AREA "node"
 #define SH_NODE_ERR_SLOTS 32 /* -sh_err codes counted in the reject metrics */
 
+/* request.c: sh_node_request_encode with a given nonce (tests compare bytes with vectors). */
+int sh__node_request_encode_nonce(sh_node_request *r, const sh_node_signer *signer,
+                                  const uint8_t nonce[static SH_NODE_NONCE_BYTES], sh_buf *out)
+    SH_NODE_WUR;
+
 /* ---- replay.c: (signer, nonce) pairs seen in the last window ----------------------------------- */
 
 /* Two generations of an open-addressing set of 16-byte keyed digests of signer ‖ nonce: the

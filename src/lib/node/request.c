@@ -10,6 +10,7 @@
 
 #include "crypto/labels.h"
 #include "identity/token.h"
+#include "node/internal.h"
 #include "storage.pb-c.h"
 #include "util/err.h"
 #include "wire/pb.h"
@@ -85,7 +86,8 @@ static int fill_params(struct enc *e, const sh_node_request *r)
     return sh_err_set(SH_ERR_INVALID, "unknown storage method %d", (int)r->method);
 }
 
-static void set_signer(sh_node_request *r, const sh_node_signer *s)
+static void set_signer(sh_node_request *r, const sh_node_signer *s,
+                       const uint8_t nonce[static SH_NODE_NONCE_BYTES])
 {
     if (s->account != NULL) {
         memcpy(r->signer, sh_account_ed25519_pk(s->account), SH_NODE_SIGNER_BYTES);
@@ -96,7 +98,7 @@ static void set_signer(sh_node_request *r, const sh_node_signer *s)
         r->token = s->token;
         r->token_len = s->token_len;
     }
-    randombytes_buf(r->nonce, SH_NODE_NONCE_BYTES);
+    memcpy(r->nonce, nonce, SH_NODE_NONCE_BYTES);
     r->is_signed = true;
 }
 
@@ -109,6 +111,15 @@ static int sign_body(const sh_node_signer *s, const sh_buf *body, uint8_t sig[st
 }
 
 int sh_node_request_encode(sh_node_request *r, const sh_node_signer *signer, sh_buf *out)
+{
+    uint8_t nonce[SH_NODE_NONCE_BYTES];
+
+    randombytes_buf(nonce, sizeof nonce);
+    return sh__node_request_encode_nonce(r, signer, nonce, out);
+}
+
+int sh__node_request_encode_nonce(sh_node_request *r, const sh_node_signer *signer,
+                                  const uint8_t nonce[static SH_NODE_NONCE_BYTES], sh_buf *out)
 {
     struct enc e = {.m = SHOAL__STORAGE__REQUEST__INIT};
     Shoal__Signed s = SHOAL__SIGNED__INIT;
@@ -125,7 +136,7 @@ int sh_node_request_encode(sh_node_request *r, const sh_node_signer *signer, sh_
     if (signer != NULL && (signer->account == NULL) == (signer->device_sk == NULL))
         return sh_err_set(SH_ERR_INVALID, "a signer is an account or a device key, not both");
     if (signer != NULL)
-        set_signer(r, signer);
+        set_signer(r, signer, nonce);
     else
         r->is_signed = false;
     e.m.label = (char *)SH_LABEL_STORAGE_REQUEST;
