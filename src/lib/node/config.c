@@ -99,7 +99,7 @@ static void normalize(char *dst, size_t size, const char *key)
 int sh_node_config_set(sh_node_config *c, const char *key_in, const char *v)
 {
     char key[64];
-    uint64_t x;
+    uint64_t x = 0;
     int rc;
 
     normalize(key, sizeof key, key_in);
