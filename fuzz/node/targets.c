@@ -26,6 +26,7 @@ enum { T_STORE = 1, T_RETRIEVE, T_DELETE, T_EXPIRE, T_VERIFY, T_ANSWERS, T_CONFI
 static sh_account *account;
 static uint8_t owner[33], dev_pk[32], dev_sk[64];
 static sh_buf token, revocations;
+static sh__node_keycache cache;
 
 static void write_seed(const char *name, const uint8_t *data, size_t len)
 {
@@ -50,6 +51,7 @@ static void setup_keys(void)
 
     if (sh_identity_init() != SH_OK || rl == NULL || sh_account_from_seed(&account, seed) != SH_OK)
         abort();
+    sh__node_keycache_init(&cache);
     sh_account_session_id(account, owner);
     crypto_sign_seed_keypair(dev_pk, dev_sk, dseed);
     memcpy(tok.account, sh_account_ed25519_pk(account), 32);
@@ -80,10 +82,10 @@ static void check_call(const uint8_t *body, size_t len, sh_node_method m)
         return;
     r = sh_node_parsed_request(p);
     if (sh_node_request_verify(p, r->timestamp_ms) == SH_OK) {
-        (void)sh__node_authorize(r, NULL, 0, NOW);
-        (void)sh__node_authorize(r, revocations.data, revocations.len, NOW);
+        (void)sh__node_authorize(r, NULL, 0, NOW, NULL);
+        (void)sh__node_authorize(r, revocations.data, revocations.len, NOW, &cache);
         (void)sh__node_check_pow(r, 4);
-        (void)sh__node_check_content(r);
+        (void)sh__node_check_content(r, &cache);
     }
     (void)sh_node_request_verify(p, NOW);
     sh_node_parsed_free(p);

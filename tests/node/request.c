@@ -16,6 +16,7 @@
 
 static sh_account *account;
 static uint8_t owner[33];
+static sh__node_keycache cache;
 
 /* A Request message with valid defaults for a signed store in namespace 2. */
 typedef struct req_pb {
@@ -271,7 +272,9 @@ static int auth(sh_node_request *r, const sh_node_signer *s, const uint8_t *rev,
     CHECK_OK(sh_node_request_encode(r, s, &b));
     CHECK_OK(sh_node_request_parse(b.data, b.len, r->method, &p));
     CHECK_OK(sh_node_request_verify(p, NOW));
-    rc = sh__node_authorize(sh_node_parsed_request(p), rev, rev_len, NOW);
+    rc = sh__node_authorize(sh_node_parsed_request(p), rev, rev_len, NOW, NULL);
+    /* The same answer with the key cache, cold or warm. */
+    CHECK_EQ(sh__node_authorize(sh_node_parsed_request(p), rev, rev_len, NOW, &cache), rc);
     sh_node_parsed_free(p);
     sh_buf_free(&b);
     return rc;
@@ -365,7 +368,7 @@ static void who(void)
         memcpy(de.owner, owner, 33);
         CHECK_OK(sh_node_request_encode(&de, &dev, &b));
         CHECK_OK(sh_node_request_parse(b.data, b.len, SH_NODE_DELETE, &p));
-        CHECK_ERR(sh__node_authorize(sh_node_parsed_request(p), NULL, 0, NOW + 1), SH_ERR_STALE);
+        CHECK_ERR(sh__node_authorize(sh_node_parsed_request(p), NULL, 0, NOW + 1, &cache), SH_ERR_STALE);
         sh_node_parsed_free(p);
         sh_buf_free(&b);
     }
@@ -457,6 +460,7 @@ int main(void)
     uint8_t seed[16] = {5};
 
     CHECK_OK(sh_identity_init());
+    sh__node_keycache_init(&cache);
     CHECK_OK(sh_account_from_seed(&account, seed));
     sh_account_session_id(account, owner);
     form();

@@ -33,25 +33,23 @@ static uint32_t rights_needed(const sh_node_request *r)
 }
 
 /* Whether an Ed25519 key converts to the owner's X25519 key (its Session ID). */
-static bool is_owner_key(const uint8_t owner[static SH_STORE_OWNER_BYTES],
+static bool is_owner_key(sh__node_keycache *cache, const uint8_t owner[static SH_STORE_OWNER_BYTES],
                          const uint8_t ed25519_pk[static 32])
 {
     uint8_t x[32];
 
-    if (crypto_sign_ed25519_pk_to_curve25519(x, ed25519_pk) != 0)
-        return false;
-    return memcmp(x, owner + 1, 32) == 0;
+    return sh__node_ed_to_x(cache, ed25519_pk, x) && memcmp(x, owner + 1, 32) == 0;
 }
 
 static int authorize_token(const sh_node_request *r, const uint8_t *revocations, size_t rev_len,
-                           int64_t now_ms)
+                           int64_t now_ms, sh__node_keycache *cache)
 {
     sh_token tok;
     int rc;
 
     if ((rc = sh_token_parse(&tok, r->token, r->token_len, now_ms)) != SH_OK)
         return rc;
-    if (!is_owner_key(r->owner, tok.account))
+    if (!is_owner_key(cache, r->owner, tok.account))
         return sh_err_set(SH_ERR_PERMISSION, "the token was issued by another account than the "
                           "owner");
     if (memcmp(tok.device_ed25519_pk, r->signer, 32) != 0)
@@ -61,7 +59,7 @@ static int authorize_token(const sh_node_request *r, const uint8_t *revocations,
 }
 
 int sh__node_authorize(const sh_node_request *r, const uint8_t *revocations, size_t rev_len,
-                       int64_t now_ms)
+                       int64_t now_ms, sh__node_keycache *cache)
 {
     const sh_ns_info *ns = sh_store_ns_lookup(r->ns);
     const char *what = sh_node_method_name(r->method);
@@ -75,7 +73,7 @@ int sh__node_authorize(const sh_node_request *r, const uint8_t *revocations, siz
         return sh_err_set(SH_ERR_PERMISSION, "a %s in namespace %d must be signed by the owner or "
                           "a device with a token", what, r->ns);
     if (r->token == NULL) {
-        if (!is_owner_key(r->owner, r->signer))
+        if (!is_owner_key(cache, r->owner, r->signer))
             return sh_err_set(SH_ERR_PERMISSION, "the request is signed by a key that is not the "
                               "owner's, and carries no token");
         return SH_OK;
@@ -83,7 +81,7 @@ int sh__node_authorize(const sh_node_request *r, const uint8_t *revocations, siz
     if (ns->writer == SH_NS_WRITE_PRIMARY && r->method != SH_NODE_RETRIEVE)
         return sh_err_set(SH_ERR_PERMISSION, "only the account key (the primary device) may %s "
                           "in namespace %d", what, r->ns);
-    return authorize_token(r, revocations, rev_len, now_ms);
+    return authorize_token(r, revocations, rev_len, now_ms, cache);
 }
 
 int sh__node_check_pow(const sh_node_request *r, unsigned bits)
@@ -114,7 +112,7 @@ void sh__node_slot(const sh_node_request *r, const uint8_t **slot, size_t *slot_
     }
 }
 
-int sh__node_check_content(const sh_node_request *r)
+int sh__node_check_content(const sh_node_request *r, sh__node_keycache *cache)
 {
     sh_revocations *rl;
     int rc;
@@ -124,7 +122,7 @@ int sh__node_check_content(const sh_node_request *r)
     if ((rl = malloc(sizeof *rl)) == NULL)
         return sh_err_set(SH_ERR_NOMEM, "out of memory checking a revocation list");
     rc = sh_revocations_parse(rl, r->data, r->data_len);
-    if (rc == SH_OK && !is_owner_key(r->owner, rl->account))
+    if (rc == SH_OK && !is_owner_key(cache, r->owner, rl->account))
         rc = sh_err_set(SH_ERR_PERMISSION, "the revocation list is another account's");
     else if (rc != SH_OK)
         rc = sh_err_wrap(SH_ERR_INVALID, "namespace 12 holds the account's token revocation "

@@ -32,7 +32,8 @@ static int check_rights(sh_node *n, const sh_node_request *r)
         rc = lookup_revocations(n, r, &page);
     if (rc == SH_OK)
         rc = sh__node_authorize(r, page.count ? page.msgs[0].data : NULL,
-                                page.count ? page.msgs[0].data_len : 0, sh_time_now_ms());
+                                page.count ? page.msgs[0].data_len : 0, sh_time_now_ms(),
+                                &n->keys);
     sh_store_page_free(&page);
     return rc;
 }
@@ -143,7 +144,7 @@ static void on_store(sh_net_req *req, const uint8_t *body, size_t len, void *ctx
     if (r->ns == SH_NS_INBOX)
         sh__node_load_event(&n->load, sh_time_mono_ms());
     if ((rc = sh__node_check_pow(r, sh__node_pow_now(n))) != SH_OK ||
-        (rc = sh__node_check_content(r)) != SH_OK || (rc = submit_put(n, req, r)) != SH_OK)
+        (rc = sh__node_check_content(r, &n->keys)) != SH_OK || (rc = submit_put(n, req, r)) != SH_OK)
         sh__node_fail(n, req, SH_NODE_STORE, rc, sh_err_msg());
     sh_node_parsed_free(p);
 }

@@ -57,6 +57,26 @@ void sh__node_load_event(sh__node_load *l, int64_t now_ms);
 unsigned sh__node_pow_required(const sh__node_load *l, int64_t now_ms, uint64_t queued,
                                uint32_t queue_max, const sh_node_config *cfg);
 
+/* ---- keycache.c: Ed25519 -> X25519 conversions ------------------------------------------------- */
+
+/* crypto_sign_ed25519_pk_to_curve25519 costs about as much as a signature check (it checks the
+ * point's order), and the same signers come back: a direct-mapped cache of conversions, indexed
+ * by SipHash under a random key (a caller cannot aim at a slot) and checked on the whole key. */
+#define SH__NODE_KEYCACHE_SLOTS 4096
+
+typedef struct sh__node_keycache {
+    uint8_t sip_key[16];
+    struct {
+        bool used;
+        uint8_t ed[32];
+        uint8_t x[32];
+    } slots[SH__NODE_KEYCACHE_SLOTS];
+} sh__node_keycache;
+
+void sh__node_keycache_init(sh__node_keycache *c);
+/* The X25519 form of an Ed25519 key; false for a key that has none. c may be NULL. */
+bool sh__node_ed_to_x(sh__node_keycache *c, const uint8_t ed[static 32], uint8_t x[static 32]);
+
 /* ---- auth.c: who may do what ------------------------------------------------------------------- */
 
 /* The rights a request needs and whether its signer holds them (docs/node.md "Who may do
@@ -66,13 +86,13 @@ unsigned sh__node_pow_required(const sh__node_load *l, int64_t now_ms, uint64_t 
  * none). SH_ERR_PERMISSION otherwise (SH_ERR_STALE for an expired token, SH_ERR_CRYPTO for a
  * forged one). The signature itself was checked by sh_node_request_verify. */
 int sh__node_authorize(const sh_node_request *r, const uint8_t *revocations, size_t rev_len,
-                       int64_t now_ms) SH_NODE_WUR;
+                       int64_t now_ms, sh__node_keycache *cache) SH_NODE_WUR;
 /* SH_ERR_PERMISSION unless a store in namespace 0 carries `bits` of work. */
 int sh__node_check_pow(const sh_node_request *r, unsigned bits) SH_NODE_WUR;
 /* What a store in a namespace of slots names its slot with: the signer's key (namespace 10). */
 void sh__node_slot(const sh_node_request *r, const uint8_t **slot, size_t *slot_len);
 /* Checks the data of a store in namespace 12 is a revocation list of the owner's account. */
-int sh__node_check_content(const sh_node_request *r) SH_NODE_WUR;
+int sh__node_check_content(const sh_node_request *r, sh__node_keycache *cache) SH_NODE_WUR;
 
 /* ---- metrics.c --------------------------------------------------------------------------------- */
 
@@ -112,6 +132,7 @@ struct sh_node {
     uv_timer_t sweep_timer;
     bool sweeping, stopping;
     sh__node_replay replay;
+    sh__node_keycache keys;
     sh__node_waiters waiters;
     sh__node_load load;
     sh__node_metrics m;

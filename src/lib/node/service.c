@@ -150,6 +150,7 @@ int sh_node_start(uv_loop_t *loop, const sh_node_config *cfg, const sh_node_keys
     memcpy(n->link_pk, keys->link_pk, 32);
     n->started_mono_ms = sh_time_mono_ms();
     sh__node_waiters_init(&n->waiters);
+    sh__node_keycache_init(&n->keys);
     if ((rc = sh__node_replay_init(&n->replay, SH_NODE_REPLAY_WINDOW_MS,
                                    SH_NODE_REPLAY_MAX_ENTRIES)) != SH_OK)
         goto fail;
