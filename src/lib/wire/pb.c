@@ -93,7 +93,7 @@ static int check_canonical(const ProtobufCMessage *m, const uint8_t *in, size_t 
     if (sh_wire_has_unknown_fields(m))
         return sh_err_set(SH_ERR_FORMAT, "the %s has fields this version does not know", what);
     if (protobuf_c_message_get_packed_size(m) != len)
-        return sh_err_set(SH_ERR_FORMAT, "the %s is not in canonical form (fields repeated or "
+        return sh_err_set(SH_ERR_FORMAT, "the %s is not canonically encoded (fields repeated or "
                           "default values written out)", what);
     if (len == 0)
         return SH_OK;
@@ -102,8 +102,8 @@ static int check_canonical(const ProtobufCMessage *m, const uint8_t *in, size_t 
         return sh_err_set(SH_ERR_NOMEM, "out of memory checking the %s", what);
     protobuf_c_message_pack(m, again);
     if (memcmp(again, in, len) != 0)
-        rc = sh_err_set(SH_ERR_FORMAT, "the %s is not in canonical form (field order or "
-                        "defaults)", what);
+        rc = sh_err_set(SH_ERR_FORMAT, "the %s is not canonically encoded (fields out of order "
+                        "or default values written out)", what);
     sodium_memzero(again, len);
     free(again);
     return rc;
