@@ -5,19 +5,18 @@
  * per message for both; and, in a child process, peak RSS while holding 1 M stored messages.
  * BENCH_QUICK=1 shrinks every count. */
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bench.h"
+#include "rawdb.h"
 #include "store/store.h"
 #include "util/time.h"
 
-enum { OWNERS = 1000, CLIENTS = 16, MSG_BYTES = 1024, RAW_BATCH = 256, PAGE = 12, CHUNKS = 4 };
+enum { OWNERS = 1000, CLIENTS = 16, MSG_BYTES = 1024, PAGE = 12, CHUNKS = 4 };
 
 static uint8_t payload[MSG_BYTES];
 static uint8_t owners[OWNERS][SH_STORE_OWNER_BYTES];
@@ -37,103 +36,10 @@ static void make_msg(uint64_t i, sh_store_msg *m, uint8_t data[static MSG_BYTES]
     m->data_len = MSG_BYTES;
 }
 
-static uint64_t file_size(const char *path)
+/* Row i for the raw table: the same message the store gets. */
+static void raw_row(uint64_t i, sh_store_msg *m, uint8_t *data)
 {
-    struct stat st;
-
-    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "bench-store: %s\n", what);
-    exit(1);
-}
-
-static void raw_exec(sqlite3 *db, const char *sql)
-{
-    char *err = NULL;
-
-    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
-        fprintf(stderr, "%s: %s\n", sql, err);
-        exit(1);
-    }
-}
-
-static sqlite3 *raw_open(const char *path, sqlite3_stmt **insert)
-{
-    sqlite3 *db;
-
-    if (sqlite3_open(path, &db) != SQLITE_OK)
-        die("cannot open the raw database");
-    raw_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;"
-                 "CREATE TABLE msgs (id INTEGER PRIMARY KEY, hash BLOB NOT NULL,"
-                 " owner BLOB NOT NULL,"
-                 " ns INTEGER NOT NULL, ts INTEGER NOT NULL, expiry INTEGER NOT NULL,"
-                 " data BLOB NOT NULL);"
-                 "CREATE UNIQUE INDEX msgs_hash ON msgs(hash);"
-                 "CREATE INDEX msgs_owner ON msgs(owner);"
-                 "CREATE INDEX msgs_expiry ON msgs(expiry);");
-    if (sqlite3_prepare_v2(db, "INSERT INTO msgs (hash, owner, ns, ts, expiry, data)"
-                           " VALUES (?, ?, ?, ?, ?, ?)", -1, insert, NULL) != SQLITE_OK)
-        die("cannot prepare the raw insert");
-    return db;
-}
-
-/* Raw SQLite inserts of messages first..first+n-1 in batches; returns the seconds taken. */
-static double raw_insert(sqlite3 *db, sqlite3_stmt *st, uint64_t first, uint64_t n)
-{
-    static uint8_t data[MSG_BYTES];
-    sh_store_msg m;
-    uint8_t hash[32];
-    double t0 = bench_now_s();
-
-    for (uint64_t i = 0; i < n; i++) {
-        if (i % RAW_BATCH == 0)
-            raw_exec(db, "BEGIN");
-        make_msg(first + i, &m, data);
-        sh_store_msg_hash(hash, m.owner, m.ns, m.data, m.data_len);
-        sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 2, m.owner, SH_STORE_OWNER_BYTES, SQLITE_STATIC);
-        sqlite3_bind_int(st, 3, m.ns);
-        sqlite3_bind_int64(st, 4, m.timestamp_ms);
-        sqlite3_bind_int64(st, 5, m.expiry_ms);
-        sqlite3_bind_blob(st, 6, m.data, MSG_BYTES, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            die("raw insert failed");
-        sqlite3_reset(st);
-        if (i % RAW_BATCH == RAW_BATCH - 1 || i == n - 1)
-            raw_exec(db, "COMMIT");
-    }
-    return bench_now_s() - t0;
-}
-
-/* Raw owner lookups of up to PAGE rows; returns the seconds taken. */
-static double raw_retrieve(sqlite3 *db, uint64_t queries)
-{
-    sqlite3_stmt *st;
-    uint64_t rows = 0, bytes = 0;
-    double t0, t1;
-
-    if (sqlite3_prepare_v2(db, "SELECT hash, ts, expiry, data FROM msgs WHERE owner = ?"
-                           " AND expiry > ? LIMIT 12", -1, &st, NULL) != SQLITE_OK)
-        die("cannot prepare the raw lookup");
-    t0 = bench_now_s();
-    for (uint64_t q = 0; q < queries; q++) {
-        sqlite3_bind_blob(st, 1, owners[(q * 7919) % OWNERS], SH_STORE_OWNER_BYTES, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, now_ms);
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            bytes += (uint64_t)sqlite3_column_bytes(st, 3);
-            rows++;
-        }
-        sqlite3_reset(st);
-    }
-    t1 = bench_now_s();
-    sqlite3_finalize(st);
-    if (rows < queries)
-        die("the raw lookups found nothing");
-    (void)bytes;
-    return t1 - t0;
+    make_msg(i, m, data);
 }
 
 /* The store, fed by 16 submitters that each keep one put in flight. */
@@ -225,35 +131,14 @@ static double store_retrieve(sh_store *s, uint64_t queries)
 
         memcpy(q.owner, owners[(i * 7919) % OWNERS], SH_STORE_OWNER_BYTES);
         if (sh_store_retrieve(s, &q, &p) != SH_OK)
-            die(sh_err_msg());
+            bench_die(sh_err_msg());
         rows += p.count;
         sh_store_page_free(&p);
     }
     t1 = bench_now_s();
     if (rows < queries)
-        die("the store retrieves found nothing");
+        bench_die("the store retrieves found nothing");
     return t1 - t0;
-}
-
-static void remove_db(const char *path)
-{
-    char side[300];
-
-    unlink(path);
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
-}
-
-static void checkpoint(const char *path)
-{
-    sqlite3 *db;
-
-    if (sqlite3_open(path, &db) != SQLITE_OK)
-        die("cannot open the store file");
-    raw_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
-    sqlite3_close(db);
 }
 
 /* Child mode: fill a store with n messages, serve some retrieves, print the peak RSS. */
@@ -287,14 +172,14 @@ static double run_rss_child(const char *self, const char *path, uint64_t n)
     snprintf(cmd, sizeof cmd, "'%s' --rss-child '%s' %llu", self, path, (unsigned long long)n);
     p = popen(cmd, "r");
     if (p == NULL)
-        die("cannot start the RSS child");
+        bench_die("cannot start the RSS child");
     while (fgets(line, sizeof line, p) != NULL) {
         if (sscanf(line, "rss_kib %ld", &kib) == 1)
             continue;
         fputs(line, stdout);
     }
     if (pclose(p) != 0 || kib < 0)
-        die("the RSS child failed");
+        bench_die("the RSS child failed");
     return (double)kib / 1024.0;
 }
 
@@ -304,8 +189,7 @@ int main(int argc, char **argv)
     uint64_t n = bench_iters(200000), queries = bench_iters(100000), chunk;
     uint64_t rss_n = bench_quick() ? 50000 : 1000000;
     double t_raw = 0, t_put = 0, t_get = 0, t_raw_get = 0, rss, disk, raw_disk;
-    sqlite3_stmt *raw_st;
-    sqlite3 *raw;
+    bench_rawdb raw;
     uv_loop_t loop;
     sh_store *s;
 
@@ -319,37 +203,36 @@ int main(int argc, char **argv)
     if (argc == 4 && strcmp(argv[1], "--rss-child") == 0)
         return rss_child(argv[2], strtoull(argv[3], NULL, 10));
     if (mkdtemp(dir) == NULL)
-        die("mkdtemp failed");
+        bench_die("mkdtemp failed");
     snprintf(raw_path, sizeof raw_path, "%s/raw.db", dir);
     snprintf(store_path, sizeof store_path, "%s/store.db", dir);
     snprintf(rss_path, sizeof rss_path, "%s/rss.db", dir);
     printf("%llu messages of %d bytes for %d owners; raw batches of %d rows; %d submitters\n",
-           (unsigned long long)n, MSG_BYTES, OWNERS, RAW_BATCH, CLIENTS);
+           (unsigned long long)n, MSG_BYTES, OWNERS, BENCH_RAW_BATCH, CLIENTS);
 
     /* Raw and store run in alternating chunks, so that both see the same machine noise. */
-    raw = raw_open(raw_path, &raw_st);
+    bench_rawdb_open(&raw, raw_path);
     uv_loop_init(&loop);
     s = open_store(store_path, &loop);
     chunk = n / CHUNKS;
     for (int c = 0; c < CHUNKS; c++) {
-        t_raw += raw_insert(raw, raw_st, c * chunk, chunk);
+        t_raw += bench_rawdb_insert(&raw, raw_row, c * chunk, chunk, MSG_BYTES);
         t_put += store_fill(s, &loop, c * chunk, chunk);
     }
     print_batches(s);
     for (int c = 0; c < CHUNKS; c++) {
-        t_raw_get += raw_retrieve(raw, queries / CHUNKS);
+        t_raw_get += bench_rawdb_lookups(&raw, (const uint8_t(*)[SH_STORE_OWNER_BYTES])owners,
+                                         OWNERS, queries / CHUNKS, PAGE, now_ms);
         t_get += store_retrieve(s, queries / CHUNKS);
     }
     sh_store_close(s);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
-    sqlite3_finalize(raw_st);
-    raw_exec(raw, "PRAGMA wal_checkpoint(TRUNCATE)");
-    sqlite3_close(raw);
-    checkpoint(store_path);
+    bench_rawdb_close(&raw);
+    bench_checkpoint(store_path);
     n = chunk * CHUNKS;
-    disk = (double)file_size(store_path) / (double)n;
-    raw_disk = (double)file_size(raw_path) / (double)n;
+    disk = (double)bench_file_size(store_path) / (double)n;
+    raw_disk = (double)bench_file_size(raw_path) / (double)n;
     printf("raw lookup of up to %d rows by owner: %.0f queries/s (the limit for retrieves); "
            "store/raw %.2f\n", PAGE, (double)queries / t_raw_get, t_raw_get / t_get);
 
@@ -360,14 +243,14 @@ int main(int argc, char **argv)
     bench_report("disk_bytes_per_msg", disk, "B");
     bench_report("sqlite_raw_disk_bytes_per_msg", raw_disk, "B");
     bench_report("disk_vs_raw_ratio", disk / raw_disk, "ratio");
-    remove_db(raw_path);
-    remove_db(store_path);
+    bench_remove_db(raw_path);
+    bench_remove_db(store_path);
 
     rss = run_rss_child(argv[0], rss_path, rss_n);
     printf("peak RSS with %llu stored messages of 1 KiB: %.1f MiB (limit 128)\n",
            (unsigned long long)rss_n, rss);
     bench_report(bench_quick() ? "store_rss_mib_50k" : "store_rss_mib_1m", rss, "MiB");
-    remove_db(rss_path);
+    bench_remove_db(rss_path);
     rmdir(dir);
     return 0;
 }

@@ -281,8 +281,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     union {
         sh_e2e_devlist list;
         sh_e2e_bundle bundle;
-        sh_e2e_token token;
-        sh_e2e_revocations rl;
+        sh_token token;
+        sh_revocations rl;
         sh_e2e_cert cert;
     } *u = malloc(sizeof *u);
     uint8_t seed32[32];
@@ -300,11 +300,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (void)sh_e2e_device_learn_bundle(b, data, size, NOW);
         break;
     case T_TOKEN:
-        (void)sh__e2e_token_parse(&u->token, data, size, NOW);
-        (void)sh_e2e_token_allows(data, size, a->account_pk, NULL, 0, 2, SH_E2E_RIGHT_READ, NOW);
+        (void)sh_token_parse(&u->token, data, size, NOW);
+        (void)sh_token_allows(data, size, a->account_pk, NULL, 0, 2, SH_TOKEN_RIGHT_READ, NOW, NULL);
         break;
     case T_REVOCATIONS:
-        (void)sh__e2e_revocations_parse(&u->rl, data, size);
+        (void)sh_revocations_parse(&u->rl, data, size);
         break;
     case T_CERT:
         (void)sh__e2e_cert_parse(&u->cert, data, size);

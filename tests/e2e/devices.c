@@ -349,12 +349,12 @@ static void revoke(void)
     CHECK_OK(sh_e2e_device_token(w.devs[a2].d, &token));
     sh_buf_init(&revs);
     CHECK_OK(sh_e2e_device_revocations(w.devs[0].d, &revs));
-    CHECK_OK(sh_e2e_token_allows(token.data, token.len, acc_a, revs.data, revs.len, 2,
-                                 SH_E2E_RIGHT_WRITE, w.now));
-    CHECK_ERR(sh_e2e_token_allows(token.data, token.len, acc_a, revs.data, revs.len, 11,
-                                  SH_E2E_RIGHT_WRITE, w.now), SH_ERR_PERMISSION);
-    CHECK_ERR(sh_e2e_token_allows(token.data, token.len, acc_a, revs.data, revs.len, 2,
-                                  SH_E2E_RIGHT_WRITE, w.now + SH_E2E_TOKEN_LIFETIME_MS), SH_ERR_STALE);
+    CHECK_OK(sh_token_allows(token.data, token.len, acc_a, revs.data, revs.len, 2,
+                                 SH_TOKEN_RIGHT_WRITE, w.now, NULL));
+    CHECK_ERR(sh_token_allows(token.data, token.len, acc_a, revs.data, revs.len, 11,
+                                  SH_TOKEN_RIGHT_WRITE, w.now, NULL), SH_ERR_PERMISSION);
+    CHECK_ERR(sh_token_allows(token.data, token.len, acc_a, revs.data, revs.len, 2,
+                                  SH_TOKEN_RIGHT_WRITE, w.now + SH_E2E_TOKEN_LIFETIME_MS, NULL), SH_ERR_STALE);
     send_raw(&w, a2, 1, "late", &r, &s);
     CHECK_OK(recv_raw(&w, 0, &s, "late"));
     uint8_t kept_seed[32]; /* a revoked device that does not erase what it had */
@@ -364,8 +364,8 @@ static void revoke(void)
     CHECK_MSG("revoked");
     sh_buf_reset(&revs);
     CHECK_OK(sh_e2e_device_revocations(w.devs[0].d, &revs));
-    CHECK_ERR(sh_e2e_token_allows(token.data, token.len, acc_a, revs.data, revs.len, 2,
-                                  SH_E2E_RIGHT_WRITE, w.now), SH_ERR_PERMISSION);
+    CHECK_ERR(sh_token_allows(token.data, token.len, acc_a, revs.data, revs.len, 2,
+                                  SH_TOKEN_RIGHT_WRITE, w.now, NULL), SH_ERR_PERMISSION);
     CHECK_MSG("was revoked");
     sh_buf_free(&r);
     sh_buf_free(&s);

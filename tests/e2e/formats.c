@@ -281,9 +281,9 @@ static void erasure_subsets(void)
               SH_ERR_INVALID);
 }
 
-static sh_e2e_revocations *malloc_rl(void)
+static sh_revocations *malloc_rl(void)
 {
-    static sh_e2e_revocations *rl;
+    static sh_revocations *rl;
 
     if (rl == NULL)
         rl = malloc(sizeof *rl);
@@ -299,7 +299,7 @@ static void canonical(void)
     sh_e2e_device *d;
     sh_buf list, bad, body;
     sh_e2e_devlist *l = malloc(sizeof *l);
-    Shoal__E2e__Signed *outer;
+    Shoal__Signed *outer;
 
     test_random(seed, 16);
     CHECK_OK(sh_e2e_device_new_primary(&d, seed, 1000));
@@ -311,7 +311,7 @@ static void canonical(void)
     CHECK_EQ(l->counter, 1);
     CHECK_EQ(l->n_devices, 1);
     /* The body starts with its label (field 1, a string). */
-    outer = shoal__e2e__signed__unpack(NULL, list.len, list.data);
+    outer = shoal__signed__unpack(NULL, list.len, list.data);
     CHECK(outer != NULL);
     CHECK_EQ(outer->body.data[0], 0x0a);
     CHECK_EQ(outer->body.data[1], strlen(SH_LABEL_E2E_DEVICE_LIST));
@@ -346,22 +346,22 @@ static void canonical(void)
     CHECK_ERR(sh__e2e_devlist_parse(l, bad.data, bad.len), SH_ERR_CRYPTO);
     /* A short signature. */
     {
-        Shoal__E2e__Signed s = SHOAL__E2E__SIGNED__INIT;
+        Shoal__Signed s = SHOAL__SIGNED__INIT;
         s.body = outer->body;
         s.signature = outer->signature;
         s.signature.len = 63;
         sh_buf_reset(&bad);
-        CHECK_OK(sh__e2e_pack(&s.base, &bad));
+        CHECK_OK(sh_wire_pack(&s.base, &bad));
         CHECK_ERR(sh__e2e_devlist_parse(l, bad.data, bad.len), SH_ERR_FORMAT);
         CHECK_MSG("not 64");
     }
     /* An empty body (found by fuzzing: no UB on zero-length input). */
     {
-        Shoal__E2e__Signed s = SHOAL__E2E__SIGNED__INIT;
+        Shoal__Signed s = SHOAL__SIGNED__INIT;
         s.signature = outer->signature;
         sh_buf_reset(&bad);
-        CHECK_OK(sh__e2e_pack(&s.base, &bad));
-        CHECK_ERR(sh__e2e_revocations_parse(malloc_rl(), bad.data, bad.len), SH_ERR_FORMAT);
+        CHECK_OK(sh_wire_pack(&s.base, &bad));
+        CHECK_ERR(sh_revocations_parse(malloc_rl(), bad.data, bad.len), SH_ERR_FORMAT);
         CHECK_MSG("carries label");
     }
     /* A correctly signed body under another label is refused by its parser. */
@@ -370,25 +370,25 @@ static void canonical(void)
         uint8_t key[SH_MLKEM768_EK_BYTES] = {0};
         sh_e2e_bundle b;
         m.label = (char *)SH_LABEL_E2E_SENDER_CERT;
-        m.account_ed25519_pk = sh__e2e_bin(d->account_pk, 32);
+        m.account_ed25519_pk = sh_wire_bin(d->account_pk, 32);
         m.device_id = 1;
-        m.device_ed25519_pk = sh__e2e_bin(d->ed_pk, 32);
+        m.device_ed25519_pk = sh_wire_bin(d->ed_pk, 32);
         m.spk_id = m.pqspk_id = 1;
-        m.spk_x25519 = sh__e2e_bin(key, 32);
-        m.pqspk_mlkem = sh__e2e_bin(key, sizeof key);
+        m.spk_x25519 = sh_wire_bin(key, 32);
+        m.pqspk_mlkem = sh_wire_bin(key, sizeof key);
         sh_buf_reset(&bad);
-        CHECK_OK(sh__e2e_sign_pack(&m.base, d->ed_sk, &bad));
+        CHECK_OK(sh_wire_sign_pack(&m.base, d->ed_sk, &bad));
         CHECK_ERR(sh__e2e_bundle_parse(&b, bad.data, bad.len), SH_ERR_FORMAT);
         CHECK_MSG("expected \"shoal/e2e/prekey-bundle/v1\"");
         m.label = (char *)SH_LABEL_E2E_BUNDLE;
         m.spk_x25519.len = 31;
         sh_buf_reset(&bad);
-        CHECK_OK(sh__e2e_sign_pack(&m.base, d->ed_sk, &bad));
+        CHECK_OK(sh_wire_sign_pack(&m.base, d->ed_sk, &bad));
         CHECK_ERR(sh__e2e_bundle_parse(&b, bad.data, bad.len), SH_ERR_FORMAT);
         CHECK_MSG("signed X25519 prekey has 31 bytes");
         m.spk_x25519.len = 32;
         sh_buf_reset(&bad);
-        CHECK_OK(sh__e2e_sign_pack(&m.base, d->ed_sk, &bad));
+        CHECK_OK(sh_wire_sign_pack(&m.base, d->ed_sk, &bad));
         CHECK_OK(sh__e2e_bundle_parse(&b, bad.data, bad.len));
         CHECK_ERR(sh__e2e_bundle_parse(&b, list.data, list.len), SH_ERR_FORMAT);
     }
@@ -430,7 +430,7 @@ static void canonical(void)
         CHECK_ERR(sh__e2e_devlist_parse(l, bad.data, bad.len), SH_ERR_CRYPTO);
         sh_e2e_device_free(e);
     }
-    sh__e2e_free(outer);
+    sh_wire_free(outer);
     sh_buf_free(&list);
     sh_buf_free(&bad);
     sh_buf_free(&body);

@@ -57,8 +57,20 @@
 /* BLAKE2b-256 ordering of nodes and swarms under a seed (joins, tie-breaks, splits). */
 #define SH_LABEL_DIR_SWARM_ORDER "shoal/dir/swarm-order/v1"
 
+/* Subaccount tokens and token revocation lists (identity module, identity/token.h): field 1 of
+ * each signed body. The strings keep the "e2e" of the module that defined them first, so that
+ * tokens issued before the move still parse. */
+#define SH_LABEL_TOKEN "shoal/e2e/subaccount-token/v1"
+#define SH_LABEL_TOKEN_REVOCATIONS "shoal/e2e/token-revocations/v1"
+
 /* Message hash of the node store (BLAKE2b-256 personalization, exactly 16 bytes; store/store.h). */
 #define SH_LABEL_MSG_HASH "shoal/msghash/v1"
+
+/* Storage API of a service node (node module, node/request.h, docs/node.md). */
+/* Field 1 of the canonical signed request. */
+#define SH_LABEL_STORAGE_REQUEST "shoal/storage/request/v1"
+/* The first input of the proof-of-work hash of an anonymous store in namespace 0. */
+#define SH_LABEL_STORAGE_POW "shoal/storage/pow/v1"
 
 /* Noise prologue of every link (net module): names the link protocol and its version, so that
  * peers speaking another version fail the handshake instead of misreading frames. */
@@ -67,8 +79,6 @@
 /* ---- Protocol V2 (e2e module, docs/protocol-v2.md) ------------------------------------------ */
 /* Signed objects: field 1 of each body. */
 #define SH_LABEL_E2E_DEVICE_LIST "shoal/e2e/device-list/v1"
-#define SH_LABEL_E2E_TOKEN "shoal/e2e/subaccount-token/v1"
-#define SH_LABEL_E2E_REVOCATIONS "shoal/e2e/token-revocations/v1"
 #define SH_LABEL_E2E_BUNDLE "shoal/e2e/prekey-bundle/v1"
 #define SH_LABEL_E2E_SENDER_CERT "shoal/e2e/sender-cert/v1"
 #define SH_LABEL_E2E_ENVELOPE_GRANT "shoal/e2e/envelope-grant/v1"

@@ -1,7 +1,7 @@
-/* The devices of an account (docs/protocol-v2.md, "Device list", "Subaccount tokens", "Envelope
- * key grants"): the account-signed device list with its monotonic counter, the account-signed
- * subaccount tokens of linked devices and the list of revoked tokens, and the grants that carry
- * the account's X-Wing envelope seed to each device. */
+/* The devices of an account (docs/protocol-v2.md, "Device list", "Envelope key grants"): the
+ * account-signed device list with its monotonic counter, and the grants that carry the account's
+ * X-Wing envelope seed to each device. Subaccount tokens and their revocation lists are in the
+ * identity module (identity/token.h). */
 #include "e2e/internal.h"
 
 #include <sodium.h>
@@ -28,20 +28,20 @@ int sh__e2e_devlist_sign(const sh_e2e_devlist *list, const sh_account *account, 
         goto done;
     }
     m.label = (char *)SH_LABEL_E2E_DEVICE_LIST;
-    m.account_ed25519_pk = sh__e2e_bin(list->account, 32);
+    m.account_ed25519_pk = sh_wire_bin(list->account, 32);
     m.counter = list->counter;
     m.timestamp_ms = (uint64_t)list->timestamp_ms;
     m.primary_device_id = list->primary_id;
     m.next_device_id = list->next_id;
     m.envelope_generation = list->envelope_generation;
-    m.envelope_ek = sh__e2e_bin(list->envelope_ek, SH_XWING_EK_BYTES);
+    m.envelope_ek = sh_wire_bin(list->envelope_ek, SH_XWING_EK_BYTES);
     for (size_t i = 0; i < list->n_devices; i++) {
         const sh_e2e_devinfo *d = &list->devices[i];
         shoal__e2e__device_entry__init(&dev[i]);
         dev[i].device_id = d->id;
-        dev[i].ed25519_pk = sh__e2e_bin(d->ed25519_pk, 32);
-        dev[i].x25519_pk = sh__e2e_bin(d->x25519_pk, 32);
-        dev[i].mlkem_ek = sh__e2e_bin(d->mlkem_ek, SH_MLKEM768_EK_BYTES);
+        dev[i].ed25519_pk = sh_wire_bin(d->ed25519_pk, 32);
+        dev[i].x25519_pk = sh_wire_bin(d->x25519_pk, 32);
+        dev[i].mlkem_ek = sh_wire_bin(d->mlkem_ek, SH_MLKEM768_EK_BYTES);
         dev[i].added_ms = (uint64_t)d->added_ms;
         devp[i] = &dev[i];
     }
@@ -50,13 +50,13 @@ int sh__e2e_devlist_sign(const sh_e2e_devlist *list, const sh_account *account, 
     for (size_t i = 0; i < list->n_revoked; i++) {
         shoal__e2e__revoked_device__init(&rev[i]);
         rev[i].device_id = list->revoked[i].id;
-        rev[i].ed25519_pk = sh__e2e_bin(list->revoked[i].ed25519_pk, 32);
+        rev[i].ed25519_pk = sh_wire_bin(list->revoked[i].ed25519_pk, 32);
         rev[i].revoked_ms = (uint64_t)list->revoked[i].revoked_ms;
         revp[i] = &rev[i];
     }
     m.n_revoked = list->n_revoked;
     m.revoked = revp;
-    rc = sh__e2e_sign_pack_account(&m.base, account, out);
+    rc = sh_account_sign_pack(&m.base, account, out);
 done:
     free(rev);
     free(revp);
@@ -69,9 +69,9 @@ static int devlist_entry(sh_e2e_devinfo *d, const Shoal__E2e__DeviceEntry *e)
 
     if (e->device_id == 0)
         return sh_err_set(SH_ERR_FORMAT, "a device list names device id 0, which is reserved");
-    if ((rc = sh__e2e_need_len(e->ed25519_pk, 32, "a device's Ed25519 key")) != SH_OK ||
-        (rc = sh__e2e_need_len(e->x25519_pk, 32, "a device's X25519 key")) != SH_OK ||
-        (rc = sh__e2e_need_len(e->mlkem_ek, SH_MLKEM768_EK_BYTES, "a device's ML-KEM key")) != SH_OK)
+    if ((rc = sh_wire_need_len(e->ed25519_pk, 32, "a device's Ed25519 key")) != SH_OK ||
+        (rc = sh_wire_need_len(e->x25519_pk, 32, "a device's X25519 key")) != SH_OK ||
+        (rc = sh_wire_need_len(e->mlkem_ek, SH_MLKEM768_EK_BYTES, "a device's ML-KEM key")) != SH_OK)
         return rc;
     d->id = e->device_id;
     memcpy(d->ed25519_pk, e->ed25519_pk.data, 32);
@@ -85,8 +85,8 @@ static int devlist_from_pb(sh_e2e_devlist *l, const Shoal__E2e__DeviceList *m)
 {
     int rc;
 
-    if ((rc = sh__e2e_need_len(m->account_ed25519_pk, 32, "the account key")) != SH_OK ||
-        (rc = sh__e2e_need_len(m->envelope_ek, SH_XWING_EK_BYTES, "the envelope key")) != SH_OK)
+    if ((rc = sh_wire_need_len(m->account_ed25519_pk, 32, "the account key")) != SH_OK ||
+        (rc = sh_wire_need_len(m->envelope_ek, SH_XWING_EK_BYTES, "the envelope key")) != SH_OK)
         return rc;
     if (m->n_devices == 0 || m->n_devices > SH_E2E_MAX_DEVICES)
         return sh_err_set(SH_ERR_LIMIT, "a device list has %zu devices; 1 to %d are allowed",
@@ -118,7 +118,7 @@ static int devlist_from_pb(sh_e2e_devlist *l, const Shoal__E2e__DeviceList *m)
     }
     l->n_revoked = m->n_revoked;
     for (size_t i = 0; i < m->n_revoked; i++) {
-        if ((rc = sh__e2e_need_len(m->revoked[i]->ed25519_pk, 32, "a revoked device's key")) != SH_OK)
+        if ((rc = sh_wire_need_len(m->revoked[i]->ed25519_pk, 32, "a revoked device's key")) != SH_OK)
             return rc;
         l->revoked[i].id = m->revoked[i]->device_id;
         memcpy(l->revoked[i].ed25519_pk, m->revoked[i]->ed25519_pk.data, 32);
@@ -133,20 +133,20 @@ static int devlist_from_pb(sh_e2e_devlist *l, const Shoal__E2e__DeviceList *m)
 
 int sh__e2e_devlist_parse(sh_e2e_devlist *list, const uint8_t *in, size_t len)
 {
-    Shoal__E2e__Signed *outer = NULL;
+    Shoal__Signed *outer = NULL;
     Shoal__E2e__DeviceList *m = NULL;
     int rc;
 
     memset(list, 0, sizeof *list);
-    rc = sh__e2e_open_signed(&shoal__e2e__device_list__descriptor, SH_LABEL_E2E_DEVICE_LIST, in,
+    rc = sh_wire_open_signed(&shoal__e2e__device_list__descriptor, SH_LABEL_E2E_DEVICE_LIST, in,
                              len, "device list", &outer, (ProtobufCMessage **)&m);
     if (rc != SH_OK)
         return rc;
     rc = devlist_from_pb(list, m);
     if (rc == SH_OK)
-        rc = sh__e2e_verify(outer, list->account, "device list");
-    sh__e2e_free(outer);
-    sh__e2e_free(m);
+        rc = sh_wire_verify(outer, list->account, "device list");
+    sh_wire_free(outer);
+    sh_wire_free(m);
     return rc;
 }
 
@@ -164,169 +164,6 @@ bool sh__e2e_devlist_is_revoked_key(const sh_e2e_devlist *list, const uint8_t ed
         if (memcmp(list->revoked[i].ed25519_pk, ed25519_pk, 32) == 0)
             return true;
     return false;
-}
-
-/* ---- Subaccount tokens ------------------------------------------------------------------- */
-
-int sh__e2e_token_sign(const sh_e2e_token *tok, const sh_account *account, sh_buf *out)
-{
-    Shoal__E2e__SubaccountToken m = SHOAL__E2E__SUBACCOUNT_TOKEN__INIT;
-    Shoal__E2e__NamespaceGrant g[16], *gp[16];
-    int rc;
-
-    if (tok->n_grants > 16)
-        return sh_err_set(SH_ERR_LIMIT, "a token carries at most 16 namespace grants");
-    m.label = (char *)SH_LABEL_E2E_TOKEN;
-    m.account_ed25519_pk = sh__e2e_bin(tok->account, 32);
-    m.device_ed25519_pk = sh__e2e_bin(tok->device_ed25519_pk, 32);
-    m.device_id = tok->device_id;
-    m.token_id = sh__e2e_bin(tok->token_id, SH_E2E_TOKEN_ID_BYTES);
-    for (size_t i = 0; i < tok->n_grants; i++) {
-        shoal__e2e__namespace_grant__init(&g[i]);
-        g[i].namespace_ = tok->grants[i].ns;
-        g[i].rights = tok->grants[i].rights;
-        gp[i] = &g[i];
-    }
-    m.n_grants = tok->n_grants;
-    m.grants = gp;
-    m.issued_ms = (uint64_t)tok->issued_ms;
-    m.expires_ms = (uint64_t)tok->expires_ms;
-    rc = sh__e2e_sign_pack_account(&m.base, account, out);
-    return rc;
-}
-
-int sh__e2e_token_parse(sh_e2e_token *tok, const uint8_t *in, size_t len, int64_t now_ms)
-{
-    Shoal__E2e__Signed *outer = NULL;
-    Shoal__E2e__SubaccountToken *m = NULL;
-    int rc;
-
-    memset(tok, 0, sizeof *tok);
-    rc = sh__e2e_open_signed(&shoal__e2e__subaccount_token__descriptor, SH_LABEL_E2E_TOKEN, in,
-                             len, "subaccount token", &outer, (ProtobufCMessage **)&m);
-    if (rc != SH_OK)
-        return rc;
-    if ((rc = sh__e2e_need_len(m->account_ed25519_pk, 32, "the token's account")) != SH_OK ||
-        (rc = sh__e2e_need_len(m->device_ed25519_pk, 32, "the token's device key")) != SH_OK ||
-        (rc = sh__e2e_need_len(m->token_id, SH_E2E_TOKEN_ID_BYTES, "the token id")) != SH_OK)
-        goto done;
-    if (m->n_grants > 16) {
-        rc = sh_err_set(SH_ERR_LIMIT, "a token carries at most 16 namespace grants");
-        goto done;
-    }
-    memcpy(tok->account, m->account_ed25519_pk.data, 32);
-    memcpy(tok->device_ed25519_pk, m->device_ed25519_pk.data, 32);
-    memcpy(tok->token_id, m->token_id.data, SH_E2E_TOKEN_ID_BYTES);
-    tok->device_id = m->device_id;
-    tok->n_grants = m->n_grants;
-    for (size_t i = 0; i < m->n_grants; i++) {
-        tok->grants[i].ns = m->grants[i]->namespace_;
-        tok->grants[i].rights = m->grants[i]->rights;
-    }
-    tok->issued_ms = (int64_t)m->issued_ms;
-    tok->expires_ms = (int64_t)m->expires_ms;
-    if ((rc = sh__e2e_verify(outer, tok->account, "subaccount token")) != SH_OK)
-        goto done;
-    if (now_ms >= tok->expires_ms)
-        rc = sh_err_set(SH_ERR_STALE, "the subaccount token expired %lld s ago",
-                        (long long)((now_ms - tok->expires_ms) / 1000));
-done:
-    sh__e2e_free(outer);
-    sh__e2e_free(m);
-    return rc;
-}
-
-/* ---- Token revocation list ----------------------------------------------------------------- */
-
-int sh__e2e_revocations_sign(const sh_e2e_revocations *rl, const sh_account *account, sh_buf *out)
-{
-    Shoal__E2e__RevocationList m = SHOAL__E2E__REVOCATION_LIST__INIT;
-    ProtobufCBinaryData *ids = calloc(rl->n + 1, sizeof *ids);
-    int rc;
-
-    if (ids == NULL)
-        return sh_err_set(SH_ERR_NOMEM, "out of memory for a revocation list");
-    m.label = (char *)SH_LABEL_E2E_REVOCATIONS;
-    m.account_ed25519_pk = sh__e2e_bin(rl->account, 32);
-    m.counter = rl->counter;
-    m.timestamp_ms = (uint64_t)rl->timestamp_ms;
-    for (size_t i = 0; i < rl->n; i++)
-        ids[i] = sh__e2e_bin(rl->ids[i], SH_E2E_TOKEN_ID_BYTES);
-    m.n_token_ids = rl->n;
-    m.token_ids = ids;
-    rc = sh__e2e_sign_pack_account(&m.base, account, out);
-    free(ids);
-    return rc;
-}
-
-int sh__e2e_revocations_parse(sh_e2e_revocations *rl, const uint8_t *in, size_t len)
-{
-    Shoal__E2e__Signed *outer = NULL;
-    Shoal__E2e__RevocationList *m = NULL;
-    int rc;
-
-    memset(rl, 0, sizeof *rl);
-    rc = sh__e2e_open_signed(&shoal__e2e__revocation_list__descriptor, SH_LABEL_E2E_REVOCATIONS,
-                             in, len, "token revocation list", &outer, (ProtobufCMessage **)&m);
-    if (rc != SH_OK)
-        return rc;
-    if ((rc = sh__e2e_need_len(m->account_ed25519_pk, 32, "the revocation list's account")) != SH_OK)
-        goto done;
-    if (m->n_token_ids > SH_E2E_MAX_REVOKED_TOKENS) {
-        rc = sh_err_set(SH_ERR_LIMIT, "a revocation list holds at most %d tokens",
-                        SH_E2E_MAX_REVOKED_TOKENS);
-        goto done;
-    }
-    memcpy(rl->account, m->account_ed25519_pk.data, 32);
-    rl->counter = m->counter;
-    rl->timestamp_ms = (int64_t)m->timestamp_ms;
-    rl->n = m->n_token_ids;
-    for (size_t i = 0; i < rl->n; i++) {
-        if ((rc = sh__e2e_need_len(m->token_ids[i], SH_E2E_TOKEN_ID_BYTES, "a revoked token id")) != SH_OK)
-            goto done;
-        memcpy(rl->ids[i], m->token_ids[i].data, SH_E2E_TOKEN_ID_BYTES);
-    }
-    rc = sh__e2e_verify(outer, rl->account, "token revocation list");
-done:
-    sh__e2e_free(outer);
-    sh__e2e_free(m);
-    return rc;
-}
-
-int sh_e2e_token_allows(const uint8_t *token, size_t token_len, const uint8_t account[static 32],
-                        const uint8_t *revocations, size_t rev_len, int32_t ns, uint32_t right,
-                        int64_t now_ms)
-{
-    sh_e2e_token tok;
-    sh_e2e_revocations *rl = NULL;
-    int rc = sh__e2e_token_parse(&tok, token, token_len, now_ms);
-
-    if (rc != SH_OK)
-        return rc;
-    if (memcmp(tok.account, account, 32) != 0)
-        return sh_err_set(SH_ERR_PERMISSION, "the token was issued by another account");
-    if (revocations != NULL) {
-        if ((rl = malloc(sizeof *rl)) == NULL)
-            return sh_err_set(SH_ERR_NOMEM, "out of memory for a revocation list");
-        if ((rc = sh__e2e_revocations_parse(rl, revocations, rev_len)) != SH_OK)
-            goto done;
-        if (memcmp(rl->account, account, 32) != 0) {
-            rc = sh_err_set(SH_ERR_PERMISSION, "the revocation list is another account's");
-            goto done;
-        }
-        for (size_t i = 0; i < rl->n; i++)
-            if (memcmp(rl->ids[i], tok.token_id, SH_E2E_TOKEN_ID_BYTES) == 0) {
-                rc = sh_err_set(SH_ERR_PERMISSION, "the token of device %u was revoked", tok.device_id);
-                goto done;
-            }
-    }
-    rc = sh_err_set(SH_ERR_PERMISSION, "the token grants no such right in namespace %d", ns);
-    for (size_t i = 0; i < tok.n_grants; i++)
-        if (tok.grants[i].ns == ns && (tok.grants[i].rights & right) == right)
-            rc = SH_OK;
-done:
-    free(rl);
-    return rc;
 }
 
 /* ---- Envelope key grants ------------------------------------------------------------------- */
@@ -368,13 +205,13 @@ int sh__e2e_grant_make(const sh_account *account, const sh_e2e_devinfo *dev, uin
         goto done;
     crypto_aead_xchacha20poly1305_ietf_encrypt(sealed, NULL, seed, 32, NULL, 0, NULL, nonce, key);
     m.label = (char *)SH_LABEL_E2E_ENVELOPE_GRANT;
-    m.account_ed25519_pk = sh__e2e_bin(sh_account_ed25519_pk(account), 32);
+    m.account_ed25519_pk = sh_wire_bin(sh_account_ed25519_pk(account), 32);
     m.device_id = dev->id;
     m.generation = generation;
-    m.eph_x25519 = sh__e2e_bin(eph_pk, 32);
-    m.mlkem_ct = sh__e2e_bin(ct, sizeof ct);
-    m.sealed_seed = sh__e2e_bin(sealed, sizeof sealed);
-    rc = sh__e2e_sign_pack_account(&m.base, account, out);
+    m.eph_x25519 = sh_wire_bin(eph_pk, 32);
+    m.mlkem_ct = sh_wire_bin(ct, sizeof ct);
+    m.sealed_seed = sh_wire_bin(sealed, sizeof sealed);
+    rc = sh_account_sign_pack(&m.base, account, out);
 done:
     sodium_memzero(eph_sk, sizeof eph_sk);
     sodium_memzero(dh, sizeof dh);
@@ -388,27 +225,27 @@ int sh__e2e_grant_open(const uint8_t *in, size_t len, const uint8_t account[stat
                        const uint8_t x25519_pk[static 32], const uint8_t mlkem_seed[static 64],
                        uint32_t *generation, uint8_t seed[static 32])
 {
-    Shoal__E2e__Signed *outer = NULL;
+    Shoal__Signed *outer = NULL;
     Shoal__E2e__EnvelopeKeyGrant *m = NULL;
     uint8_t dh[32], ss[32], key[32], nonce[24] = {0};
     int rc;
 
-    rc = sh__e2e_open_signed(&shoal__e2e__envelope_key_grant__descriptor,
+    rc = sh_wire_open_signed(&shoal__e2e__envelope_key_grant__descriptor,
                              SH_LABEL_E2E_ENVELOPE_GRANT, in, len, "envelope key grant", &outer,
                              (ProtobufCMessage **)&m);
     if (rc != SH_OK)
         return rc;
-    if ((rc = sh__e2e_need_len(m->account_ed25519_pk, 32, "the grant's account")) != SH_OK ||
-        (rc = sh__e2e_need_len(m->eph_x25519, 32, "the grant's ephemeral key")) != SH_OK ||
-        (rc = sh__e2e_need_len(m->mlkem_ct, SH_MLKEM768_CT_BYTES, "the grant's ciphertext")) != SH_OK ||
-        (rc = sh__e2e_need_len(m->sealed_seed, 32 + SH_E2E_TAG_BYTES, "the grant's sealed seed")) != SH_OK)
+    if ((rc = sh_wire_need_len(m->account_ed25519_pk, 32, "the grant's account")) != SH_OK ||
+        (rc = sh_wire_need_len(m->eph_x25519, 32, "the grant's ephemeral key")) != SH_OK ||
+        (rc = sh_wire_need_len(m->mlkem_ct, SH_MLKEM768_CT_BYTES, "the grant's ciphertext")) != SH_OK ||
+        (rc = sh_wire_need_len(m->sealed_seed, 32 + SH_E2E_TAG_BYTES, "the grant's sealed seed")) != SH_OK)
         goto done;
     if (memcmp(m->account_ed25519_pk.data, account, 32) != 0 || m->device_id != device_id) {
         rc = sh_err_set(SH_ERR_PERMISSION, "the grant is for device %u of another account or device",
                         m->device_id);
         goto done;
     }
-    if ((rc = sh__e2e_verify(outer, account, "envelope key grant")) != SH_OK)
+    if ((rc = sh_wire_verify(outer, account, "envelope key grant")) != SH_OK)
         goto done;
     if (crypto_scalarmult(dh, x25519_sk, m->eph_x25519.data) != 0) {
         rc = sh_err_set(SH_ERR_CRYPTO, "the grant's ephemeral key is a low-order point");
@@ -428,7 +265,7 @@ done:
     sodium_memzero(dh, sizeof dh);
     sodium_memzero(ss, sizeof ss);
     sodium_memzero(key, sizeof key);
-    sh__e2e_free(outer);
-    sh__e2e_free(m);
+    sh_wire_free(outer);
+    sh_wire_free(m);
     return rc;
 }

@@ -13,13 +13,13 @@
 #define DEVICE_STATE_VERSION 1
 
 /* A Signed message pointing into stored bytes, decoded shallowly. */
-static int signed_of(const sh_buf *b, Shoal__E2e__Signed **out)
+static int signed_of(const sh_buf *b, Shoal__Signed **out)
 {
     if (b->len == 0) {
         *out = NULL;
         return SH_OK;
     }
-    *out = (Shoal__E2e__Signed *)protobuf_c_message_unpack(&shoal__e2e__signed__descriptor, NULL,
+    *out = (Shoal__Signed *)protobuf_c_message_unpack(&shoal__signed__descriptor, NULL,
                                                           b->len, b->data);
     if (*out == NULL)
         return sh_err_set(SH_ERR_INTERNAL, "a stored signed object does not decode");
@@ -34,16 +34,16 @@ typedef struct save_ctx {
     ProtobufCBinaryData **seen;
     Shoal__E2e__PeerAccount *acc;
     Shoal__E2e__PeerAccount **accp;
-    Shoal__E2e__Signed ***bundles;
+    Shoal__Signed ***bundles;
     Shoal__E2e__Session **sessions;
-    Shoal__E2e__Signed **issued;
+    Shoal__Signed **issued;
     size_t n_signed;
-    Shoal__E2e__Signed *signed_list[4096];
+    Shoal__Signed *signed_list[4096];
 } save_ctx;
 
-static Shoal__E2e__Signed *track(save_ctx *c, const sh_buf *b, int *rc)
+static Shoal__Signed *track(save_ctx *c, const sh_buf *b, int *rc)
 {
-    Shoal__E2e__Signed *s = NULL;
+    Shoal__Signed *s = NULL;
 
     if (*rc != SH_OK)
         return NULL;
@@ -72,15 +72,15 @@ static int save_prekeys(const sh_e2e_device *d, save_ctx *c)
         Shoal__E2e__Prekey *m = &c->pk[i];
         shoal__e2e__prekey__init(m);
         m->spk_id = p->id;
-        m->spk_sk = sh__e2e_bin(p->spk_sk, 32);
+        m->spk_sk = sh_wire_bin(p->spk_sk, 32);
         m->pqspk_id = p->id;
-        m->pq_seed = sh__e2e_bin(p->pq_seed, SH_E2E_MLKEM_SEED_BYTES);
+        m->pq_seed = sh_wire_bin(p->pq_seed, SH_E2E_MLKEM_SEED_BYTES);
         m->created_ms = (uint64_t)p->created_ms;
         m->erase_after_ms = (uint64_t)p->erase_after_ms;
         if ((c->seen[i] = calloc(p->n_seen + 1, sizeof **c->seen)) == NULL)
             return sh_err_set(SH_ERR_NOMEM, "out of memory saving a replay set");
         for (size_t j = 0; j < p->n_seen; j++)
-            c->seen[i][j] = sh__e2e_bin(p->seen[j], SH_E2E_REPLAY_TAG_BYTES);
+            c->seen[i][j] = sh_wire_bin(p->seen[j], SH_E2E_REPLAY_TAG_BYTES);
         m->n_seen_handshakes = p->n_seen;
         m->seen_handshakes = c->seen[i];
         m->bundle = track(c, &p->bundle, &rc);
@@ -129,7 +129,7 @@ static int save_sessions(const sh_e2e_device *d, save_ctx *c)
         sh_buf b;
         sh_buf_init_secret(&b);
         if ((rc = sh__e2e_session_save(d->sessions[i], &b)) == SH_OK) {
-            c->sessions[i] = shoal__e2e__session__unpack(&sh__e2e_secret_allocator, b.len, b.data);
+            c->sessions[i] = shoal__e2e__session__unpack(&sh_wire_secret_allocator, b.len, b.data);
             if (c->sessions[i] == NULL)
                 rc = sh_err_set(SH_ERR_INTERNAL, "a saved session does not decode");
         }
@@ -149,7 +149,7 @@ static void save_free(save_ctx *c, size_t n_prekeys, size_t n_accounts, size_t n
     for (size_t i = 0; c->bundles && i < n_accounts; i++)
         free(c->bundles[i]);
     for (size_t i = 0; c->sessions && i < n_sessions; i++)
-        sh__e2e_free_secret(c->sessions[i]);
+        sh_wire_free_secret(c->sessions[i]);
     free(c->pk);
     free(c->pkp);
     free(c->seen);
@@ -172,15 +172,15 @@ int sh_e2e_device_save(const sh_e2e_device *d, sh_buf *out)
     m = &c->m;
     shoal__e2e__device_state__init(m);
     m->version = DEVICE_STATE_VERSION;
-    m->account_ed25519_pk = sh__e2e_bin(d->account_pk, 32);
+    m->account_ed25519_pk = sh_wire_bin(d->account_pk, 32);
     if (d->account != NULL)
-        m->account_seed = sh__e2e_bin(d->account_seed, 16);
+        m->account_seed = sh_wire_bin(d->account_seed, 16);
     m->device_id = d->device_id;
-    m->ed25519_seed = sh__e2e_bin(d->ed_sk, 32);
-    m->x25519_sk = sh__e2e_bin(d->x_sk, 32);
-    m->mlkem_seed = sh__e2e_bin(d->mlkem_seed, SH_E2E_MLKEM_SEED_BYTES);
-    c->env[0] = sh__e2e_bin(d->prev_env_seed, 32);
-    c->env[1] = sh__e2e_bin(d->env_seed, 32);
+    m->ed25519_seed = sh_wire_bin(d->ed_sk, 32);
+    m->x25519_sk = sh_wire_bin(d->x_sk, 32);
+    m->mlkem_seed = sh_wire_bin(d->mlkem_seed, SH_E2E_MLKEM_SEED_BYTES);
+    c->env[0] = sh_wire_bin(d->prev_env_seed, 32);
+    c->env[1] = sh_wire_bin(d->env_seed, 32);
     m->n_envelope_seeds = 2;
     m->envelope_seeds = c->env;
     m->envelope_generation = d->env_gen;
@@ -197,7 +197,7 @@ int sh_e2e_device_save(const sh_e2e_device *d, sh_buf *out)
     m->issued_tokens = c->issued;
     if (rc == SH_OK && (rc = save_prekeys(d, c)) == SH_OK && (rc = save_accounts(d, c)) == SH_OK &&
         (rc = save_sessions(d, c)) == SH_OK)
-        rc = sh__e2e_pack(&m->base, out);
+        rc = sh_wire_pack(&m->base, out);
     save_free(c, d->n_prekeys, d->n_accounts, d->n_sessions);
     sh_secret_free(c);
     return rc;
@@ -205,26 +205,26 @@ int sh_e2e_device_save(const sh_e2e_device *d, sh_buf *out)
 
 /* ---- Loading ------------------------------------------------------------------------------- */
 
-static int pack_signed(const Shoal__E2e__Signed *s, sh_buf *out)
+static int pack_signed(const Shoal__Signed *s, sh_buf *out)
 {
     sh_buf_reset(out);
-    return s == NULL ? SH_OK : sh__e2e_pack(&s->base, out);
+    return s == NULL ? SH_OK : sh_wire_pack(&s->base, out);
 }
 
 static int load_keys(sh_e2e_device *d, const Shoal__E2e__DeviceState *m)
 {
     int rc;
 
-    if ((rc = sh__e2e_need_len(m->account_ed25519_pk, 32, "the account key")) != SH_OK ||
-        (rc = sh__e2e_need_len(m->ed25519_seed, 32, "the device key")) != SH_OK ||
-        (rc = sh__e2e_need_len(m->x25519_sk, 32, "the device X25519 key")) != SH_OK ||
-        (rc = sh__e2e_need_len(m->mlkem_seed, SH_E2E_MLKEM_SEED_BYTES, "the ML-KEM seed")) != SH_OK)
+    if ((rc = sh_wire_need_len(m->account_ed25519_pk, 32, "the account key")) != SH_OK ||
+        (rc = sh_wire_need_len(m->ed25519_seed, 32, "the device key")) != SH_OK ||
+        (rc = sh_wire_need_len(m->x25519_sk, 32, "the device X25519 key")) != SH_OK ||
+        (rc = sh_wire_need_len(m->mlkem_seed, SH_E2E_MLKEM_SEED_BYTES, "the ML-KEM seed")) != SH_OK)
         return rc;
     if (m->n_envelope_seeds != 2 || m->envelope_seeds[0].len != 32 || m->envelope_seeds[1].len != 32)
         return sh_err_set(SH_ERR_FORMAT, "saved device: envelope seeds malformed");
     memcpy(d->account_pk, m->account_ed25519_pk.data, 32);
     if (m->account_seed.len != 0) {
-        if ((rc = sh__e2e_need_len(m->account_seed, 16, "the account seed")) != SH_OK ||
+        if ((rc = sh_wire_need_len(m->account_seed, 16, "the account seed")) != SH_OK ||
             (rc = sh_account_from_seed(&d->account, m->account_seed.data)) != SH_OK)
             return rc;
         memcpy(d->account_seed, m->account_seed.data, 16);
@@ -259,8 +259,8 @@ static int load_prekey(sh_e2e_device *d, const Shoal__E2e__Prekey *m)
     }
     d->prekeys = a;
     d->prekeys[d->n_prekeys++] = p;
-    if ((rc = sh__e2e_need_len(m->spk_sk, 32, "a prekey")) != SH_OK ||
-        (rc = sh__e2e_need_len(m->pq_seed, SH_E2E_MLKEM_SEED_BYTES, "a PQ prekey")) != SH_OK)
+    if ((rc = sh_wire_need_len(m->spk_sk, 32, "a prekey")) != SH_OK ||
+        (rc = sh_wire_need_len(m->pq_seed, SH_E2E_MLKEM_SEED_BYTES, "a PQ prekey")) != SH_OK)
         return rc;
     p->id = m->spk_id;
     memcpy(p->spk_sk, m->spk_sk.data, 32);
@@ -277,7 +277,7 @@ static int load_prekey(sh_e2e_device *d, const Shoal__E2e__Prekey *m)
         p->cap_seen = m->n_seen_handshakes;
     }
     for (size_t i = 0; i < m->n_seen_handshakes; i++) {
-        if ((rc = sh__e2e_need_len(m->seen_handshakes[i], SH_E2E_REPLAY_TAG_BYTES, "a replay tag")) != SH_OK)
+        if ((rc = sh_wire_need_len(m->seen_handshakes[i], SH_E2E_REPLAY_TAG_BYTES, "a replay tag")) != SH_OK)
             return rc;
         memcpy(p->seen[p->n_seen++], m->seen_handshakes[i].data, SH_E2E_REPLAY_TAG_BYTES);
     }
@@ -360,8 +360,8 @@ int sh_e2e_device_load(sh_e2e_device **out, const uint8_t *state, size_t len)
 
     if ((rc = sh_crypto_init()) != SH_OK)
         return rc;
-    rc = sh__e2e_unpack_with(&shoal__e2e__device_state__descriptor, state, len, "saved device",
-                             &sh__e2e_secret_allocator, (ProtobufCMessage **)&m);
+    rc = sh_wire_unpack_with(&shoal__e2e__device_state__descriptor, state, len, "saved device",
+                             &sh_wire_secret_allocator, (ProtobufCMessage **)&m);
     if (rc != SH_OK)
         return rc;
     if ((d = sh__e2e_device_alloc()) == NULL) {
@@ -374,6 +374,6 @@ int sh_e2e_device_load(sh_e2e_device **out, const uint8_t *state, size_t len)
     d = NULL;
 done:
     sh_e2e_device_free(d);
-    sh__e2e_free_secret(m);
+    sh_wire_free_secret(m);
     return rc;
 }

@@ -45,11 +45,6 @@
 #define SH_E2E_SAS_EMOJI 6
 #define SH_E2E_SAS_BYTES 128              /* room for the SAS text: 6 emoji and their names */
 
-/* Storage rights in a subaccount token. */
-#define SH_E2E_RIGHT_READ 1u
-#define SH_E2E_RIGHT_WRITE 2u
-#define SH_E2E_RIGHT_DELETE 4u
-
 typedef struct sh_e2e_device sh_e2e_device;
 
 /* ---- Devices ----------------------------------------------------------------------------- */

@@ -29,29 +29,29 @@ int sh__e2e_cert_sign(const sh_e2e_cert *c, const uint8_t device_ed_sk[static 64
     Shoal__E2e__SenderCert m = SHOAL__E2E__SENDER_CERT__INIT;
 
     m.label = (char *)SH_LABEL_E2E_SENDER_CERT;
-    m.sender_account_ed25519_pk = sh__e2e_bin(c->sender_account, 32);
+    m.sender_account_ed25519_pk = sh_wire_bin(c->sender_account, 32);
     m.sender_device_id = c->sender_device_id;
-    m.sender_device_ed25519_pk = sh__e2e_bin(c->sender_device_ed, 32);
-    m.recipient_account_ed25519_pk = sh__e2e_bin(c->recipient_account, 32);
+    m.sender_device_ed25519_pk = sh_wire_bin(c->sender_device_ed, 32);
+    m.recipient_account_ed25519_pk = sh_wire_bin(c->recipient_account, 32);
     m.devlist_counter = c->devlist_counter;
     m.expires_ms = (uint64_t)c->expires_ms;
-    return sh__e2e_sign_pack(&m.base, device_ed_sk, out);
+    return sh_wire_sign_pack(&m.base, device_ed_sk, out);
 }
 
 int sh__e2e_cert_parse(sh_e2e_cert *c, const uint8_t *in, size_t len)
 {
-    Shoal__E2e__Signed *outer = NULL;
+    Shoal__Signed *outer = NULL;
     Shoal__E2e__SenderCert *m = NULL;
     int rc;
 
     memset(c, 0, sizeof *c);
-    rc = sh__e2e_open_signed(&shoal__e2e__sender_cert__descriptor, SH_LABEL_E2E_SENDER_CERT, in,
+    rc = sh_wire_open_signed(&shoal__e2e__sender_cert__descriptor, SH_LABEL_E2E_SENDER_CERT, in,
                              len, "sender certificate", &outer, (ProtobufCMessage **)&m);
     if (rc != SH_OK)
         return rc;
-    if ((rc = sh__e2e_need_len(m->sender_account_ed25519_pk, 32, "the sender account")) != SH_OK ||
-        (rc = sh__e2e_need_len(m->sender_device_ed25519_pk, 32, "the sender device key")) != SH_OK ||
-        (rc = sh__e2e_need_len(m->recipient_account_ed25519_pk, 32, "the recipient account")) != SH_OK)
+    if ((rc = sh_wire_need_len(m->sender_account_ed25519_pk, 32, "the sender account")) != SH_OK ||
+        (rc = sh_wire_need_len(m->sender_device_ed25519_pk, 32, "the sender device key")) != SH_OK ||
+        (rc = sh_wire_need_len(m->recipient_account_ed25519_pk, 32, "the recipient account")) != SH_OK)
         goto done;
     memcpy(c->sender_account, m->sender_account_ed25519_pk.data, 32);
     c->sender_device_id = m->sender_device_id;
@@ -59,10 +59,10 @@ int sh__e2e_cert_parse(sh_e2e_cert *c, const uint8_t *in, size_t len)
     memcpy(c->recipient_account, m->recipient_account_ed25519_pk.data, 32);
     c->devlist_counter = m->devlist_counter;
     c->expires_ms = (int64_t)m->expires_ms;
-    rc = sh__e2e_verify(outer, c->sender_device_ed, "sender certificate");
+    rc = sh_wire_verify(outer, c->sender_device_ed, "sender certificate");
 done:
-    sh__e2e_free(outer);
-    sh__e2e_free(m);
+    sh_wire_free(outer);
+    sh_wire_free(m);
     return rc;
 }
 

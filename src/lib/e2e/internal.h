@@ -12,60 +12,26 @@
 
 #include "e2e.pb-c.h"
 #include "e2e/e2e.h"
+#include "identity/token.h"
 #include "util/buf.h"
+#include "wire/pb.h"
 
 #define SH_E2E_KEY_BYTES 32
 #define SH_E2E_HASH_BYTES 32
-#define SH_E2E_SIG_BYTES 64
-#define SH_E2E_TOKEN_ID_BYTES 16
 #define SH_E2E_REPLAY_TAG_BYTES 16
 #define SH_E2E_MLKEM_SEED_BYTES 64 /* d || z */
 #define SH_E2E_NONCE_BYTES 24      /* XChaCha20-Poly1305 */
 #define SH_E2E_TAG_BYTES 16
 #define SH_E2E_LINK_SECRET_BYTES 16
 
-/* ---- signed.c: canonical protobuf, labels, signatures ---------------------------------------- */
+/* ---- kdf.c ---------------------------------------------------------------------------------- */
 
-int sh__e2e_pack(const ProtobufCMessage *m, sh_buf *out) SH_E2E_WUR;
-/* Wraps the canonical encoding of `body` and its Ed25519 signature (libsodium 64-byte sk). */
-int sh__e2e_sign_pack(const ProtobufCMessage *body, const uint8_t ed_sk[static 64], sh_buf *out)
-    SH_E2E_WUR;
-/* The same, signed by an account key. */
-int sh__e2e_sign_pack_account(const ProtobufCMessage *body, const sh_account *account, sh_buf *out)
-    SH_E2E_WUR;
-/* Decodes and insists on the canonical form: re-encoding gives the same bytes, no unknown
- * fields. SH_ERR_FORMAT otherwise. Free *out with protobuf_c_message_free_unpacked. */
-int sh__e2e_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *in, size_t len,
-                   const char *what, ProtobufCMessage **out) SH_E2E_WUR;
-/* A Signed wrapper and its body (label checked, signature NOT yet checked). */
-int sh__e2e_open_signed(const ProtobufCMessageDescriptor *desc, const char *label,
-                        const uint8_t *in, size_t len, const char *what,
-                        Shoal__E2e__Signed **outer, ProtobufCMessage **body) SH_E2E_WUR;
-int sh__e2e_verify(const Shoal__E2e__Signed *outer, const uint8_t pk[static 32], const char *what)
-    SH_E2E_WUR;
-/* A bytes field must have exactly `want` bytes. */
-int sh__e2e_need_len(ProtobufCBinaryData b, size_t want, const char *what) SH_E2E_WUR;
-/* The same for saved state: the decoded message's memory is wiped when freed with
- * sh__e2e_free_secret. */
-extern ProtobufCAllocator sh__e2e_secret_allocator;
-int sh__e2e_unpack_with(const ProtobufCMessageDescriptor *desc, const uint8_t *in, size_t len,
-                        const char *what, ProtobufCAllocator *alloc, ProtobufCMessage **out)
-    SH_E2E_WUR;
-void sh__e2e_free_secret(void *msg);
-/* Frees a message from sh__e2e_unpack / open_signed (NULL accepted). */
-void sh__e2e_free(void *msg);
-/* The label string a body starts with (field 1), for the parser. */
-static inline ProtobufCBinaryData sh__e2e_bin(const void *p, size_t len)
-{
-    ProtobufCBinaryData b = {len, (uint8_t *)(uintptr_t)p};
-    return b;
-}
 /* HKDF-SHA256 with a label and optional context as info; out_len <= 255*32. */
 int sh__e2e_kdf(uint8_t *out, size_t out_len, const uint8_t *salt, size_t salt_len,
                 const uint8_t *ikm, size_t ikm_len, const char *label, const uint8_t *ctx,
                 size_t ctx_len);
 
-/* ---- devices.c: device lists, subaccount tokens, revocation lists, grants --------------------- */
+/* ---- devices.c: device lists, envelope key grants (tokens: identity/token.h) ----------------- */
 
 typedef struct sh_e2e_devinfo {
     uint32_t id;
@@ -101,45 +67,6 @@ int sh__e2e_devlist_sign(const sh_e2e_devlist *list, const sh_account *account, 
 int sh__e2e_devlist_parse(sh_e2e_devlist *list, const uint8_t *in, size_t len) SH_E2E_WUR;
 const sh_e2e_devinfo *sh__e2e_devlist_find(const sh_e2e_devlist *list, uint32_t id);
 bool sh__e2e_devlist_is_revoked_key(const sh_e2e_devlist *list, const uint8_t ed25519_pk[32]);
-
-typedef struct sh_e2e_grant_right {
-    int32_t ns;
-    uint32_t rights;
-} sh_e2e_grant_right;
-
-typedef struct sh_e2e_token {
-    uint8_t account[32];
-    uint8_t device_ed25519_pk[32];
-    uint32_t device_id;
-    uint8_t token_id[SH_E2E_TOKEN_ID_BYTES];
-    size_t n_grants;
-    sh_e2e_grant_right grants[16];
-    int64_t issued_ms;
-    int64_t expires_ms;
-} sh_e2e_token;
-
-int sh__e2e_token_sign(const sh_e2e_token *tok, const sh_account *account, sh_buf *out) SH_E2E_WUR;
-/* Parses and checks a token against its account: signature, expiry (SH_ERR_STALE). */
-int sh__e2e_token_parse(sh_e2e_token *tok, const uint8_t *in, size_t len, int64_t now_ms)
-    SH_E2E_WUR;
-/* A node's question: may this token's device do `right` in namespace `ns` of `account` now?
- * Checks the token, then the account's revocation list (may be NULL). SH_ERR_PERMISSION when not. */
-int sh_e2e_token_allows(const uint8_t *token, size_t token_len, const uint8_t account[static 32],
-                        const uint8_t *revocations, size_t rev_len, int32_t ns, uint32_t right,
-                        int64_t now_ms) SH_E2E_WUR;
-
-#define SH_E2E_MAX_REVOKED_TOKENS 1024
-typedef struct sh_e2e_revocations {
-    uint8_t account[32];
-    uint64_t counter;
-    int64_t timestamp_ms;
-    size_t n;
-    uint8_t ids[SH_E2E_MAX_REVOKED_TOKENS][SH_E2E_TOKEN_ID_BYTES];
-} sh_e2e_revocations;
-
-int sh__e2e_revocations_sign(const sh_e2e_revocations *rl, const sh_account *account, sh_buf *out)
-    SH_E2E_WUR;
-int sh__e2e_revocations_parse(sh_e2e_revocations *rl, const uint8_t *in, size_t len) SH_E2E_WUR;
 
 /* Seals an envelope seed to a device's X25519 and ML-KEM-768 keys, signed by the account. */
 int sh__e2e_grant_make(const sh_account *account, const sh_e2e_devinfo *dev, uint32_t generation,

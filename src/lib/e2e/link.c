@@ -197,11 +197,11 @@ int sh__e2e_link_request(sh_e2e_device *d, int64_t now_ms, sh_buf *request,
     sh_buf_init(&rq);
     randombytes_buf(nonce, sizeof nonce);
     m.label = (char *)SH_LABEL_E2E_LINK_REQUEST;
-    m.ed25519_pk = sh__e2e_bin(d->ed_pk, 32);
-    m.x25519_pk = sh__e2e_bin(d->x_pk, 32);
-    m.mlkem_ek = sh__e2e_bin(d->mlkem_ek, SH_MLKEM768_EK_BYTES);
-    m.nonce = sh__e2e_bin(nonce, sizeof nonce);
-    if ((rc = sh__e2e_pack(&m.base, &rq)) != SH_OK)
+    m.ed25519_pk = sh_wire_bin(d->ed_pk, 32);
+    m.x25519_pk = sh_wire_bin(d->x_pk, 32);
+    m.mlkem_ek = sh_wire_bin(d->mlkem_ek, SH_MLKEM768_EK_BYTES);
+    m.nonce = sh_wire_bin(nonce, sizeof nonce);
+    if ((rc = sh_wire_pack(&m.base, &rq)) != SH_OK)
         goto done;
     crypto_hash_sha256(d->link.request_hash, rq.data, rq.len);
     d->link.active = d->link.requested = true;
@@ -264,13 +264,13 @@ int sh_e2e_link_read_request(sh_e2e_device *p, const uint8_t *request, size_t le
         return sh_err_set(SH_ERR_EXISTS, "this link code was already answered by a device");
     if ((rc = link_key(key, p->link.secret, SH_LABEL_E2E_LINK_REQUEST_KEY, p->account_pk, 32)) != SH_OK ||
         (rc = unseal(&rq, key, p->account_pk, request, len, "request")) != SH_OK ||
-        (rc = sh__e2e_unpack(&shoal__e2e__link_request__descriptor, rq.data, rq.len, "link request",
+        (rc = sh_wire_unpack(&shoal__e2e__link_request__descriptor, rq.data, rq.len, "link request",
                              (ProtobufCMessage **)&m)) != SH_OK)
         goto done;
     if (strcmp(m->label, SH_LABEL_E2E_LINK_REQUEST) != 0 ||
-        (rc = sh__e2e_need_len(m->ed25519_pk, 32, "the new device's key")) != SH_OK ||
-        (rc = sh__e2e_need_len(m->x25519_pk, 32, "the new device's X25519 key")) != SH_OK ||
-        (rc = sh__e2e_need_len(m->mlkem_ek, SH_MLKEM768_EK_BYTES, "the new device's ML-KEM key")) != SH_OK) {
+        (rc = sh_wire_need_len(m->ed25519_pk, 32, "the new device's key")) != SH_OK ||
+        (rc = sh_wire_need_len(m->x25519_pk, 32, "the new device's X25519 key")) != SH_OK ||
+        (rc = sh_wire_need_len(m->mlkem_ek, SH_MLKEM768_EK_BYTES, "the new device's ML-KEM key")) != SH_OK) {
         if (rc == SH_OK)
             rc = sh_err_set(SH_ERR_FORMAT, "the link request has the wrong label");
         goto done;
@@ -288,7 +288,7 @@ int sh_e2e_link_read_request(sh_e2e_device *p, const uint8_t *request, size_t le
     rc = sas_of(sas, p->link.secret, p->account_pk, p->link.request_hash);
 done:
     sodium_memzero(key, sizeof key);
-    sh__e2e_free(m);
+    sh_wire_free(m);
     sh_buf_free(&rq);
     return rc;
 }
@@ -296,7 +296,7 @@ done:
 static int link_response(sh_e2e_device *p, const sh_e2e_devinfo *dev, int64_t now_ms, sh_buf *rsp)
 {
     Shoal__E2e__LinkResponse m = SHOAL__E2E__LINK_RESPONSE__INIT;
-    Shoal__E2e__Signed *list = NULL, *tok = NULL, *grant = NULL;
+    Shoal__Signed *list = NULL, *tok = NULL, *grant = NULL;
     sh_buf tb, gb;
     int rc;
 
@@ -305,9 +305,9 @@ static int link_response(sh_e2e_device *p, const sh_e2e_devinfo *dev, int64_t no
     if ((rc = sh__e2e_issue_token(p, dev, now_ms, &tb)) != SH_OK ||
         (rc = sh__e2e_grant_make(p->account, dev, p->env_gen, p->env_seed, &gb)) != SH_OK)
         goto done;
-    list = shoal__e2e__signed__unpack(NULL, p->accounts[0]->list_bytes.len, p->accounts[0]->list_bytes.data);
-    tok = shoal__e2e__signed__unpack(NULL, tb.len, tb.data);
-    grant = shoal__e2e__signed__unpack(NULL, gb.len, gb.data);
+    list = shoal__signed__unpack(NULL, p->accounts[0]->list_bytes.len, p->accounts[0]->list_bytes.data);
+    tok = shoal__signed__unpack(NULL, tb.len, tb.data);
+    grant = shoal__signed__unpack(NULL, gb.len, gb.data);
     if (list == NULL || tok == NULL || grant == NULL) {
         rc = sh_err_set(SH_ERR_INTERNAL, "a signed object does not decode");
         goto done;
@@ -317,11 +317,11 @@ static int link_response(sh_e2e_device *p, const sh_e2e_devinfo *dev, int64_t no
     m.token = tok;
     m.envelope_grant = grant;
     m.device_id = dev->id;
-    rc = sh__e2e_pack(&m.base, rsp);
+    rc = sh_wire_pack(&m.base, rsp);
 done:
-    sh__e2e_free(list);
-    sh__e2e_free(tok);
-    sh__e2e_free(grant);
+    sh_wire_free(list);
+    sh_wire_free(tok);
+    sh_wire_free(grant);
     sh_buf_free(&tb);
     sh_buf_free(&gb);
     return rc;
@@ -370,7 +370,7 @@ done:
 static int install_response(sh_e2e_device *d, const Shoal__E2e__LinkResponse *m, int64_t now_ms)
 {
     sh_buf b;
-    sh_e2e_token tok;
+    sh_token tok;
     int rc;
 
     sh_buf_init(&b);
@@ -378,7 +378,7 @@ static int install_response(sh_e2e_device *d, const Shoal__E2e__LinkResponse *m,
         m->token == NULL || m->envelope_grant == NULL || m->device_id == 0)
         return sh_err_set(SH_ERR_FORMAT, "the link response is incomplete");
     d->device_id = m->device_id;
-    if ((rc = sh__e2e_pack(&m->device_list->base, &b)) != SH_OK ||
+    if ((rc = sh_wire_pack(&m->device_list->base, &b)) != SH_OK ||
         (rc = sh__e2e_devlist_parse(&d->scratch_list, b.data, b.len)) != SH_OK)
         goto done;
     if (memcmp(d->scratch_list.account, d->account_pk, 32) != 0) {
@@ -392,8 +392,8 @@ static int install_response(sh_e2e_device *d, const Shoal__E2e__LinkResponse *m,
         goto done;
     }
     sh_buf_reset(&b);
-    if ((rc = sh__e2e_pack(&m->token->base, &b)) != SH_OK ||
-        (rc = sh__e2e_token_parse(&tok, b.data, b.len, now_ms)) != SH_OK)
+    if ((rc = sh_wire_pack(&m->token->base, &b)) != SH_OK ||
+        (rc = sh_token_parse(&tok, b.data, b.len, now_ms)) != SH_OK)
         goto done;
     if (memcmp(tok.account, d->account_pk, 32) != 0 || memcmp(tok.device_ed25519_pk, d->ed_pk, 32) != 0) {
         rc = sh_err_set(SH_ERR_PROTOCOL, "the token in the link response is not for this device");
@@ -402,7 +402,7 @@ static int install_response(sh_e2e_device *d, const Shoal__E2e__LinkResponse *m,
     if ((rc = sh_buf_append(&d->token, b.data, b.len)) != SH_OK)
         goto done;
     sh_buf_reset(&b);
-    if ((rc = sh__e2e_pack(&m->envelope_grant->base, &b)) == SH_OK)
+    if ((rc = sh_wire_pack(&m->envelope_grant->base, &b)) == SH_OK)
         rc = sh_e2e_device_learn_grant(d, b.data, b.len);
 done:
     sh_buf_free(&b);
@@ -423,7 +423,7 @@ int sh_e2e_link_finish(sh_e2e_device *d, const uint8_t *response, size_t len, in
         return sh_err_set(SH_ERR_STALE, "the link expired; start again with a new code");
     if ((rc = link_key(key, d->link.secret, SH_LABEL_E2E_LINK_RESPONSE_KEY, d->link.request_hash, 32)) != SH_OK ||
         (rc = unseal(&pt, key, d->account_pk, response, len, "response")) != SH_OK ||
-        (rc = sh__e2e_unpack(&shoal__e2e__link_response__descriptor, pt.data, pt.len, "link response",
+        (rc = sh_wire_unpack(&shoal__e2e__link_response__descriptor, pt.data, pt.len, "link response",
                              (ProtobufCMessage **)&m)) != SH_OK)
         goto done;
     rc = install_response(d, m, now_ms);
@@ -433,7 +433,7 @@ int sh_e2e_link_finish(sh_e2e_device *d, const uint8_t *response, size_t len, in
         sodium_memzero(&d->link, sizeof d->link);
 done:
     sodium_memzero(key, sizeof key);
-    sh__e2e_free(m);
+    sh_wire_free(m);
     sh_buf_free(&pt);
     return rc;
 }

@@ -27,10 +27,10 @@ done:
     return rc;
 }
 
-static int sign_revocations(sh_e2e_device *p, const sh_e2e_revocations *rl)
+static int sign_revocations(sh_e2e_device *p, const sh_revocations *rl)
 {
     sh_buf_reset(&p->revocations);
-    return sh__e2e_revocations_sign(rl, p->account, &p->revocations);
+    return sh_revocations_sign(rl, p->account, &p->revocations);
 }
 
 int sh_e2e_device_new_primary(sh_e2e_device **out, const uint8_t seed[static 16], int64_t now_ms)
@@ -38,7 +38,7 @@ int sh_e2e_device_new_primary(sh_e2e_device **out, const uint8_t seed[static 16]
     sh_e2e_device *d = sh__e2e_device_alloc();
     sh_e2e_account_view *own;
     sh_e2e_devlist *list = NULL;
-    sh_e2e_revocations *rl = NULL;
+    sh_revocations *rl = NULL;
     uint8_t device_seed[32];
     int rc;
 
@@ -90,15 +90,15 @@ done:
 
 int sh__e2e_issue_token(sh_e2e_device *p, const sh_e2e_devinfo *dev, int64_t now_ms, sh_buf *out)
 {
-    static const sh_e2e_grant_right rights[] = {
-        {0, SH_E2E_RIGHT_READ | SH_E2E_RIGHT_DELETE},
-        {2, SH_E2E_RIGHT_READ | SH_E2E_RIGHT_WRITE | SH_E2E_RIGHT_DELETE},
-        {3, SH_E2E_RIGHT_READ | SH_E2E_RIGHT_WRITE | SH_E2E_RIGHT_DELETE},
-        {4, SH_E2E_RIGHT_READ | SH_E2E_RIGHT_WRITE | SH_E2E_RIGHT_DELETE},
-        {5, SH_E2E_RIGHT_READ | SH_E2E_RIGHT_WRITE | SH_E2E_RIGHT_DELETE},
-        {10, SH_E2E_RIGHT_READ | SH_E2E_RIGHT_WRITE},
+    static const sh_token_grant rights[] = {
+        {0, SH_TOKEN_RIGHT_READ | SH_TOKEN_RIGHT_DELETE},
+        {2, SH_TOKEN_RIGHT_READ | SH_TOKEN_RIGHT_WRITE | SH_TOKEN_RIGHT_DELETE},
+        {3, SH_TOKEN_RIGHT_READ | SH_TOKEN_RIGHT_WRITE | SH_TOKEN_RIGHT_DELETE},
+        {4, SH_TOKEN_RIGHT_READ | SH_TOKEN_RIGHT_WRITE | SH_TOKEN_RIGHT_DELETE},
+        {5, SH_TOKEN_RIGHT_READ | SH_TOKEN_RIGHT_WRITE | SH_TOKEN_RIGHT_DELETE},
+        {10, SH_TOKEN_RIGHT_READ | SH_TOKEN_RIGHT_WRITE},
     };
-    sh_e2e_token tok;
+    sh_token tok;
     sh_buf *a;
     int rc;
 
@@ -111,7 +111,7 @@ int sh__e2e_issue_token(sh_e2e_device *p, const sh_e2e_devinfo *dev, int64_t now
     memcpy(tok.grants, rights, sizeof rights);
     tok.issued_ms = now_ms;
     tok.expires_ms = now_ms + SH_E2E_TOKEN_LIFETIME_MS;
-    if ((rc = sh__e2e_token_sign(&tok, p->account, out)) != SH_OK)
+    if ((rc = sh_token_sign(&tok, p->account, out)) != SH_OK)
         return rc;
     if ((a = realloc(p->issued, (p->n_issued + 1) * sizeof *a)) == NULL)
         return sh_err_set(SH_ERR_NOMEM, "out of memory for a token");
@@ -123,23 +123,23 @@ int sh__e2e_issue_token(sh_e2e_device *p, const sh_e2e_devinfo *dev, int64_t now
 /* Adds the ids of every token issued to a device to the revocation list and re-signs it. */
 static int revoke_tokens(sh_e2e_device *p, uint32_t device_id, int64_t now_ms)
 {
-    sh_e2e_revocations *rl = malloc(sizeof *rl);
-    sh_e2e_token tok;
+    sh_revocations *rl = malloc(sizeof *rl);
+    sh_token tok;
     int rc;
 
     if (rl == NULL)
         return sh_err_set(SH_ERR_NOMEM, "out of memory for a revocation list");
-    if ((rc = sh__e2e_revocations_parse(rl, p->revocations.data, p->revocations.len)) != SH_OK)
+    if ((rc = sh_revocations_parse(rl, p->revocations.data, p->revocations.len)) != SH_OK)
         goto done;
     for (size_t i = 0; i < p->n_issued; i++) {
-        if (sh__e2e_token_parse(&tok, p->issued[i].data, p->issued[i].len, INT64_MIN) != SH_OK ||
+        if (sh_token_parse(&tok, p->issued[i].data, p->issued[i].len, INT64_MIN) != SH_OK ||
             tok.device_id != device_id)
             continue;
-        if (rl->n == SH_E2E_MAX_REVOKED_TOKENS) {
+        if (rl->n == SH_TOKEN_MAX_REVOKED) {
             rc = sh_err_set(SH_ERR_LIMIT, "the revocation list is full");
             goto done;
         }
-        memcpy(rl->ids[rl->n++], tok.token_id, SH_E2E_TOKEN_ID_BYTES);
+        memcpy(rl->ids[rl->n++], tok.token_id, SH_TOKEN_ID_BYTES);
     }
     rl->counter = ++p->revocations_counter;
     rl->timestamp_ms = now_ms;

@@ -24,7 +24,7 @@ typedef struct session_pb {
     uint8_t in[SH_E2E_CHUNKS_MAX * IN_RECORD];
 } session_pb;
 
-#define BIN(field, len) sh__e2e_bin((field), (len))
+#define BIN(field, len) sh_wire_bin((field), (len))
 
 static void pq_to_pb(const sh_e2e_pq *pq, session_pb *b)
 {
@@ -123,7 +123,7 @@ int sh__e2e_session_save(const sh_e2e_session *s, sh_buf *out)
     m->pq = &b->pq;
     m->created_ms = (uint64_t)s->created_ms;
     m->archived_ms = (uint64_t)s->archived_ms;
-    rc = sh__e2e_pack(&m->base, out);
+    rc = sh_wire_pack(&m->base, out);
     sh_secret_free(b);
     return rc;
 }
@@ -146,7 +146,7 @@ static int opt_key(uint8_t out[32], bool *has, ProtobufCBinaryData b, const char
 
 static int need_key(uint8_t out[32], ProtobufCBinaryData b, const char *what)
 {
-    int rc = sh__e2e_need_len(b, 32, what);
+    int rc = sh_wire_need_len(b, 32, what);
 
     if (rc == SH_OK)
         memcpy(out, b.data, 32);
@@ -173,13 +173,13 @@ static int pq_from_pb(sh_e2e_pq *pq, const Shoal__E2e__PqState *m)
             return rc;
     }
     if (pq->phase == SH_E2E_PQ_PROPOSE_SENDING) {
-        if ((rc = sh__e2e_need_len(m->kem_seed, SH_E2E_MLKEM_SEED_BYTES, "the KEM seed")) != SH_OK ||
-            (rc = sh__e2e_need_len(m->kem_data, SH_MLKEM768_EK_BYTES, "the KEM key")) != SH_OK)
+        if ((rc = sh_wire_need_len(m->kem_seed, SH_E2E_MLKEM_SEED_BYTES, "the KEM seed")) != SH_OK ||
+            (rc = sh_wire_need_len(m->kem_data, SH_MLKEM768_EK_BYTES, "the KEM key")) != SH_OK)
             return rc;
         memcpy(pq->kem_seed, m->kem_seed.data, SH_E2E_MLKEM_SEED_BYTES);
         memcpy(pq->kem_data, m->kem_data.data, SH_MLKEM768_EK_BYTES);
     } else if (pq->phase == SH_E2E_PQ_ENCAPS_SENDING) {
-        if ((rc = sh__e2e_need_len(m->kem_data, SH_MLKEM768_CT_BYTES, "the KEM ciphertext")) != SH_OK ||
+        if ((rc = sh_wire_need_len(m->kem_data, SH_MLKEM768_CT_BYTES, "the KEM ciphertext")) != SH_OK ||
             (rc = need_key(pq->pending, m->pending_secret, "the pending epoch secret")) != SH_OK)
             return rc;
         memcpy(pq->kem_data, m->kem_data.data, SH_MLKEM768_CT_BYTES);
@@ -239,7 +239,7 @@ static int session_fields(sh_e2e_session *s, const Shoal__E2e__Session *m)
     s->peer_device_id = m->peer_device_id;
     s->has_init = m->handshake_init.len != 0;
     if (s->has_init) {
-        if ((rc = sh__e2e_need_len(m->handshake_init, SH_E2E_INIT_BYTES, "the handshake")) != SH_OK)
+        if ((rc = sh_wire_need_len(m->handshake_init, SH_E2E_INIT_BYTES, "the handshake")) != SH_OK)
             return rc;
         memcpy(s->init, m->handshake_init.data, SH_E2E_INIT_BYTES);
     }
@@ -277,12 +277,12 @@ int sh__e2e_session_from_pb(sh_e2e_session **out, const Shoal__E2e__Session *m)
 int sh__e2e_session_load(sh_e2e_session **out, const uint8_t *in, size_t len)
 {
     Shoal__E2e__Session *m = NULL;
-    int rc = sh__e2e_unpack_with(&shoal__e2e__session__descriptor, in, len, "saved session",
-                                 &sh__e2e_secret_allocator, (ProtobufCMessage **)&m);
+    int rc = sh_wire_unpack_with(&shoal__e2e__session__descriptor, in, len, "saved session",
+                                 &sh_wire_secret_allocator, (ProtobufCMessage **)&m);
 
     if (rc != SH_OK)
         return rc;
     rc = sh__e2e_session_from_pb(out, m);
-    sh__e2e_free_secret(m);
+    sh_wire_free_secret(m);
     return rc;
 }
