@@ -31,6 +31,8 @@ void sh_node_config_default(sh_node_config *c)
     c->peer_burst = SH_NET_DEFAULT_PEER_BURST;
     c->max_links = SH_NET_DEFAULT_MAX_LINKS;
     c->shutdown_timeout_ms = SH_NET_DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    c->onion_epoch_ms = SH_NODE_DEFAULT_ONION_EPOCH_MS;
+    c->onion_overlap_ms = SH_NODE_DEFAULT_ONION_OVERLAP_MS;
 }
 
 static int parse_u64(const char *key, const char *v, uint64_t min, uint64_t max, uint64_t *out)
@@ -85,6 +87,8 @@ static const num_key num_keys[] = {
     NUM(peer_burst, 1, 1000000),
     NUM(max_links, 1, 1000000),
     NUM(shutdown_timeout_ms, 1, 600000),
+    NUM(onion_epoch_ms, 1000, 30LL * 24 * 3600 * 1000),
+    NUM(onion_overlap_ms, 0, 30LL * 24 * 3600 * 1000),
 };
 
 static void normalize(char *dst, size_t size, const char *key)
@@ -109,6 +113,10 @@ int sh_node_config_set(sh_node_config *c, const char *key_in, const char *v)
         return set_text(c->data_dir, sizeof c->data_dir, key, v);
     if (strcmp(key, "key_file") == 0)
         return set_text(c->key_file, sizeof c->key_file, key, v);
+    if (strcmp(key, "map_file") == 0)
+        return set_text(c->map_file, sizeof c->map_file, key, v);
+    if (strcmp(key, "network_file") == 0)
+        return set_text(c->network_file, sizeof c->network_file, key, v);
     if (strcmp(key, "log_level") == 0)
         return sh_log_parse_level(v, &c->log_level);
     for (size_t i = 0; i < sizeof num_keys / sizeof num_keys[0]; i++) {

@@ -8,6 +8,7 @@
 
 #include "node/node.h"
 #include "node/request.h"
+#include "dir/dir.h"
 
 #define SH_NODE_LOG_AREA "node"
 #define SH_NODE_ERR_SLOTS 32 /* -sh_err codes counted in the reject metrics */
@@ -120,6 +121,22 @@ typedef struct sh__node_waiters {
     size_t count;
 } sh__node_waiters;
 
+/* ---- relay.c: the onion relay (docs/onion.md "The relay") ------------------------------------- */
+
+typedef struct sh__node_relay sh__node_relay;
+
+/* Loads (or makes) the onion keyring and replay cache in the data folder, the static map if
+ * configured, and registers the `onion` method. */
+int sh__node_relay_start(sh_node *n, const sh_node_keys *keys) SH_NODE_WUR;
+/* Shutdown, first step: refuses new packets and fails what waits on other nodes. */
+void sh__node_relay_stop(sh_node *n);
+/* Last step, once the net is closed: saves the keyring, closes the cache, frees. */
+void sh__node_relay_free(sh_node *n);
+/* Checks the frame of an `onion` call: circuit id (non-zero) ‖ header ‖ a bucket (fuzzed). */
+int sh__node_relay_body(const uint8_t *body, size_t len, uint64_t *circuit) SH_NODE_WUR;
+/* Replaces the map used to find next hops (taken over; NULL: none). */
+void sh__node_relay_set_map(sh_node *n, sh_dir_map *map);
+
 /* ---- the node ------------------------------------------------------------------------------------ */
 
 struct sh_node {
@@ -138,6 +155,7 @@ struct sh_node {
     sh__node_metrics m;
     uint64_t writes_in_flight;
     int64_t started_mono_ms;
+    sh__node_relay *relay;
     void (*done_cb)(void *ctx);
     void *done_ctx;
 };

@@ -9,6 +9,7 @@
  *   info                              version, limits, PoW difficulty, node time
  *   stats                             metrics as Prometheus text; SH_RPC_NODE, allowed only for
  *                                     callers holding the node's own link key (`shoald stats`)
+ *   onion                             an onion packet to relay or deliver (node/relay.c)
  * For now a node serves any owner; swarm membership is a later issue. */
 #ifndef SH_NODE_NODE_H
 #define SH_NODE_NODE_H
@@ -37,6 +38,10 @@
 #define SH_NODE_DEFAULT_SWEEP_ROWS 2000u
 #define SH_NODE_MAX_WAITERS 65536u            /* long-polls waiting at once */
 #define SH_NODE_REPLAY_MAX_ENTRIES (4u << 20) /* (signer, nonce) pairs remembered at once */
+#define SH_NODE_DEFAULT_ONION_EPOCH_MS (24LL * 3600 * 1000) /* a day */
+#define SH_NODE_DEFAULT_ONION_OVERLAP_MS (3600LL * 1000)    /* an hour */
+#define SH_NODE_ONION_KEYS_FILE "onion.keys"
+#define SH_NODE_ONION_REPLAY_DIR "onion-replay"
 
 typedef struct sh_node_config {
     char listen[64]; /* numeric IPv4 or IPv6 address */
@@ -57,6 +62,12 @@ typedef struct sh_node_config {
     uint32_t peer_burst;
     uint32_t max_links;
     uint32_t shutdown_timeout_ms; /* calls in flight get this long at SIGTERM */
+    /* Onion relay (docs/onion.md "The relay"): key epochs, and a static map of the network
+     * (map_file, verified against network_file) until the node follows the directory. */
+    uint64_t onion_epoch_ms;
+    uint64_t onion_overlap_ms;
+    char map_file[SH_NODE_PATH_BYTES];
+    char network_file[SH_NODE_PATH_BYTES];
 } sh_node_config;
 
 void sh_node_config_default(sh_node_config *cfg);

@@ -122,11 +122,14 @@ static int open_net(sh_node *n, const sh_node_keys *keys)
     sh_net_set_authorize(n->net, authorize_cb, n);
     if ((rc = sh__node_register(n)) != SH_OK)
         return rc;
-    return sh_net_listen(n->net, n->cfg.listen, n->cfg.port, keys->link_sk, &n->port);
+    if ((rc = sh_net_listen(n->net, n->cfg.listen, n->cfg.port, keys->link_sk, &n->port)) != SH_OK)
+        return rc;
+    return sh__node_relay_start(n, keys);
 }
 
 static void free_node(sh_node *n)
 {
+    sh__node_relay_free(n);
     sh__node_replay_free(&n->replay);
     free(n);
 }
@@ -206,5 +209,6 @@ void sh_node_shutdown(sh_node *n, void (*done_cb)(void *ctx), void *ctx)
     sh_log_info(SH_NODE_LOG_AREA, "shutting down: finishing calls in flight");
     uv_timer_stop(&n->sweep_timer);
     sh__node_wake_all(n);
+    sh__node_relay_stop(n);
     sh_net_shutdown(n->net, net_closed, n);
 }

@@ -13,6 +13,8 @@
 
 #include <shoal/err.h>
 
+#include "dir/dir.h"
+#include "net/net.h"
 #include "util/buf.h"
 
 /* ---- Sizes (docs/onion.md "Packet format") ---- */
@@ -334,5 +336,153 @@ int sh_onion_path_pick(const sh_onion_candidate *cands, size_t n, const sh_onion
                        const sh_onion_avoid *avoid, const sh_onion_candidate *dest,
                        const sh_onion_path_policy *policy, int64_t now_ms,
                        sh_onion_uniform_cb uniform, void *ctx, sh_onion_path *out);
+
+
+/* ---- Messages inside packets (docs/onion.md "Requests, answers and relay errors") ---- */
+
+/* What the destination receives: an RPC request for its own storage API (service "") or for a
+ * named service it forwards to over a link. What the client receives: the RPC's answer. */
+#define SH_ONION_MSG_VERSION 1
+#define SH_ONION_METHOD_MAX_BYTES 64
+#define SH_ONION_SERVICE_MAX_BYTES 64
+#define SH_ONION_ERROR_MESSAGE_MAX_BYTES 256
+
+typedef struct sh_onion_request {
+    char service[SH_ONION_SERVICE_MAX_BYTES + 1]; /* "" for the destination node itself */
+    char method[SH_ONION_METHOD_MAX_BYTES + 1];
+    const uint8_t *body; /* points into the parsed bytes */
+    size_t len;
+} sh_onion_request;
+
+typedef struct sh_onion_response {
+    int status; /* SH_OK or a negative sh_err code */
+    char message[SH_ONION_ERROR_MESSAGE_MAX_BYTES + 1];
+    const uint8_t *body;
+    size_t len;
+} sh_onion_response;
+
+/* version(1) ‖ service_len(1) ‖ service ‖ method_len(1) ‖ method ‖ body. Names are 1-64 (service
+ * 0-64) characters of [a-z0-9_.-]. SH_ERR_INVALID for a bad name, SH_ERR_LIMIT past
+ * SH_ONION_MESSAGE_MAX_BYTES. */
+int sh_onion_request_encode(const char *service, const char *method, const uint8_t *body,
+                            size_t len, sh_buf *out);
+/* SH_ERR_UNSUPPORTED for another version, SH_ERR_FORMAT for anything malformed. */
+int sh_onion_request_parse(const uint8_t *msg, size_t len, sh_onion_request *out)
+    __attribute__((warn_unused_result));
+/* version(1) ‖ status(4, big-endian, two's complement) ‖ message_len(2) ‖ message ‖ body. A
+ * message is printable ASCII (others replaced by '?'), cut at 256 bytes. */
+int sh_onion_response_encode(int status, const char *message, const uint8_t *body, size_t len,
+                             sh_buf *out);
+int sh_onion_response_parse(const uint8_t *msg, size_t len, sh_onion_response *out)
+    __attribute__((warn_unused_result));
+
+/* A relay that cannot get an answer from its next hop returns, instead of a reply, an error
+ * block: 1 KiB holding "shoal/relay/err1" ‖ status(4) ‖ message_len(2) ‖ message ‖ zeros,
+ * wide-block encrypted under its reply layer key (so earlier relays cannot read it, and only the
+ * client can), then wrapped by every earlier relay like a reply. The status says why the next
+ * hop failed. */
+#define SH_ONION_RELAY_ERROR_MAGIC "shoal/relay/err1"
+#define SH_ONION_RELAY_ERROR_MAGIC_BYTES 16
+int sh_onion_relay_error(const uint8_t reply_key[static SH_ONION_KEY_BYTES], int status,
+                         const char *message, sh_buf *out);
+/* The client: when `reply` is an error block of relay `*hop` (0 = the first hop), gives its
+ * status and message and returns SH_OK (the hop that failed is *hop + 1); SH_ERR_NOT_FOUND
+ * otherwise. `reply` is not changed. */
+int sh_onion_open_relay_error(const sh_onion_client *state, const uint8_t *reply, size_t len,
+                              size_t *hop, int *status,
+                              char message[static SH_ONION_ERROR_MESSAGE_MAX_BYTES + 1])
+    __attribute__((warn_unused_result));
+
+
+/* ---- Nodes from the map (client) ---- */
+
+/* A node of a verified map as a client needs it: the candidate for path selection, where to
+ * reach it, and its onion keys (the map's current and next). */
+typedef struct sh_onion_node {
+    sh_onion_candidate cand;                /* id = identity key, addr, swarm, Guard flag */
+    char host[48];                          /* numeric IPv4 or IPv6, for sh_net_peer_new */
+    uint16_t port;
+    uint8_t link_key[SH_NET_KEY_BYTES];     /* Noise static key */
+    struct {
+        uint64_t epoch;
+        uint8_t key[SH_ONION_PUBLIC_KEY_BYTES];
+        int64_t valid_after_ms, valid_until_ms;
+    } onion[2];                             /* [0] the map's current, [1] its next */
+} sh_onion_node;
+
+/* Turns a map (already verified by sh_dir_map_load) into nodes, sorted as the map sorts them;
+ * nodes whose onion keys do not verify against their identity or whose address does not parse
+ * are left out. *out is freed with free(). SH_ERR_UNAVAILABLE for a map without usable nodes. */
+int sh_onion_nodes_from_map(const sh_dir_map *map, sh_onion_node **out, size_t *n)
+    __attribute__((warn_unused_result));
+/* The hop for a node at now_ms: its newest onion key already valid and not yet expired.
+ * SH_ERR_STALE when neither key is valid now (the map is too old or too new). */
+int sh_onion_node_hop(const sh_onion_node *node, int64_t now_ms, sh_onion_hop *hop);
+
+/* ---- The onion caller (client side, over net links) ---- */
+
+/* Sends RPC requests to destination nodes through 3-hop paths (guard, middle, destination):
+ * builds each packet, sends it to the guard over a link made with a fresh random key, opens the
+ * reply. When a hop fails it says which and why, avoids that node for a while (a guard also
+ * counts a failure) and retries on a new path after a backoff. Runs on the sh_net's loop. */
+typedef struct sh_onion_caller sh_onion_caller;
+
+/* One attempt ended (for logs and tests): its path and, on failure, the hop (1-based) that
+ * failed and the error. */
+typedef struct sh_onion_attempt {
+    unsigned attempt;                    /* 1, 2, ... */
+    const sh_onion_node *path[3];        /* guard, middle, destination */
+    int status;                          /* SH_OK: the destination answered (any status) */
+    unsigned failed_hop;                 /* 1..3, 0 when unknown or none */
+    const char *message;
+} sh_onion_attempt;
+typedef void (*sh_onion_attempt_cb)(const sh_onion_attempt *a, void *ctx);
+
+typedef struct sh_onion_caller_config {
+    sh_onion_path_policy policy;
+    unsigned max_attempts;        /* paths tried per request (>= 1) */
+    uint32_t attempt_timeout_ms;  /* one attempt's RPC deadline at the guard */
+    uint32_t hop_timeout_ms;      /* the reply timeout every relay is given (the same for all) */
+    uint32_t backoff_min_ms;      /* delay before the 2nd attempt, doubled each time ... */
+    uint32_t backoff_max_ms;      /* ... up to this (jittered to 50-100 %) */
+    int64_t avoid_ms;             /* a failing node is avoided this long */
+    sh_onion_clock_cb clock;      /* wall clock in ms; NULL: sh_time_now_ms */
+    void *clock_ctx;
+    sh_onion_uniform_cb uniform;  /* NULL: randombytes_uniform */
+    void *uniform_ctx;
+    sh_onion_attempt_cb attempt_cb; /* may be NULL */
+    void *attempt_ctx;
+} sh_onion_caller_config;
+
+#define SH_ONION_CALLER_ATTEMPTS_DEFAULT 3u
+#define SH_ONION_CALLER_TIMEOUT_DEFAULT_MS 10000u
+#define SH_ONION_CALLER_HOP_TIMEOUT_DEFAULT_MS 10000u
+#define SH_ONION_CALLER_BACKOFF_MIN_DEFAULT_MS 100u
+#define SH_ONION_CALLER_BACKOFF_MAX_DEFAULT_MS 5000u
+#define SH_ONION_CALLER_AVOID_DEFAULT_MS (10LL * 60 * 1000)
+
+void sh_onion_caller_config_default(sh_onion_caller_config *cfg);
+/* A caller over `net` on `loop` (neither owned) with a copy of `nodes`. `guards` may be NULL (a
+ * fresh set) or the set the client saved; sh_onion_caller_guards reads it back. */
+int sh_onion_caller_new(uv_loop_t *loop, sh_net *net, const sh_onion_caller_config *cfg, const sh_onion_node *nodes,
+                        size_t n_nodes, const sh_onion_guards *guards, sh_onion_caller **out)
+    __attribute__((warn_unused_result));
+/* Fails every request in progress with SH_ERR_CANCELLED (their callbacks run before it returns)
+ * and frees the caller once its timer has closed (the loop must run). */
+void sh_onion_caller_free(sh_onion_caller *c);
+/* Replaces the nodes (a new map); requests in progress keep their paths. */
+int sh_onion_caller_set_nodes(sh_onion_caller *c, const sh_onion_node *nodes, size_t n_nodes);
+void sh_onion_caller_guards(const sh_onion_caller *c, sh_onion_guards *out);
+
+/* The destination's answer (status, message, body: valid during the callback), or the error of
+ * the last attempt with a message naming the hop that failed. */
+typedef void (*sh_onion_answer_cb)(int status, const char *message, const uint8_t *body,
+                                   size_t len, void *ctx);
+/* Calls `method` of the node `dest_id` (in the nodes) with `body` through onion paths. On SH_OK
+ * cb runs exactly once, later. SH_ERR_NOT_FOUND when dest_id is not a known node, SH_ERR_LIMIT /
+ * SH_ERR_INVALID for a bad request. */
+int sh_onion_caller_request(sh_onion_caller *c, const uint8_t dest_id[static SH_ONION_ID_BYTES],
+                            const char *method, const uint8_t *body, size_t len,
+                            sh_onion_answer_cb cb, void *ctx) __attribute__((warn_unused_result));
 
 #endif
