@@ -2,6 +2,7 @@
 #include "nodetest.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -34,6 +35,11 @@ static void child_exec(nt_node *n, int out_fd)
     snprintf(port, sizeof port, "%u", n->port);
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test never leaves a node running */
     dup2(out_fd, STDOUT_FILENO);
+    if (n->log_file != NULL) {
+        int fd = open(n->log_file, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd >= 0)
+            dup2(fd, STDERR_FILENO);
+    }
     add_arg(argv, &argc, n->exe);
     add_arg(argv, &argc, "--data-dir");
     add_arg(argv, &argc, n->dir);
@@ -83,7 +89,7 @@ static void read_ready(nt_node *n, int fd)
 }
 
 /* Nodes still running when a test fails (test_fail exits) are killed on the way out. */
-static nt_node *running[8];
+static nt_node *running[16];
 
 static void kill_running(void)
 {

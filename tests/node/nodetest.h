@@ -20,6 +20,7 @@ typedef struct nt_node {
     uint8_t link_key[32], identity_key[32];
     char dir[256];
     const char *settings[24]; /* "key=value" passed as --set, NULL-terminated */
+    const char *log_file;     /* NULL: the node's log goes to the test's stderr */
 } nt_node;
 
 /* Sets up a node description with a fresh data folder (settings may be added before start). */

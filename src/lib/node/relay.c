@@ -417,6 +417,7 @@ static int load_map(sh__node_relay *rl, const sh_node_config *cfg)
     sh_buf bytes;
     int rc;
 
+    sh_buf_init(&bytes);
     if (cfg->map_file[0] == '\0')
         return SH_OK;
     if (cfg->network_file[0] == '\0')

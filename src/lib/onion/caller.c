@@ -349,6 +349,12 @@ static void attempt_start(call_req *r)
         goto done;
     }
     rc = sh_net_call(peer, "onion", packet.data, packet.len, c->cfg.attempt_timeout_ms, on_answer, r);
+    if (rc == SH_OK && c->cfg.attempt_cb != NULL) {
+        sh_onion_attempt a = {.attempt = r->attempt, .started = true, .message = ""};
+        for (int i = 0; i < HOPS; i++)
+            a.path[i] = &r->path[i];
+        c->cfg.attempt_cb(&a, c->cfg.attempt_ctx);
+    }
 done:
     sh_buf_free(&packet);
     if (rc != SH_OK)

@@ -427,10 +427,11 @@ int sh_onion_node_hop(const sh_onion_node *node, int64_t now_ms, sh_onion_hop *h
  * counts a failure) and retries on a new path after a backoff. Runs on the sh_net's loop. */
 typedef struct sh_onion_caller sh_onion_caller;
 
-/* One attempt ended (for logs and tests): its path and, on failure, the hop (1-based) that
- * failed and the error. */
+/* An attempt started (started set, status SH_OK) or ended (for logs and tests): its path and,
+ * on failure, the hop (1-based) that failed and the error. */
 typedef struct sh_onion_attempt {
     unsigned attempt;                    /* 1, 2, ... */
+    bool started;
     const sh_onion_node *path[3];        /* guard, middle, destination */
     int status;                          /* SH_OK: the destination answered (any status) */
     unsigned failed_hop;                 /* 1..3, 0 when unknown or none */
