@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "dir/dir.h"
 #include "node/request.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -110,6 +111,9 @@ typedef struct sh_node sh_node;
  * and starts the sweeper. Everything runs on `loop`. */
 int sh_node_start(uv_loop_t *loop, const sh_node_config *cfg, const sh_node_keys *keys,
                   sh_node **out) SH_NODE_WUR;
+/* Gives the onion relay the (verified) map it finds next hops in, replacing the one from
+ * map_file; the node takes it over. */
+void sh_node_set_map(sh_node *n, sh_dir_map *map);
 /* The port it listens on (useful with port 0). */
 uint16_t sh_node_port(const sh_node *n);
 /* Graceful stop: answers waiting long-polls, stops accepting calls, lets calls in flight finish

@@ -438,6 +438,11 @@ done:
     return rc;
 }
 
+void sh_node_set_map(sh_node *n, sh_dir_map *map)
+{
+    sh__node_relay_set_map(n, map);
+}
+
 void sh__node_relay_set_map(sh_node *n, sh_dir_map *map)
 {
     sh_dir_map_free(n->relay->map);
