@@ -113,7 +113,7 @@ static void make_map(server *s, sh_onion_node **onodes, size_t *n)
 {
     uint8_t apk[32], ask[64];
     sh_dir_authority a = {0};
-    sh_dir_swarm_params sp = {.target = 1, .min = 1, .merge_grace_ms = 3600000};
+    sh_dir_swarm_params sp = {.target = 5, .min = 7, .merge_grace_ms = 3600000}; /* no swarms */
     sh_dir_node d[HOPS];
     sh_dir_network *net;
     sh_dir_vote *vote;
@@ -121,6 +121,9 @@ static void make_map(server *s, sh_onion_node **onodes, size_t *n)
     sh_buf b;
     int64_t now = sh_time_now_ms();
 
+    crypto_sign_keypair(apk, ask);
+    memcpy(a.identity, apk, 32);
+    randombytes_buf(ask, 32), crypto_scalarmult_curve25519_base(a.link_key, ask);
     crypto_sign_keypair(apk, ask);
     memcpy(a.identity, apk, 32);
     strcpy(a.address, "127.0.0.1:1");
@@ -150,8 +153,11 @@ static void make_map(server *s, sh_onion_node **onodes, size_t *n)
 static void server_start(server *s)
 {
     sh_node_config cfg;
-    char tmpl[] = "/tmp/bench-relay-XXXXXX";
-    const char *base = mkdtemp(tmpl);
+    char tmpl[512];
+    const char *base;
+
+    snprintf(tmpl, sizeof tmpl, "%s/bench-relay-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    base = mkdtemp(tmpl);
 
     if (base == NULL)
         die("mkdtemp");
