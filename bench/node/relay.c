@@ -1,20 +1,24 @@
 /* bench-relay: the 3-hop onion round trip on loopback against a plain 3-hop relay chain of raw
  * TCP forwarding (libuv, no crypto), measured in the same run (issue 8, docs/onion.md).
  *
- * Onion: three nodes (sh_node, each with its relay, keyring and replay cache on disk) run on one
- * loop in a second thread; the client (sh_onion_caller) runs in this thread and sends `info`
- * through guard, middle and destination, one request at a time. Raw: three forwarders on a loop
- * in a second thread pipe bytes client -> f1 -> f2 -> f3, which echoes; the client sends as many
- * bytes as an onion packet with a 1 KiB bucket and waits for them to come back.
+ * Both chains have the same process layout: every hop is its own process (as every shoald is)
+ * and the client runs in this one, so both pay the same cross-process wake-ups
+ * (performance.md: a loopback round trip across cores costs ~6x one on a core).
+ * Onion: three nodes (sh_node, each with its relay, keyring and replay cache on disk), one per
+ * forked process; the client (sh_onion_caller) sends `info` through guard, middle and
+ * destination, one request at a time. Raw: three libuv forwarders, one per forked process, pipe
+ * bytes client -> f1 -> f2 -> f3, which echoes; the client sends as many bytes as an onion
+ * packet with a 1 KiB bucket and waits for them to come back.
  * Figures: onion_3hop_p50_ms, onion_3hop_p99_ms, raw_3hop_p50_ms, onion_3hop_vs_raw_ratio. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -50,36 +54,70 @@ static double percentile(double *v, size_t n, double p)
 /* ---- Onion: three nodes on a server loop ---------------------------------------------------- */
 
 typedef struct server {
-    uv_loop_t loop;
-    uv_async_t stop;
-    sh_node *nodes[HOPS];
+    pid_t pids[HOPS];
+    int map_fd[HOPS]; /* to each node process: the map, length first */
+    uint16_t ports[HOPS];
     sh_node_keys *keys[HOPS];
     char dirs[HOPS][256];
-    size_t stopped;
 } server;
 
-static void node_done(void *ctx)
+static void read_all(int fd, void *buf, size_t len)
 {
-    server *s = ctx;
-
-    if (++s->stopped == HOPS)
-        uv_close((uv_handle_t *)&s->stop, NULL);
+    for (size_t got = 0; got < len;) {
+        ssize_t r = read(fd, (char *)buf + got, len - got);
+        if (r <= 0)
+            die("reading a pipe");
+        got += (size_t)r;
+    }
 }
 
-static void on_stop(uv_async_t *a)
+static void write_all(int fd, const void *buf, size_t len)
 {
-    server *s = a->data;
-
-    for (int i = 0; i < HOPS; i++)
-        sh_node_shutdown(s->nodes[i], node_done, s);
+    if (sh_fs_write_all(fd, buf, len) != 0)
+        die("writing a pipe");
 }
 
-static void *server_main(void *arg)
+/* A node process: starts its node, reports its port, waits for the map, then serves. */
+static void node_process(server *s, int i, int port_fd, int map_fd)
 {
-    server *s = arg;
+    sh_node_config cfg;
+    uv_loop_t loop;
+    sh_node *node;
+    uint32_t len;
+    uint8_t *map_bytes;
+    uint16_t port;
 
-    uv_run(&s->loop, UV_RUN_DEFAULT);
-    return NULL;
+    uv_loop_init(&loop);
+    sh_node_config_default(&cfg);
+    cfg.port = 0;
+    snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", s->dirs[i]);
+    if (sh_fs_mkdir_p(cfg.data_dir, 0700) != SH_OK || sh_node_start(&loop, &cfg, s->keys[i], &node) != SH_OK)
+        die("node");
+    port = sh_node_port(node);
+    write_all(port_fd, &port, sizeof port);
+    read_all(map_fd, &len, sizeof len);
+    if ((map_bytes = malloc(len)) == NULL)
+        die("out of memory");
+    read_all(map_fd, map_bytes, len);
+    {
+        sh_dir_network *nw;
+        sh_dir_map *map;
+        uint32_t nlen;
+        uint8_t *nb;
+        read_all(map_fd, &nlen, sizeof nlen);
+        if ((nb = malloc(nlen)) == NULL)
+            die("out of memory");
+        read_all(map_fd, nb, nlen);
+        if (sh_dir_network_parse((const char *)nb, nlen, &nw) != SH_OK ||
+            sh_dir_map_load(map_bytes, len, nw, 0, sh_time_now_ms(), &map) != SH_OK)
+            die("map load");
+        sh_node_set_map(node, map);
+        sh_dir_network_free(nw);
+        free(nb);
+    }
+    free(map_bytes);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    _exit(0);
 }
 
 static void describe(server *s, int i, sh_dir_node *d)
@@ -103,7 +141,7 @@ static void describe(server *s, int i, sh_dir_node *d)
         if (sh_dir_onion_key_sign(k[j], s->keys[i]->ed25519_sk) != SH_OK)
             die("signing");
     }
-    snprintf(d->address, sizeof d->address, "127.0.0.1:%u", sh_node_port(s->nodes[i]));
+    snprintf(d->address, sizeof d->address, "127.0.0.1:%u", s->ports[i]);
     strcpy(d->version, SH_NODE_VERSION);
     d->flags = SH_DIR_FLAG_GUARD;
 }
@@ -140,10 +178,21 @@ static void make_map(server *s, sh_onion_node **onodes, size_t *n)
     if (sh_onion_nodes_from_map(map, onodes, n) != SH_OK)
         die("nodes");
     sh_dir_map_free(map);
-    for (int i = 0; i < HOPS; i++) {
-        if (sh_dir_map_load(b.data, b.len, net, 0, now, &map) != SH_OK)
-            die("map load");
-        sh_node_set_map(s->nodes[i], map);
+    {
+        sh_buf nb;
+        uint32_t len = (uint32_t)b.len, nlen;
+        sh_buf_init(&nb);
+        if (sh_dir_network_format(net, &nb) != SH_OK)
+            die("network encode");
+        nlen = (uint32_t)nb.len;
+        for (int i = 0; i < HOPS; i++) {
+            write_all(s->map_fd[i], &len, sizeof len);
+            write_all(s->map_fd[i], b.data, b.len);
+            write_all(s->map_fd[i], &nlen, sizeof nlen);
+            write_all(s->map_fd[i], nb.data, nb.len);
+            close(s->map_fd[i]);
+        }
+        sh_buf_free(&nb);
     }
     sh_dir_vote_free(vote);
     sh_dir_network_free(net);
@@ -152,7 +201,6 @@ static void make_map(server *s, sh_onion_node **onodes, size_t *n)
 
 static void server_start(server *s)
 {
-    sh_node_config cfg;
     char tmpl[512];
     const char *base;
 
@@ -161,17 +209,19 @@ static void server_start(server *s)
 
     if (base == NULL)
         die("mkdtemp");
-    uv_loop_init(&s->loop);
-    uv_async_init(&s->loop, &s->stop, on_stop);
-    s->stop.data = s;
     for (int i = 0; i < HOPS; i++) {
-        sh_node_config_default(&cfg);
-        cfg.port = 0;
+        int up[2], down[2];
         snprintf(s->dirs[i], sizeof s->dirs[i], "%s/n%d", base, i);
-        snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", s->dirs[i]);
-        if (sh_fs_mkdir_p(cfg.data_dir, 0700) != SH_OK || sh_node_keys_generate(&s->keys[i]) != SH_OK ||
-            sh_node_start(&s->loop, &cfg, s->keys[i], &s->nodes[i]) != SH_OK)
-            die("node");
+        if (sh_node_keys_generate(&s->keys[i]) != SH_OK || pipe(up) != 0 || pipe(down) != 0)
+            die("node keys");
+        if ((s->pids[i] = fork()) == 0) {
+            close(up[0]), close(down[1]);
+            node_process(s, i, up[1], down[0]);
+        }
+        close(up[1]), close(down[0]);
+        read_all(up[0], &s->ports[i], sizeof s->ports[i]);
+        close(up[0]);
+        s->map_fd[i] = down[1];
     }
 }
 
@@ -245,6 +295,7 @@ typedef struct forwarder {
 
 static uv_loop_t raw_loop;
 static forwarder fw[HOPS];
+static pid_t raw_pids[HOPS];
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -326,28 +377,39 @@ static void on_accept(uv_stream_t *l, int status)
     uv_tcp_connect(&out->conn, &out->tcp, (const struct sockaddr *)&a, on_next_connected);
 }
 
-static void *raw_main(void *arg)
-{
-    (void)arg;
-    uv_run(&raw_loop, UV_RUN_DEFAULT);
-    return NULL;
-}
-
+/* Each forwarder in its own process (its own loop), started last to first. */
 static void raw_start(void)
 {
-    uv_loop_init(&raw_loop);
     for (int i = HOPS - 1; i >= 0; i--) {
-        struct sockaddr_in a;
-        struct sockaddr_storage got;
-        int len = sizeof got;
-        uv_tcp_init(&raw_loop, &fw[i].listener);
-        fw[i].listener.data = &fw[i];
+        int up[2];
         fw[i].next_port = i == HOPS - 1 ? 0 : fw[i + 1].port;
-        uv_ip4_addr("127.0.0.1", 0, &a);
-        uv_tcp_bind(&fw[i].listener, (const struct sockaddr *)&a, 0);
-        uv_listen((uv_stream_t *)&fw[i].listener, 64, on_accept);
-        uv_tcp_getsockname(&fw[i].listener, (struct sockaddr *)&got, &len);
-        fw[i].port = ntohs(((struct sockaddr_in *)&got)->sin_port);
+        if (pipe(up) != 0)
+            die("pipe");
+        if ((raw_pids[i] = fork()) == 0) {
+            struct sockaddr_in a;
+            struct sockaddr_storage got;
+            int len = sizeof got;
+            uint16_t port;
+            close(up[0]);
+            uv_loop_init(&raw_loop);
+            uv_tcp_init(&raw_loop, &fw[i].listener);
+            fw[i].listener.data = &fw[i];
+            uv_ip4_addr("127.0.0.1", 0, &a);
+            uv_tcp_bind(&fw[i].listener, (const struct sockaddr *)&a, 0);
+            uv_listen((uv_stream_t *)&fw[i].listener, 64, on_accept);
+            uv_tcp_getsockname(&fw[i].listener, (struct sockaddr *)&got, &len);
+            port = ntohs(((struct sockaddr_in *)&got)->sin_port);
+            write_all(up[1], &port, sizeof port);
+            uv_run(&raw_loop, UV_RUN_DEFAULT);
+            _exit(0);
+        }
+        close(up[1]);
+        {
+            uint16_t port;
+            read_all(up[0], &port, sizeof port);
+            fw[i].port = port;
+        }
+        close(up[0]);
     }
 }
 
@@ -386,7 +448,6 @@ int main(void)
     double *onion = calloc(iters, sizeof *onion), *raw = calloc(iters, sizeof *raw);
     double o50, o99, r50;
     sh_onion_node *onodes;
-    pthread_t st, rt;
     server s = {0};
 
     if (sodium_init() < 0 || onion == NULL || raw == NULL)
@@ -395,28 +456,29 @@ int main(void)
     server_start(&s);
     make_map(&s, &onodes, &n_onodes);
     raw_start();
-    pthread_create(&st, NULL, server_main, &s);
-    pthread_create(&rt, NULL, raw_main, NULL);
     raw_round_trips(raw, iters);
     onion_round_trips(&s, onodes, n_onodes, onion, iters);
     o50 = percentile(onion, iters, 0.50);
     o99 = percentile(onion, iters, 0.99);
     r50 = percentile(raw, iters, 0.50);
-    printf("3-hop round trips on loopback, %zu each, one at a time:\n", iters);
-    printf("  onion (Noise links, Sphinx peel per hop, replay tags fsynced, info at the "
-           "destination): p50 %.3f ms, p99 %.3f ms\n", o50, o99);
+    printf("3-hop round trips on loopback, %zu each, one at a time; both chains: client in this "
+           "process, each of the 3 hops in its own process:\n", iters);
+    printf("  onion (Noise links, Sphinx peel per hop, replay tags written per loop turn and "
+           "fdatasync'ed every %u ms, info at the destination): p50 %.3f ms, p99 %.3f ms\n",
+           SH_NODE_DEFAULT_ONION_REPLAY_SYNC_MS, o50, o99);
     printf("  raw TCP chain (libuv forwarders, no crypto, %d bytes): p50 %.3f ms, p99 %.3f ms\n",
            RAW_BYTES, r50, percentile(raw, iters, 0.99));
     bench_report("onion_3hop_p50_ms", o50, "ms");
     bench_report("onion_3hop_p99_ms", o99, "ms");
     bench_report("raw_3hop_p50_ms", r50, "ms");
     bench_report("onion_3hop_vs_raw_ratio", o50 / r50, "x");
-    uv_async_send(&s.stop);
-    pthread_join(st, NULL);
-    for (int i = 0; i < HOPS; i++)
+    for (int i = 0; i < HOPS; i++) {
+        kill(s.pids[i], SIGKILL), kill(raw_pids[i], SIGKILL);
+        waitpid(s.pids[i], NULL, 0), waitpid(raw_pids[i], NULL, 0);
         sh_node_keys_free(s.keys[i]);
+    }
     free(onodes);
     free(onion);
     free(raw);
-    _exit(0); /* the raw forwarders' loop is left running */
+    return 0;
 }

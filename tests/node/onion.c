@@ -3,9 +3,12 @@
  * made here with the dir library, and the nodes restart with that map. A client stores and
  * retrieves through 3-hop paths; the nodes' debug logs show that no hop sees both the client's
  * link and the request; a middle node killed mid-request gives an error naming it and a retry on
- * a new path succeeds; a packet replayed after its guard restarted is refused. */
+ * a new path succeeds; a packet replayed after its guard restarted is refused. Every hop sees the
+ * same RPC deadline whatever its position. A named service (tests/node/fakeservice.c, its own
+ * process) is reached through a node that forwards to it; an unknown service is refused. */
 #include <signal.h>
 #include <sodium.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "nodetest.h"
@@ -21,7 +24,9 @@
 #define TTL (3600LL * 1000)
 
 static nt_node nodes[N_NODES];
-static char logs[N_NODES][300], map_path[300], network_path[300], settings[3][400];
+static char logs[N_NODES][300], map_path[300], network_path[300], settings[4][400];
+static pid_t service_pid;
+#define HOP_TIMEOUT_MS 6000u
 static sh_onion_node *onodes;
 static size_t n_onodes;
 
@@ -102,9 +107,35 @@ static void make_map(void)
     sh_buf_free(&b);
 }
 
-static void start_network(const char *exe)
+/* Starts the fake service and reads "<port> <link key>" from its stdout. */
+static void start_service(const char *exe, uint16_t *port, char key_hex[65])
+{
+    int fds[2];
+    char line[128];
+    unsigned p;
+    FILE *f;
+
+    CHECK(pipe(fds) == 0);
+    if ((service_pid = fork()) == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives a failed test */
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execl(exe, exe, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    CHECK((f = fdopen(fds[0], "r")) != NULL);
+    CHECK(fgets(line, sizeof line, f) != NULL);
+    CHECK(sscanf(line, "%u %64s", &p, key_hex) == 2);
+    fclose(f);
+    *port = (uint16_t)p;
+}
+
+static void start_network(const char *exe, const char *service_exe)
 {
     const char *tmp = test_tmpdir();
+    char key_hex[65];
+    uint16_t service_port;
 
     snprintf(map_path, sizeof map_path, "%s/map", tmp);
     snprintf(network_path, sizeof network_path, "%s/network", tmp);
@@ -118,10 +149,13 @@ static void start_network(const char *exe)
     snprintf(settings[0], sizeof settings[0], "map_file=%s", map_path);
     snprintf(settings[1], sizeof settings[1], "network_file=%s", network_path);
     snprintf(settings[2], sizeof settings[2], "log_level=debug");
+    start_service(service_exe, &service_port, key_hex);
+    snprintf(settings[3], sizeof settings[3], "onion_service=files 127.0.0.1:%u %s", service_port,
+             key_hex);
     for (int i = 0; i < N_NODES; i++) {
         snprintf(logs[i], sizeof logs[i], "%s/node.log", nodes[i].dir);
         nodes[i].log_file = logs[i];
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < 4; k++)
             nodes[i].settings[k] = settings[k];
         nt_node_start(&nodes[i]); /* same port as before */
     }
@@ -133,8 +167,8 @@ typedef struct client {
     uv_loop_t loop;
     sh_net *net;
     sh_onion_caller *caller;
-    sh_onion_attempt log[8]; /* attempts that ended, path pointers not kept */
-    uint8_t middles[8][32];
+    sh_onion_attempt log[16]; /* attempts that ended, path pointers not kept */
+    uint8_t middles[16][32];
     size_t n_log;
     int kill_at_start; /* node index to kill when attempt 1 starts, -1 none */
     uv_timer_t kill_timer;
@@ -175,7 +209,7 @@ static void attempt_cb(const sh_onion_attempt *a, void *ctx)
         }
         return;
     }
-    CHECK(c->n_log < 8);
+    CHECK(c->n_log < 16);
     c->log[c->n_log] = *a;
     c->log[c->n_log].message = NULL;
     memcpy(c->middles[c->n_log++], a->path[1]->cand.id, 32);
@@ -199,7 +233,7 @@ static void client_open(client *c)
     cfg.backoff_min_ms = 10;
     cfg.backoff_max_ms = 20;
     cfg.attempt_timeout_ms = 8000;
-    cfg.hop_timeout_ms = 6000;
+    cfg.hop_timeout_ms = HOP_TIMEOUT_MS;
     cfg.attempt_cb = attempt_cb;
     cfg.attempt_ctx = c;
     CHECK_OK(sh_onion_caller_new(&c->loop, c->net, &cfg, onodes, n_onodes, NULL, &c->caller));
@@ -302,7 +336,8 @@ static bool is_node_link(const char *short_hex)
 static void check_capture(int dest)
 {
     char dest_id[9], from[9], to[9];
-    int client_lines = 0, deliveries = 0;
+    int client_lines = 0, deliveries = 0, arrivals = 0;
+    unsigned long deadline;
 
     sh_hex_encode(dest_id, sizeof dest_id, nodes[dest].identity_key, 4);
     for (int i = 0; i < N_NODES; i++) {
@@ -315,6 +350,14 @@ static void check_capture(int dest)
         for (line = strtok_r((char *)text.data, "\n", &save); line != NULL;
              line = strtok_r(NULL, "\n", &save)) {
             const char *p;
+            /* Guard, middle and destination all see the client's hop timeout as their deadline
+             * (it was the time left, which shrank hop by hop and told each its place). */
+            if ((p = strstr(line, "onion in: from ")) != NULL) {
+                CHECK(sscanf(p, "onion in: from %*s circuit %*s bucket %*s epoch %*s deadline %lu",
+                             &deadline) == 1);
+                CHECK_EQ(deadline, HOP_TIMEOUT_MS);
+                arrivals++;
+            }
             if ((p = strstr(line, "onion relay: from ")) != NULL) {
                 CHECK(sscanf(p, "onion relay: from %8s circuit %*s -> to %8s", from, to) == 2);
                 if (!is_node_link(from)) {
@@ -335,6 +378,7 @@ static void check_capture(int dest)
            deliveries);
     CHECK(client_lines >= 3);
     CHECK(deliveries >= 3);
+    CHECK_EQ(arrivals, 3 * deliveries);
 }
 
 /* A middle node dies while the request waits at the destination (a long-poll). */
@@ -363,6 +407,41 @@ static void kill_middle(client *c, int dest)
     CHECK_EQ(c->log[first + 1].status, SH_OK);
     CHECK(memcmp(c->middles[first + 1], nodes[c->killed].identity_key, 32) != 0);
     (void)msg;
+}
+
+/* A named service behind the destination node: the request reaches it over the node's link
+ * (the service sees the node's link key, never the client's) and the answer comes back sealed. */
+static void named_service(client *c, int dest)
+{
+    char expect[64], dest_link[9];
+    answer a = {0};
+
+    sh_hex_encode(dest_link, sizeof dest_link, nodes[dest].link_key, 4);
+    snprintf(expect, sizeof expect, "echo from %s: hello files", dest_link);
+    CHECK_OK(sh_onion_caller_request_service(c->caller, nodes[dest].identity_key, "files", "echo",
+                                             (const uint8_t *)"hello files", 11, answer_cb, &a));
+    while (!a.done)
+        uv_run(&c->loop, UV_RUN_ONCE);
+    CHECK_EQ(a.status, SH_OK);
+    CHECK_EQ(a.body.len, strlen(expect));
+    CHECK(memcmp(a.body.data, expect, a.body.len) == 0);
+    sh_buf_free(&a.body);
+    memset(&a, 0, sizeof a);
+    CHECK_OK(sh_onion_caller_request_service(c->caller, nodes[dest].identity_key, "nope", "echo",
+                                             NULL, 0, answer_cb, &a));
+    while (!a.done)
+        uv_run(&c->loop, UV_RUN_ONCE);
+    CHECK_EQ(a.status, SH_ERR_NOT_FOUND);
+    CHECK(strstr(a.message, "no service named \"nope\"") != NULL);
+    sh_buf_free(&a.body);
+    /* A method the service does not have: the service's own error, end to end. */
+    memset(&a, 0, sizeof a);
+    CHECK_OK(sh_onion_caller_request_service(c->caller, nodes[dest].identity_key, "files", "list",
+                                             NULL, 0, answer_cb, &a));
+    while (!a.done)
+        uv_run(&c->loop, UV_RUN_ONCE);
+    CHECK(a.status != SH_OK);
+    sh_buf_free(&a.body);
 }
 
 /* ---- Replay across a restart -------------------------------------------------------------------- */
@@ -444,14 +523,15 @@ int main(int argc, char **argv)
     client c;
     int dest = 0, others[3], k = 0;
 
-    CHECK(argc == 2);
+    CHECK(argc == 3);
     CHECK(sodium_init() >= 0);
-    start_network(argv[1]);
+    start_network(argv[1], argv[2]);
     account = nt_account(7, owner);
     client_open(&c);
     store_and_retrieve(&c, dest);
     store_and_retrieve(&c, dest);
     check_capture(dest);
+    named_service(&c, dest);
     kill_middle(&c, dest);
     for (int i = 1; i < N_NODES && k < 3; i++)
         if (i != c.killed)
@@ -461,6 +541,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < N_NODES; i++)
         if (nodes[i].pid > 0)
             CHECK_EQ(nt_node_stop(&nodes[i], SIGTERM), 0);
+    kill(service_pid, SIGKILL);
+    waitpid(service_pid, NULL, 0);
     free(onodes);
     sh_account_free(account);
     return 0;

@@ -1,6 +1,7 @@
 /* The replay cache on its own: new and repeated tags, growth, the per-epoch limit at limit and
  * limit + 1, the epoch count limit, retiring, persistence across reopen, a torn last record cut
- * at load, a damaged file refused, and the automatic sync at the batch limit. */
+ * at load, a damaged file refused, the automatic sync at the batch limit, and write (page cache)
+ * apart from sync (fdatasync). */
 #include "test.h"
 
 #include <fcntl.h>
@@ -145,11 +146,50 @@ static void test_files(void)
     CHECK_MSG("replay cache");
 }
 
+/* write puts tags in the file without fdatasync (a process killed after it loses nothing: the
+ * next open, here a second cache on the same folder while the first is still open, finds them);
+ * sync fdatasyncs only what was written since the last one. */
+static void test_write_then_sync(void)
+{
+    const char *dir = test_tmpdir();
+    char path[512];
+    sh_onion_replay *rc, *again;
+    sh_onion_replay_stats st;
+    uint8_t tag[SH_ONION_TAG_BYTES];
+    struct stat sb;
+
+    CHECK_OK(sh_onion_replay_open(dir, 0, &rc));
+    for (uint32_t i = 0; i < 3; i++) {
+        tag_of(i, tag);
+        CHECK_OK(sh_onion_replay_check_add(rc, 7, tag));
+    }
+    CHECK_OK(sh_onion_replay_write(rc));
+    sh_onion_replay_stats_get(rc, &st);
+    CHECK_EQ(st.pending, 0);
+    CHECK_EQ(st.syncs, 0);
+    file_path(path, sizeof path, dir, 7);
+    CHECK(stat(path, &sb) == 0);
+    CHECK_EQ(sb.st_size, 16 + 3 * 16);
+    CHECK_OK(sh_onion_replay_open(dir, 0, &again));
+    tag_of(1, tag);
+    CHECK_ERR(sh_onion_replay_check_add(again, 7, tag), SH_ERR_REPLAY);
+    CHECK_OK(sh_onion_replay_close(again));
+    CHECK_OK(sh_onion_replay_sync(rc));
+    CHECK_OK(sh_onion_replay_sync(rc)); /* nothing new: no second fdatasync */
+    sh_onion_replay_stats_get(rc, &st);
+    CHECK_EQ(st.syncs, 1);
+    CHECK_OK(sh_onion_replay_write(rc)); /* nothing pending */
+    CHECK(stat(path, &sb) == 0);
+    CHECK_EQ(sb.st_size, 16 + 3 * 16);
+    CHECK_OK(sh_onion_replay_close(rc));
+}
+
 int main(void)
 {
     CHECK(sodium_init() >= 0);
     test_memory();
     test_limit();
     test_files();
+    test_write_then_sync();
     return 0;
 }

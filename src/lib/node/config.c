@@ -33,6 +33,8 @@ void sh_node_config_default(sh_node_config *c)
     c->shutdown_timeout_ms = SH_NET_DEFAULT_SHUTDOWN_TIMEOUT_MS;
     c->onion_epoch_ms = SH_NODE_DEFAULT_ONION_EPOCH_MS;
     c->onion_overlap_ms = SH_NODE_DEFAULT_ONION_OVERLAP_MS;
+    c->onion_relay_timeout_ms = SH_NODE_DEFAULT_ONION_RELAY_TIMEOUT_MS;
+    c->onion_replay_sync_ms = SH_NODE_DEFAULT_ONION_REPLAY_SYNC_MS;
 }
 
 static int parse_u64(const char *key, const char *v, uint64_t min, uint64_t max, uint64_t *out)
@@ -89,6 +91,8 @@ static const num_key num_keys[] = {
     NUM(shutdown_timeout_ms, 1, 600000),
     NUM(onion_epoch_ms, 1000, 30LL * 24 * 3600 * 1000),
     NUM(onion_overlap_ms, 0, 30LL * 24 * 3600 * 1000),
+    NUM(onion_relay_timeout_ms, 1, 5 * 60 * 1000),
+    NUM(onion_replay_sync_ms, 1, 60000),
 };
 
 static void normalize(char *dst, size_t size, const char *key)
@@ -119,6 +123,8 @@ int sh_node_config_set(sh_node_config *c, const char *key_in, const char *v)
         return set_text(c->network_file, sizeof c->network_file, key, v);
     if (strcmp(key, "log_level") == 0)
         return sh_log_parse_level(v, &c->log_level);
+    if (strcmp(key, "onion_service") == 0)
+        return sh__node_onion_service_add(c, v);
     for (size_t i = 0; i < sizeof num_keys / sizeof num_keys[0]; i++) {
         const num_key *k = &num_keys[i];
         if (strcmp(key, k->name) != 0)

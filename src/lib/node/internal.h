@@ -132,6 +132,8 @@ int sh__node_relay_start(sh_node *n, const sh_node_keys *keys) SH_NODE_WUR;
 void sh__node_relay_stop(sh_node *n);
 /* Last step, once the net is closed: saves the keyring, closes the cache, frees. */
 void sh__node_relay_free(sh_node *n);
+/* Parses an `onion_service` setting, "name host:port link-key-hex" (fuzzed), and adds it. */
+int sh__node_onion_service_add(sh_node_config *c, const char *value);
 /* Checks the frame of an `onion` call: circuit id (non-zero) ‖ header ‖ a bucket (fuzzed). */
 int sh__node_relay_body(const uint8_t *body, size_t len, uint64_t *circuit) SH_NODE_WUR;
 /* Replaces the map used to find next hops (taken over; NULL: none). */

@@ -41,6 +41,18 @@
 #define SH_NODE_REPLAY_MAX_ENTRIES (4u << 20) /* (signer, nonce) pairs remembered at once */
 #define SH_NODE_DEFAULT_ONION_EPOCH_MS (24LL * 3600 * 1000) /* a day */
 #define SH_NODE_DEFAULT_ONION_OVERLAP_MS (3600LL * 1000)    /* an hour */
+#define SH_NODE_DEFAULT_ONION_RELAY_TIMEOUT_MS 30000u /* the deadline a relay gives the next hop */
+#define SH_NODE_DEFAULT_ONION_REPLAY_SYNC_MS 100u     /* fdatasync period of the replay cache */
+#define SH_NODE_ONION_SERVICES_MAX 16
+#define SH_NODE_SERVICE_NAME_MAX 64
+
+/* A named service this node forwards onion requests to (setting `onion_service`). */
+typedef struct sh_node_onion_service {
+    char name[SH_NODE_SERVICE_NAME_MAX + 1];
+    char host[64];
+    uint16_t port;
+    uint8_t link_key[32];
+} sh_node_onion_service;
 #define SH_NODE_ONION_KEYS_FILE "onion.keys"
 #define SH_NODE_ONION_REPLAY_DIR "onion-replay"
 
@@ -67,6 +79,10 @@ typedef struct sh_node_config {
      * (map_file, verified against network_file) until the node follows the directory. */
     uint64_t onion_epoch_ms;
     uint64_t onion_overlap_ms;
+    uint32_t onion_relay_timeout_ms; /* every relay's deadline for its next hop, whatever its position */
+    uint32_t onion_replay_sync_ms;   /* replay tags: written every loop turn, fdatasync'ed this often */
+    sh_node_onion_service onion_services[SH_NODE_ONION_SERVICES_MAX];
+    size_t n_onion_services;
     char map_file[SH_NODE_PATH_BYTES];
     char network_file[SH_NODE_PATH_BYTES];
 } sh_node_config;

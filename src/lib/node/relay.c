@@ -1,9 +1,11 @@
 /* The onion relay of a service node (overview.md "Onion routing"; docs/onion.md "The relay").
  * RPC `onion` carries circuit id (8, big-endian, non-zero) ‖ packet. The node peels its layer
- * (keyring and replay cache kept in the data folder), then, once the batch's replay tags are on
- * disk, either forwards the packet to the next node over a pooled link (its own link key) with a
- * fresh random circuit id from the circuit table, or, as the destination, runs the request inside
- * on its own storage API over a local link and seals the answer. Answers come back as the RPC's
+ * (keyring and replay cache kept in the data folder), then, once the batch's replay tags are
+ * written (fdatasync'ed on a timer), either forwards the packet to the next node over a pooled
+ * link (its own link key) with a fresh random circuit id from the circuit table and the same
+ * deadline whatever its position, or, as the destination, runs the request inside on its own
+ * storage API over a local link, or on a configured named service over a link to it, and seals
+ * the answer. Answers come back as the RPC's
  * body: the next hop's reply with this hop's layer added, or this hop's error block when the next
  * hop failed. One debug line per packet names sizes and peers by short ids, never contents. */
 #include <arpa/inet.h>
@@ -48,7 +50,8 @@ struct sh__node_relay {
     out_link *links;
     size_t n_links;
     sh_net_peer *self;
-    uv_timer_t tick, flush;
+    sh_net_peer *services[SH_NODE_ONION_SERVICES_MAX];
+    uv_timer_t tick, flush, sync;
     job *queue, *queue_tail;
     char keys_path[SH_NODE_PATH_BYTES];
     bool stopping;
@@ -162,7 +165,7 @@ static void relay_node(job *j)
 {
     sh__node_relay *rl = j->rl;
     const sh_dir_node *d = rl->map ? sh_dir_map_find_node(rl->map, j->p.next_id) : NULL;
-    uint64_t left = sh_net_req_time_left_ms(j->req), deadline = j->p.reply_timeout_ms;
+    uint32_t deadline = j->p.reply_timeout_ms;
     sh_net_peer *peer;
     int rc;
 
@@ -171,15 +174,16 @@ static void relay_node(job *j)
         return fail_block(j, SH_ERR_UNSUPPORTED, "packets without a reply are not relayed");
     if (d == NULL)
         return fail_block(j, SH_ERR_NOT_FOUND, "next hop %s is not in this relay's map", j->to);
-    if (left < deadline)
-        deadline = left;
+    /* Never the time this hop has left: that shrinks hop by hop and would tell each its place. */
+    if (deadline > rl->n->cfg.onion_relay_timeout_ms)
+        deadline = rl->n->cfg.onion_relay_timeout_ms;
     if (deadline == 0)
-        return fail_block(j, SH_ERR_TIMEOUT, "no time left to reach next hop %s", j->to);
+        return fail_block(j, SH_ERR_TIMEOUT, "the packet gives next hop %s no time", j->to);
     if ((peer = out_peer(rl, d, &j->out_link)) == NULL)
         return fail_block(j, SH_ERR_UNAVAILABLE, "cannot open a link to next hop %s: %s", j->to,
                           sh_err_msg());
     if ((rc = sh_onion_circuits_add(rl->circuits, j->in_link, j->in_circuit, j->out_link,
-                                    (uint32_t)deadline + CIRCUIT_SLACK_MS, j->p.reply_key,
+                                    deadline + CIRCUIT_SLACK_MS, j->p.reply_key,
                                     &j->out_circuit)) != SH_OK)
         return fail_block(j, rc, "this relay is busy: %s", sh_err_msg());
     sh_store_u64be(j->buf, j->out_circuit);
@@ -187,8 +191,7 @@ static void relay_node(job *j)
                  " bucket %zu", j->from, j->in_circuit, j->to, j->out_circuit,
                  j->len - SH_ONION_HEADER_BYTES);
     rl->relayed++;
-    rc = sh_net_call(peer, "onion", j->buf, j->len + CIRCUIT_BYTES,
-                     (uint32_t)deadline, on_forwarded, j);
+    rc = sh_net_call(peer, "onion", j->buf, j->len + CIRCUIT_BYTES, deadline, on_forwarded, j);
     if (rc != SH_OK) {
         sh_onion_circuit c;
         if (sh_onion_circuits_take(rl->circuits, j->out_link, j->out_circuit, &c) == SH_OK)
@@ -234,6 +237,27 @@ static void on_delivered(int status, const char *message, const uint8_t *body, s
     answer_sealed(ctx, status, message, body, len);
 }
 
+/* The link to a configured named service, opened at first use with this node's link key. */
+static int service_peer(sh__node_relay *rl, const char *name, sh_net_peer **out)
+{
+    const sh_node_config *cfg = &rl->n->cfg;
+    sh_net_peer_opts o = {.local_static_sk = rl->link_sk};
+
+    for (size_t i = 0; i < cfg->n_onion_services; i++) {
+        const sh_node_onion_service *sv = &cfg->onion_services[i];
+        if (strcmp(sv->name, name) != 0)
+            continue;
+        if (rl->services[i] == NULL) {
+            int rc = sh_net_peer_new(rl->n->net, sv->host, sv->port, sv->link_key, &o, &rl->services[i]);
+            if (rc != SH_OK)
+                return sh_err_wrap(rc, "cannot open a link to service %s", name);
+        }
+        *out = rl->services[i];
+        return SH_OK;
+    }
+    return sh_err_set(SH_ERR_NOT_FOUND, "this node forwards to no service named \"%s\"", name);
+}
+
 static void deliver(job *j)
 {
     sh__node_relay *rl = j->rl;
@@ -241,6 +265,7 @@ static void deliver(job *j)
     const uint8_t *msg;
     size_t msg_len;
     sh_onion_request r;
+    sh_net_peer *peer = rl->self;
     int rc;
 
     if ((rc = sh_onion_open_request(&j->p, j->packet + SH_ONION_HEADER_BYTES,
@@ -254,13 +279,13 @@ static void deliver(job *j)
                  "(%zu bytes)", j->from, j->in_circuit, j->len - SH_ONION_HEADER_BYTES,
                  r.service, r.service[0] ? "/" : "", r.method, r.len);
     rl->delivered++;
-    if (r.service[0] != '\0')
-        return answer_sealed(j, SH_ERR_UNSUPPORTED, "this node forwards to no named service", NULL, 0);
-    if (!deliverable(r.method))
+    if (r.service[0] != '\0' && (rc = service_peer(rl, r.service, &peer)) != SH_OK)
+        return answer_sealed(j, rc, sh_err_msg(), NULL, 0);
+    if (r.service[0] == '\0' && !deliverable(r.method))
         return answer_sealed(j, SH_ERR_NOT_FOUND, "no such method through onion paths", NULL, 0);
     if (left == 0)
         return answer_sealed(j, SH_ERR_TIMEOUT, "no time left", NULL, 0);
-    if ((rc = sh_net_call(rl->self, r.method, r.body, r.len, (uint32_t)left, on_delivered, j)) != SH_OK)
+    if ((rc = sh_net_call(peer, r.method, r.body, r.len, (uint32_t)left, on_delivered, j)) != SH_OK)
         answer_sealed(j, rc, sh_err_msg(), NULL, 0);
 }
 
@@ -275,12 +300,13 @@ static void dispatch(job *j)
     fail_block(j, SH_ERR_UNSUPPORTED, "this relay forwards to no named service");
 }
 
-/* Runs once per loop turn after packets were peeled: their replay tags go to disk first. */
+/* Runs once per loop turn after packets were peeled: their replay tags are written first (to
+ * the page cache: a killed node keeps them; on_sync bounds what a power loss forgets). */
 static void on_flush(uv_timer_t *t)
 {
     sh__node_relay *rl = t->data;
     job *q = rl->queue;
-    int rc = sh_onion_replay_sync(rl->rc);
+    int rc = sh_onion_replay_write(rl->rc);
 
     rl->queue = rl->queue_tail = NULL;
     while (q != NULL) {
@@ -344,8 +370,9 @@ static void on_onion(sh_net_req *req, const uint8_t *body, size_t len, void *ctx
         (void)sh_net_respond(req, rc, NULL, 0, "the hop refused the packet: %s", sh_err_msg());
         return job_free(j);
     }
-    sh_log_debug(AREA, "onion in: from %s circuit %016" PRIx64 " bucket %zu epoch %" PRIu64,
-                 j->from, circuit, j->len - SH_ONION_HEADER_BYTES, j->p.key_epoch);
+    sh_log_debug(AREA, "onion in: from %s circuit %016" PRIx64 " bucket %zu epoch %" PRIu64
+                 " deadline %" PRIu64 " ms", j->from, circuit, j->len - SH_ONION_HEADER_BYTES,
+                 j->p.key_epoch, sh_net_req_time_left_ms(req));
     if (rl->queue_tail != NULL)
         rl->queue_tail->next = j;
     else
@@ -377,6 +404,14 @@ static int advance_keys(sh__node_relay *rl)
     if (sh_onion_keyring_oldest(rl->kr, &oldest) == SH_OK)
         (void)sh_onion_replay_retire(rl->rc, oldest);
     return SH_OK;
+}
+
+static void on_sync(uv_timer_t *t)
+{
+    sh__node_relay *rl = t->data;
+
+    if (sh_onion_replay_sync(rl->rc) != SH_OK)
+        sh_log_error(AREA, "syncing the onion replay cache: %s", sh_err_msg());
 }
 
 static void on_tick(uv_timer_t *t)
@@ -477,7 +512,8 @@ int sh__node_relay_start(sh_node *n, const sh_node_keys *keys)
     rl->epochs.overlap_ms = (int64_t)n->cfg.onion_overlap_ms;
     uv_timer_init(n->loop, &rl->tick);
     uv_timer_init(n->loop, &rl->flush);
-    rl->tick.data = rl->flush.data = rl;
+    uv_timer_init(n->loop, &rl->sync);
+    rl->tick.data = rl->flush.data = rl->sync.data = rl;
     if (rl->epochs.overlap_ms >= rl->epochs.epoch_ms)
         return sh_err_set(SH_ERR_RANGE, "onion_overlap_ms must be below onion_epoch_ms");
     if ((rc = load_keys(rl, n->cfg.data_dir)) != SH_OK ||
@@ -490,6 +526,7 @@ int sh__node_relay_start(sh_node *n, const sh_node_keys *keys)
         every = every < 1000 ? 1000 : every > 60000 ? 60000 : every;
         uv_timer_start(&rl->tick, on_tick, every, every);
     }
+    uv_timer_start(&rl->sync, on_sync, n->cfg.onion_replay_sync_ms, n->cfg.onion_replay_sync_ms);
     return SH_OK;
 }
 
@@ -501,6 +538,7 @@ void sh__node_relay_stop(sh_node *n)
         return;
     rl->stopping = true;
     uv_timer_stop(&rl->tick);
+    uv_timer_stop(&rl->sync);
     if (uv_is_active((uv_handle_t *)&rl->flush)) {
         uv_timer_stop(&rl->flush);
         on_flush(&rl->flush); /* answers what waits: forwarding fails below */
@@ -511,14 +549,17 @@ void sh__node_relay_stop(sh_node *n)
     if (rl->self != NULL)
         sh_net_peer_close(rl->self);
     rl->self = NULL;
+    for (size_t i = 0; i < SH_NODE_ONION_SERVICES_MAX; i++)
+        if (rl->services[i] != NULL)
+            sh_net_peer_close(rl->services[i]), rl->services[i] = NULL;
 }
 
 static void relay_closed(uv_handle_t *h)
 {
     sh__node_relay *rl = h->data;
 
-    if (++rl->closed < 2)
-        return; /* the second of the two timers frees */
+    if (++rl->closed < 3)
+        return; /* the last of the three timers frees */
     free(rl->links);
     free(rl);
 }
@@ -540,4 +581,37 @@ void sh__node_relay_free(sh_node *n)
     sh_secret_free(rl->link_sk);
     uv_close((uv_handle_t *)&rl->tick, relay_closed);
     uv_close((uv_handle_t *)&rl->flush, relay_closed);
+    uv_close((uv_handle_t *)&rl->sync, relay_closed);
+}
+
+/* "name host:port link-key-hex": a name the onion request may give, and where the service
+ * listens with which link key. Untrusted (a config file), fuzzed through the config target. */
+int sh__node_onion_service_add(sh_node_config *c, const char *value)
+{
+    char name[SH_NODE_SERVICE_NAME_MAX + 2], addr[80], key[66], extra[2];
+    uint8_t ip[16];
+    size_t ip_len;
+    uint16_t port;
+    sh_node_onion_service *sv;
+
+    if (sscanf(value, "%65s %79s %65s %1s", name, addr, key, extra) != 3)
+        return sh_err_set(SH_ERR_INVALID, "onion_service needs `name host:port link-key-hex`");
+    if (strlen(name) > SH_NODE_SERVICE_NAME_MAX || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                                                                 "0123456789_.-") != strlen(name))
+        return sh_err_set(SH_ERR_INVALID, "service name \"%.65s\" is not 1-64 of [a-z0-9_.-]", name);
+    if (sh_dir_address_parse(addr, ip, &ip_len, &port) != SH_OK)
+        return sh_err_set(SH_ERR_INVALID, "service %s: \"%.79s\" is not ip:port", name, addr);
+    for (size_t i = 0; i < c->n_onion_services; i++)
+        if (strcmp(c->onion_services[i].name, name) == 0)
+            return sh_err_set(SH_ERR_INVALID, "service %s is named twice", name);
+    if (c->n_onion_services == SH_NODE_ONION_SERVICES_MAX)
+        return sh_err_set(SH_ERR_LIMIT, "at most %d onion services", SH_NODE_ONION_SERVICES_MAX);
+    sv = &c->onion_services[c->n_onion_services];
+    if (sh_hex_decode(sv->link_key, 32, key) != SH_OK)
+        return sh_err_set(SH_ERR_INVALID, "service %s: the link key must be 64 hex digits", name);
+    strcpy(sv->name, name);
+    inet_ntop(ip_len == 4 ? AF_INET : AF_INET6, ip, sv->host, sizeof sv->host);
+    sv->port = port;
+    c->n_onion_services++;
+    return SH_OK;
 }

@@ -348,7 +348,8 @@ static void attempt_start(call_req *r)
         rc = SH_ERR_UNAVAILABLE;
         goto done;
     }
-    rc = sh_net_call(peer, "onion", packet.data, packet.len, c->cfg.attempt_timeout_ms, on_answer, r);
+    /* The guard gets the deadline every relay gives its next hop, so no hop learns its place. */
+    rc = sh_net_call(peer, "onion", packet.data, packet.len, c->cfg.hop_timeout_ms, on_answer, r);
     if (rc == SH_OK && c->cfg.attempt_cb != NULL) {
         sh_onion_attempt a = {.attempt = r->attempt, .started = true, .message = ""};
         for (int i = 0; i < HOPS; i++)
@@ -384,6 +385,14 @@ int sh_onion_caller_request(sh_onion_caller *c, const uint8_t dest_id[static SH_
                             const char *method, const uint8_t *body, size_t len,
                             sh_onion_answer_cb cb, void *ctx)
 {
+    return sh_onion_caller_request_service(c, dest_id, "", method, body, len, cb, ctx);
+}
+
+int sh_onion_caller_request_service(sh_onion_caller *c,
+                                    const uint8_t dest_id[static SH_ONION_ID_BYTES],
+                                    const char *service, const char *method, const uint8_t *body,
+                                    size_t len, sh_onion_answer_cb cb, void *ctx)
+{
     call_req *r;
     bool known = false;
     int rc;
@@ -396,7 +405,7 @@ int sh_onion_caller_request(sh_onion_caller *c, const uint8_t dest_id[static SH_
     if ((r = calloc(1, sizeof *r)) == NULL)
         return sh_err_set(SH_ERR_NOMEM, "out of memory starting an onion request");
     sh_buf_init(&r->msg);
-    if ((rc = sh_onion_request_encode("", method, body, len, &r->msg)) != SH_OK) {
+    if ((rc = sh_onion_request_encode(service, method, body, len, &r->msg)) != SH_OK) {
         sh_buf_free(&r->msg);
         free(r);
         return rc;

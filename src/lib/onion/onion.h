@@ -151,7 +151,7 @@ typedef struct sh_onion_replay_stats {
     uint64_t tags;          /* tags held, all epochs */
     uint64_t replays;       /* packets dropped as replays since open */
     uint64_t pending;       /* tags not yet on disk */
-    uint64_t syncs;         /* fsync batches written since open */
+    uint64_t syncs;         /* syncs that fdatasync'ed something, since open */
 } sh_onion_replay_stats;
 
 /* Default limit of tags per epoch; beyond it packets are refused (SH_ERR_FULL) until the
@@ -168,10 +168,14 @@ int sh_onion_replay_open(const char *dir, size_t max_tags, sh_onion_replay **out
 int sh_onion_replay_close(sh_onion_replay *rc);
 /* Records `tag` for `epoch`: SH_OK when new, SH_ERR_REPLAY when seen before (counted),
  * SH_ERR_STALE for an epoch already retired, SH_ERR_FULL past max_tags. A new tag is in memory
- * at once and on disk after the next sync: relays peel a batch, sync, then forward it. */
+ * at once, in the file (kernel page cache: survives kill -9) after the next write or sync, and
+ * on disk (survives power loss) after the next sync: relays peel a batch, write, forward it,
+ * and sync on a timer. */
 int sh_onion_replay_check_add(sh_onion_replay *rc, uint64_t epoch,
                               const uint8_t tag[static SH_ONION_TAG_BYTES])
     __attribute__((warn_unused_result));
+int sh_onion_replay_write(sh_onion_replay *rc);
+/* Writes pending tags and fdatasyncs every file written since the last sync. */
 int sh_onion_replay_sync(sh_onion_replay *rc);
 /* Drops every epoch below `oldest` (memory and files) and refuses them from now on. */
 int sh_onion_replay_retire(sh_onion_replay *rc, uint64_t oldest);
@@ -442,8 +446,10 @@ typedef void (*sh_onion_attempt_cb)(const sh_onion_attempt *a, void *ctx);
 typedef struct sh_onion_caller_config {
     sh_onion_path_policy policy;
     unsigned max_attempts;        /* paths tried per request (>= 1) */
-    uint32_t attempt_timeout_ms;  /* one attempt's RPC deadline at the guard */
-    uint32_t hop_timeout_ms;      /* the reply timeout every relay is given (the same for all) */
+    uint32_t attempt_timeout_ms;  /* unused since relays see a fixed deadline (kept for callers) */
+    uint32_t hop_timeout_ms;      /* the reply timeout and RPC deadline every hop is given,
+                                   * the guard included (the same for all: no hop learns its
+                                   * position); an attempt ends after it at the latest */
     uint32_t backoff_min_ms;      /* delay before the 2nd attempt, doubled each time ... */
     uint32_t backoff_max_ms;      /* ... up to this (jittered to 50-100 %) */
     int64_t avoid_ms;             /* a failing node is avoided this long */
@@ -485,5 +491,12 @@ typedef void (*sh_onion_answer_cb)(int status, const char *message, const uint8_
 int sh_onion_caller_request(sh_onion_caller *c, const uint8_t dest_id[static SH_ONION_ID_BYTES],
                             const char *method, const uint8_t *body, size_t len,
                             sh_onion_answer_cb cb, void *ctx) __attribute__((warn_unused_result));
+/* The same for a named service (e.g. "files") that the node dest_id forwards to; "" is the node
+ * itself. An unknown service comes back as the answer's status (SH_ERR_NOT_FOUND). */
+int sh_onion_caller_request_service(sh_onion_caller *c,
+                                    const uint8_t dest_id[static SH_ONION_ID_BYTES],
+                                    const char *service, const char *method, const uint8_t *body,
+                                    size_t len, sh_onion_answer_cb cb, void *ctx)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -7,12 +7,14 @@
  * fixed-size values that is only ever added to and then discarded whole when its epoch ends, and
  * every lookup is served from memory, so a database buys nothing: SQLite would add a B-tree insert
  * per packet (~10k/s, slower than the peel itself) for queries we never make. Appending costs one
- * write and one fdatasync per batch; dropping an epoch is one unlink. A torn last record after a
- * crash is cut off at load.
+ * write per batch and one fdatasync per sync period; dropping an epoch is one unlink. A torn last
+ * record after a crash is cut off at load.
  *
  * Durability contract: check_add puts the tag in memory at once (so a replay inside the same
- * batch is caught) and on disk at the next sync. A relay peels a batch, calls sync once, and
- * only then forwards the batch, so no packet leaves before its tag is durable.
+ * batch is caught). `write` hands pending tags to the kernel (they survive the process being
+ * killed); `sync` also fdatasyncs (they survive power loss). A relay peels a batch, writes it,
+ * and only then forwards it; a timer syncs every sync period, which bounds what a power loss can
+ * forget to that period.
  *
  * The in-memory set is an open-addressing table per epoch with linear probing, indexed by SipHash
  * under a random per-process key: a client can grind its packets' tags (it knows the shared
@@ -48,6 +50,7 @@ typedef struct epoch_set {
     int fd;
     uint8_t *pending;
     size_t n_pending;
+    bool unsynced; /* written since the last fdatasync */
 } epoch_set;
 
 struct sh_onion_replay {
@@ -347,26 +350,50 @@ int sh_onion_replay_check_add(sh_onion_replay *rc, uint64_t epoch,
     return SH_OK;
 }
 
+static int write_pending(sh_onion_replay *rc, epoch_set *s)
+{
+    if (s->n_pending == 0)
+        return SH_OK;
+    if (s->fd >= 0) {
+        if (sh_fs_write_all(s->fd, s->pending, s->n_pending * RECORD_BYTES) != 0)
+            return sh_err_set(SH_ERR_IO, "cannot write the replay cache of epoch %" PRIu64 ": %s",
+                              s->epoch, strerror(errno));
+        s->unsynced = true;
+    }
+    rc->pending -= s->n_pending;
+    s->n_pending = 0;
+    return SH_OK;
+}
+
+int sh_onion_replay_write(sh_onion_replay *rc)
+{
+    int err;
+
+    for (size_t i = 0; i < rc->n_sets; i++)
+        if ((err = write_pending(rc, &rc->set[i])) != SH_OK)
+            return err;
+    return SH_OK;
+}
+
 int sh_onion_replay_sync(sh_onion_replay *rc)
 {
-    bool wrote = false;
+    bool synced = false;
+    int err;
 
     for (size_t i = 0; i < rc->n_sets; i++) {
         epoch_set *s = &rc->set[i];
 
-        if (s->n_pending == 0)
+        if ((err = write_pending(rc, s)) != SH_OK)
+            return err;
+        if (!s->unsynced)
             continue;
-        if (s->fd >= 0) {
-            if (sh_fs_write_all(s->fd, s->pending, s->n_pending * RECORD_BYTES) != 0 ||
-                fdatasync(s->fd) != 0)
-                return sh_err_set(SH_ERR_IO, "cannot write the replay cache of epoch %" PRIu64
-                                  ": %s", s->epoch, strerror(errno));
-            wrote = true;
-        }
-        rc->pending -= s->n_pending;
-        s->n_pending = 0;
+        if (fdatasync(s->fd) != 0)
+            return sh_err_set(SH_ERR_IO, "cannot sync the replay cache of epoch %" PRIu64 ": %s",
+                              s->epoch, strerror(errno));
+        s->unsynced = false;
+        synced = true;
     }
-    if (wrote)
+    if (synced)
         rc->syncs++;
     return SH_OK;
 }
