@@ -53,6 +53,32 @@ static void settings(void)
     CHECK_STR(path, "/var/lib/shoald/node.key");
 }
 
+/* Named services for the onion relay: name, address and link key; at most 16. */
+static void onion_services(void)
+{
+    static const char text[] = "onion_service = files 127.0.0.1:7000 abababababababababababababababababababababababababababababababab\n"
+                               "onion_service = push.v1 [::1]:443 ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB\n";
+    char line[160];
+    sh_node_config c;
+
+    sh_node_config_default(&c);
+    CHECK_EQ(c.onion_relay_timeout_ms, SH_NODE_DEFAULT_ONION_RELAY_TIMEOUT_MS);
+    CHECK_EQ(c.onion_replay_sync_ms, SH_NODE_DEFAULT_ONION_REPLAY_SYNC_MS);
+    CHECK_OK(sh_node_config_parse(&c, text, sizeof text - 1));
+    CHECK_EQ(c.n_onion_services, 2);
+    CHECK(strcmp(c.onion_services[0].name, "files") == 0);
+    CHECK(strcmp(c.onion_services[0].host, "127.0.0.1") == 0);
+    CHECK_EQ(c.onion_services[0].port, 7000);
+    CHECK_EQ(c.onion_services[1].link_key[31], 0xab);
+    CHECK(strcmp(c.onion_services[1].host, "::1") == 0);
+    for (int i = 2; i < SH_NODE_ONION_SERVICES_MAX; i++) {
+        snprintf(line, sizeof line, "s%d 127.0.0.1:1 abababababababababababababababababababababababababababababababab", i);
+        CHECK_OK(sh_node_config_set(&c, "onion_service", line));
+    }
+    CHECK_ERR(sh_node_config_set(&c, "onion_service", "last 127.0.0.1:1 abababababababababababababababababababababababababababababababab"), SH_ERR_LIMIT);
+    CHECK_MSG("at most 16");
+}
+
 static void errors(void)
 {
     static const struct {
@@ -74,6 +100,16 @@ static void errors(void)
         {"log_level = loud\n", SH_ERR_INVALID, "line 1"},
         {"listen = \n", SH_ERR_RANGE, "listen must be 1 to 63 characters"},
         {"pow_bits = 9\npow_max_bits = 8\n", SH_ERR_RANGE, "pow_max_bits (8) is below"},
+        {"onion_service = files\n", SH_ERR_INVALID, "needs `name host:port link-key-hex`"},
+        {"onion_service = Files 127.0.0.1:1 abababababababababababababababababababababababababababababababab\n", SH_ERR_INVALID, "is not 1-64 of"},
+        {"onion_service = files localhost:1 abababababababababababababababababababababababababababababababab\n", SH_ERR_INVALID, "is not ip:port"},
+        {"onion_service = files 127.0.0.1:1 ababababababababababababababababababababababababababababababab\n", SH_ERR_INVALID, "64 hex digits"},
+        {"onion_service = files 127.0.0.1:1 abababababababababababababababababababababababababababababababzz\n", SH_ERR_INVALID, "64 hex digits"},
+        {"onion_service = files 127.0.0.1:1 abababababababababababababababababababababababababababababababab x\n", SH_ERR_INVALID, "needs `name"},
+        {"onion_service = a 127.0.0.1:1 abababababababababababababababababababababababababababababababab\nonion_service = a 127.0.0.1:2 abababababababababababababababababababababababababababababababab\n", SH_ERR_INVALID,
+         "line 2: service a is named twice"},
+        {"onion_relay_timeout_ms = 0\n", SH_ERR_RANGE, "onion_relay_timeout_ms"},
+        {"onion_replay_sync_ms = 60001\n", SH_ERR_RANGE, "onion_replay_sync_ms"},
         {"port = 1\0\n", SH_ERR_FORMAT, "NUL"},
     };
     char longline[1100];
@@ -159,6 +195,7 @@ int main(void)
 {
     settings();
     errors();
+    onion_services();
     key_file();
     return 0;
 }
