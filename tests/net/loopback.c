@@ -135,7 +135,7 @@ int main(int argc, char **argv)
 {
     static const char *const reasons[] = {
         "cut off (SH_ERR_PROTOCOL): a handshake message of 18245 bytes (limit 1024)", /* garbage */
-        "cut off (SH_ERR_TIMEOUT): the handshake did not complete within 300 ms",    /* truncated */
+        "cut off (SH_ERR_TIMEOUT): the handshake did not complete within 1500 ms",    /* truncated */
         "cut off (SH_ERR_CRYPTO): handshake message 1 (48 bytes) was rejected",      /* wrongkey */
         "cut off (SH_ERR_CRYPTO): frame 2 failed authentication",                    /* replay */
         "cut off (SH_ERR_LIMIT): a message over the 525312-byte limit",              /* oversized */
@@ -157,7 +157,7 @@ int main(int argc, char **argv)
     CHECK_OK(sh_hex_encode(node_pk_hex, sizeof node_pk_hex, node_pk, 32));
     snprintf(log_path, sizeof log_path, "%s/server.log", test_tmpdir());
 
-    const char *server_args[] = {"server", "--handshake-timeout", "300", "--write-queue",
+    const char *server_args[] = {"server", "--handshake-timeout", "1500", "--write-queue",
                                  "262144", "--node-key", node_pk_hex, NULL};
     server = spawn(server_args, log_path);
     read_line(&server, line, sizeof line);
