@@ -32,6 +32,9 @@ static void usage(FILE *out)
           "                        ~/.local/share/shoald)\n"
           "  --key-file FILE       node keys (default DIR/node.key; made 0600 on first run)\n"
           "  --log-level LEVEL     error, warn, info (default), debug or trace\n"
+          "  --network FILE        join the network of this network file (docs/network-file.md)\n"
+          "  --advertise ADDR:PORT the address other nodes and clients reach it at (default:\n"
+          "                        the listen address and port)\n"
           "  --set KEY=VALUE       any other setting (docs/node.md lists them)\n"
           "  --force               keygen: replace an existing key file\n\n"
           "When the node listens it prints one line to standard output:\n"
@@ -100,7 +103,7 @@ static void read_config_file(int argc, char **argv, sh_node_config *cfg)
 static int parse_args(int argc, char **argv, args *a)
 {
     static const char *const direct[] = {"--listen", "--port", "--data-dir", "--key-file",
-                                         "--log-level"};
+                                         "--log-level", "--network", "--advertise"};
 
     memset(a, 0, sizeof *a);
     a->command = "run";

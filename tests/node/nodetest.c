@@ -89,7 +89,7 @@ static void read_ready(nt_node *n, int fd)
 }
 
 /* Nodes still running when a test fails (test_fail exits) are killed on the way out. */
-static nt_node *running[16];
+static nt_node *running[32];
 
 static void kill_running(void)
 {

@@ -35,6 +35,12 @@ void sh_node_config_default(sh_node_config *c)
     c->onion_overlap_ms = SH_NODE_DEFAULT_ONION_OVERLAP_MS;
     c->onion_relay_timeout_ms = SH_NODE_DEFAULT_ONION_RELAY_TIMEOUT_MS;
     c->onion_replay_sync_ms = SH_NODE_DEFAULT_ONION_REPLAY_SYNC_MS;
+    c->map_refresh_ms = SH_NODE_DEFAULT_MAP_REFRESH_MS;
+    c->publish_interval_ms = SH_NODE_DEFAULT_PUBLISH_INTERVAL_MS;
+    c->replicate_timeout_ms = SH_NODE_DEFAULT_REPLICATE_TIMEOUT_MS;
+    c->antientropy_ms = SH_NODE_DEFAULT_ANTIENTROPY_MS;
+    c->antientropy_bytes_per_s = SH_NODE_DEFAULT_ANTIENTROPY_BYTES_PER_S;
+    c->antientropy_peer_per_s = SH_NODE_DEFAULT_ANTIENTROPY_PEER_PER_S;
 }
 
 static int parse_u64(const char *key, const char *v, uint64_t min, uint64_t max, uint64_t *out)
@@ -93,6 +99,12 @@ static const num_key num_keys[] = {
     NUM(onion_overlap_ms, 0, 30LL * 24 * 3600 * 1000),
     NUM(onion_relay_timeout_ms, 1, 5 * 60 * 1000),
     NUM(onion_replay_sync_ms, 1, 60000),
+    NUM(map_refresh_ms, 100, 24 * 3600 * 1000),
+    NUM(publish_interval_ms, 100, 24 * 3600 * 1000),
+    NUM(replicate_timeout_ms, 10, 60000),
+    NUM(antientropy_ms, 10, 24 * 3600 * 1000),
+    NUM(antientropy_bytes_per_s, 1024, 1u << 30),
+    NUM(antientropy_peer_per_s, 1, 10000),
 };
 
 static void normalize(char *dst, size_t size, const char *key)
@@ -121,6 +133,12 @@ int sh_node_config_set(sh_node_config *c, const char *key_in, const char *v)
         return set_text(c->map_file, sizeof c->map_file, key, v);
     if (strcmp(key, "network_file") == 0)
         return set_text(c->network_file, sizeof c->network_file, key, v);
+    if (strcmp(key, "network") == 0)
+        return set_text(c->network, sizeof c->network, key, v);
+    if (strcmp(key, "advertise") == 0)
+        return set_text(c->advertise, sizeof c->advertise, key, v);
+    if (strcmp(key, "contact") == 0)
+        return set_text(c->contact, sizeof c->contact, key, v);
     if (strcmp(key, "log_level") == 0)
         return sh_log_parse_level(v, &c->log_level);
     if (strcmp(key, "onion_service") == 0)

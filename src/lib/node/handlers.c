@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/internal.h"
+#include "node/join.h"
 #include "storage.pb-c.h"
 #include "util/err.h"
 #include "util/time.h"
@@ -50,6 +50,10 @@ static sh_node_parsed *admit(sh_node *n, sh_net_req *req, const uint8_t *body, s
     if ((rc = sh_node_request_parse(body, len, method, &p)) != SH_OK)
         goto fail;
     r = sh_node_parsed_request(p);
+    if (sh__node_swarm_check_owner(n, req, method, r->owner) != SH_OK) {
+        sh_node_parsed_free(p); /* answered: WRONG_SWARM names the right swarm */
+        return NULL;
+    }
     if ((rc = sh_node_request_verify(p, sh_time_now_ms())) != SH_OK)
         goto fail;
     if (r->is_signed &&
@@ -144,7 +148,8 @@ static void on_store(sh_net_req *req, const uint8_t *body, size_t len, void *ctx
     if (r->ns == SH_NS_INBOX)
         sh__node_load_event(&n->load, sh_time_mono_ms());
     if ((rc = sh__node_check_pow(r, sh__node_pow_now(n))) != SH_OK ||
-        (rc = sh__node_check_content(r, &n->keys)) != SH_OK || (rc = submit_put(n, req, r)) != SH_OK)
+        (rc = sh__node_check_content(r, &n->keys)) != SH_OK ||
+        (rc = n->swarm != NULL ? sh__node_replicate_store(n, req, r) : submit_put(n, req, r)) != SH_OK)
         sh__node_fail(n, req, SH_NODE_STORE, rc, sh_err_msg());
     sh_node_parsed_free(p);
 }
@@ -328,6 +333,8 @@ static void on_change(sh_net_req *req, const uint8_t *body, size_t len, sh_node 
     /* The tombstones keep the whole signed call, so that replication can forward it. */
     if ((rc = submit_change(n, req, sh_node_parsed_request(p), body, len)) != SH_OK)
         sh__node_fail(n, req, method, rc, sh_err_msg());
+    else
+        sh__node_replicate_change(n, sh_node_parsed_request(p), body, len);
     sh_node_parsed_free(p);
 }
 

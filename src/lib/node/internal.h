@@ -105,6 +105,8 @@ typedef struct sh__node_metrics {
     uint64_t deleted, expire_changed;
     uint64_t rejects[SH_NODE_EXPIRE + 1][SH_NODE_ERR_SLOTS];
     uint64_t sweeps, swept_rows, sweep_errors;
+    /* In a network (node/join.h). */
+    uint64_t replicated_in, ae_rounds, ae_items, ae_bytes, ae_refused, handed_over;
 } sh__node_metrics;
 
 void sh__node_count_reject(sh__node_metrics *m, sh_node_method method, int code);
@@ -139,6 +141,8 @@ int sh__node_relay_body(const uint8_t *body, size_t len, uint64_t *circuit) SH_N
 /* Replaces the map used to find next hops (taken over; NULL: none). */
 void sh__node_relay_set_map(sh_node *n, sh_dir_map *map);
 
+typedef struct sh__node_swarm sh__node_swarm; /* node/join.h; NULL when standing alone */
+
 /* ---- the node ------------------------------------------------------------------------------------ */
 
 struct sh_node {
@@ -158,6 +162,7 @@ struct sh_node {
     uint64_t writes_in_flight;
     int64_t started_mono_ms;
     sh__node_relay *relay;
+    sh__node_swarm *swarm;
     void (*done_cb)(void *ctx);
     void *done_ctx;
 };

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <sys/resource.h>
 
-#include "node/internal.h"
+#include "node/join.h"
 #include "util/err.h"
 #include "util/time.h"
 
@@ -121,7 +121,27 @@ static int node_gauges(sh_node *n, sh_buf *out)
         (rc = one(out, "shoal_node_replay_entries", "gauge", "Signed requests remembered.",
                   (double)sh__node_replay_count(&n->replay))) != SH_OK ||
         (rc = one(out, "shoal_node_uptime_seconds", "gauge", "Seconds since the node started.",
-                  (double)(sh_time_mono_ms() - n->started_mono_ms) / 1000.0)) != SH_OK)
+                  (double)(sh_time_mono_ms() - n->started_mono_ms) / 1000.0)) != SH_OK ||
+        (rc = one(out, "shoal_node_replicated_in_total", "counter",
+                  "Messages committed from swarm peers' pushes.", (double)m->replicated_in)) != SH_OK ||
+        (rc = one(out, "shoal_node_antientropy_rounds_total", "counter",
+                  "Anti-entropy rounds run with a peer.", (double)m->ae_rounds)) != SH_OK ||
+        (rc = one(out, "shoal_node_antientropy_items_total", "counter",
+                  "Messages and tombstones fetched by anti-entropy.", (double)m->ae_items)) != SH_OK ||
+        (rc = one(out, "shoal_node_antientropy_bytes_total", "counter",
+                  "Bytes of anti-entropy calls and answers, both ways.", (double)m->ae_bytes)) != SH_OK ||
+        (rc = one(out, "shoal_node_antientropy_refused_total", "counter",
+                  "Anti-entropy calls of peers refused by the rate limit.",
+                  (double)m->ae_refused)) != SH_OK ||
+        (rc = one(out, "shoal_node_map_version", "gauge",
+                  "Version of the network map the node works from (0: none).",
+                  (double)(n->swarm != NULL ? n->swarm->map_version : 0))) != SH_OK ||
+        (rc = one(out, "shoal_node_swarm_peers", "gauge",
+                  "Other members of the node's swarm (-1: in no swarm).",
+                  n->swarm != NULL && n->swarm->in_swarm ? (double)n->swarm->n_peers : -1.0)) != SH_OK ||
+        (rc = one(out, "shoal_node_handed_over_total", "counter",
+                  "Messages pushed to another swarm after the map moved their owner.",
+                  (double)m->handed_over)) != SH_OK)
         return rc;
     return one(out, "shoal_node_max_rss_bytes", "gauge", "Peak resident memory of the process.",
                (double)ru.ru_maxrss * 1024.0);

@@ -10,7 +10,10 @@
  *   stats                             metrics as Prometheus text; SH_RPC_NODE, allowed only for
  *                                     callers holding the node's own link key (`shoald stats`)
  *   onion                             an onion packet to relay or deliver (node/relay.c)
- * For now a node serves any owner; swarm membership is a later issue. */
+ * In a network (config `network`) the node also joins (node/join.c, docs/swarm.md): it serves
+ * the map, publishes its descriptor (with the relay's onion keys), serves only the owners of its
+ * swarm, replicates to its swarm peers, runs anti-entropy with them and signs receipts
+ * (node/swarm.h). */
 #ifndef SH_NODE_NODE_H
 #define SH_NODE_NODE_H
 
@@ -55,6 +58,13 @@ typedef struct sh_node_onion_service {
 } sh_node_onion_service;
 #define SH_NODE_ONION_KEYS_FILE "onion.keys"
 #define SH_NODE_ONION_REPLAY_DIR "onion-replay"
+#define SH_NODE_DEFAULT_MAP_REFRESH_MS (10u * 60 * 1000)
+#define SH_NODE_DEFAULT_PUBLISH_INTERVAL_MS (30u * 60 * 1000)
+#define SH_NODE_DEFAULT_REPLICATE_TIMEOUT_MS 5000u
+#define SH_NODE_DEFAULT_ANTIENTROPY_MS 30000u
+#define SH_NODE_DEFAULT_ANTIENTROPY_BYTES_PER_S (4u << 20)
+#define SH_NODE_DEFAULT_ANTIENTROPY_PEER_PER_S 4u
+#define SH_NODE_MAP_FILE "map"
 
 typedef struct sh_node_config {
     char listen[64]; /* numeric IPv4 or IPv6 address */
@@ -85,6 +95,17 @@ typedef struct sh_node_config {
     size_t n_onion_services;
     char map_file[SH_NODE_PATH_BYTES];
     char network_file[SH_NODE_PATH_BYTES];
+    /* In a network (docs/node.md "Joining the network"); without `network` the node stands
+     * alone and serves every owner. */
+    char network[SH_NODE_PATH_BYTES]; /* the network file */
+    char advertise[64];      /* "ip:port" in the descriptor; "": listen:port */
+    char contact[128];       /* operator contact in the descriptor */
+    uint64_t map_refresh_ms; /* look for a newer map this often */
+    uint64_t publish_interval_ms; /* republish the descriptor this often */
+    uint32_t replicate_timeout_ms; /* a store waits this long for a peer's commit */
+    uint64_t antientropy_ms; /* anti-entropy round with one peer this often */
+    uint32_t antientropy_bytes_per_s; /* what anti-entropy may fetch, per second */
+    uint32_t antientropy_peer_per_s;  /* digest and fetch calls a peer may make, per second */
 } sh_node_config;
 
 void sh_node_config_default(sh_node_config *cfg);

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "crypto/crypto.h"
-#include "node/internal.h"
+#include "node/join.h"
 #include "onion/onion.h"
 #include "util/encode.h"
 #include "util/err.h"
@@ -528,6 +528,15 @@ int sh__node_relay_start(sh_node *n, const sh_node_keys *keys)
     }
     uv_timer_start(&rl->sync, on_sync, n->cfg.onion_replay_sync_ms, n->cfg.onion_replay_sync_ms);
     return SH_OK;
+}
+
+const sh_onion_keyring *sh__node_relay_keyring(const sh_node *n, sh_onion_epochs *epochs)
+{
+    if (n->relay == NULL || n->relay->kr == NULL)
+        return NULL;
+    if (epochs != NULL)
+        *epochs = n->relay->epochs;
+    return n->relay->kr;
 }
 
 void sh__node_relay_stop(sh_node *n)

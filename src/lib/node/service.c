@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "crypto/crypto.h"
-#include "node/internal.h"
+#include "node/join.h"
 #include "storage.pb-c.h"
 #include "util/err.h"
 #include "util/fs.h"
@@ -103,8 +103,16 @@ static bool authorize_cb(const uint8_t key[static SH_NET_KEY_BYTES], const char 
 {
     sh_node *n = ctx;
 
-    /* Node methods: only `stats`, and only for the operator, who holds the node's link key. */
-    return strcmp(method, "stats") == 0 && sh_ct_equal(key, n->link_pk, SH_NET_KEY_BYTES);
+    /* `stats` only for the operator, who holds the node's link key; the swarm's methods for the
+     * nodes of the current map. */
+    if (strcmp(method, "stats") == 0)
+        return sh_ct_equal(key, n->link_pk, SH_NET_KEY_BYTES);
+    if (!sh__node_join_authorize(n, key, method)) {
+        sh_log_info(SH_NODE_LOG_AREA, "refused %s to a caller that is not a node of the map",
+                    method);
+        return false;
+    }
+    return true;
 }
 
 static int open_net(sh_node *n, const sh_node_keys *keys)
@@ -120,11 +128,12 @@ static int open_net(sh_node *n, const sh_node_keys *keys)
     if ((rc = sh_net_new(n->loop, &nc, &n->net)) != SH_OK)
         return rc;
     sh_net_set_authorize(n->net, authorize_cb, n);
-    if ((rc = sh__node_register(n)) != SH_OK)
+    if ((rc = sh__node_register(n)) != SH_OK ||
+        (rc = sh_net_listen(n->net, n->cfg.listen, n->cfg.port, keys->link_sk, &n->port)) != SH_OK)
         return rc;
-    if ((rc = sh_net_listen(n->net, n->cfg.listen, n->cfg.port, keys->link_sk, &n->port)) != SH_OK)
+    if ((rc = sh__node_relay_start(n, keys)) != SH_OK)
         return rc;
-    return sh__node_relay_start(n, keys);
+    return n->cfg.network[0] != '\0' ? sh__node_join_start(n, keys) : SH_OK;
 }
 
 static void free_node(sh_node *n)
@@ -172,8 +181,10 @@ int sh_node_start(uv_loop_t *loop, const sh_node_config *cfg, const sh_node_keys
     *out = n;
     return SH_OK;
 fail:
+    sh__node_join_stop(n);
     if (n->net != NULL)
         sh_net_close(n->net, NULL, NULL);
+    sh__node_join_free(n);
     sh_store_close(n->store);
     free_node(n);
     return rc;
@@ -191,6 +202,7 @@ static void net_closed(void *ctx)
     sh_node *n = ctx;
 
     n->net = NULL;
+    sh__node_join_free(n);
     sh_store_close(n->store); /* commits what is queued; the last callbacks run here */
     n->store = NULL;
     sh_log_info(SH_NODE_LOG_AREA, "stopped");
@@ -210,5 +222,6 @@ void sh_node_shutdown(sh_node *n, void (*done_cb)(void *ctx), void *ctx)
     uv_timer_stop(&n->sweep_timer);
     sh__node_wake_all(n);
     sh__node_relay_stop(n);
+    sh__node_join_stop(n);
     sh_net_shutdown(n->net, net_closed, n);
 }

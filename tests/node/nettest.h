@@ -1,0 +1,39 @@
+/* Helpers of the multi-process network tests of the node module: shoal-dir authorities and
+ * shoald nodes joined to them on loopback, and waiting for the nodes to agree on a map (read
+ * from their metrics: shoal_node_map_version, shoal_node_swarm_peers). */
+#ifndef SH_TEST_NETTEST_H
+#define SH_TEST_NETTEST_H
+
+#include "nodetest.h"
+
+#define NET_MAX_AUTH 3
+
+typedef struct net_auth {
+    pid_t pid;
+    uint16_t port;
+    char key[300], data[300], log[300];
+} net_auth;
+
+typedef struct net {
+    const char *dir_exe, *node_exe;
+    char tmp[256], network[300];
+    int n_auth;
+    net_auth auth[NET_MAX_AUTH];
+} net;
+
+/* Makes authority keys and the network file (k of n_auth, swarm target and min). */
+void net_init(net *w, const char *dir_exe, const char *node_exe, int n_auth, int k, int target,
+              int min);
+void net_auth_start(net *w, int i);
+void net_auth_stop(net *w, int i);
+/* A node of the network (short timers for tests); extra settings may be added before start. */
+void net_node_init(net *w, nt_node *n);
+/* Waits until every node works from the same map version >= min with its swarm peers set
+ * (shoal_node_swarm_peers >= 0); returns the version. */
+uint64_t net_wait_map(nt_node *const *nodes, size_t n, uint64_t min, const char *what);
+double net_metric(const nt_node *n, const char *name);
+void net_sleep_ms(long ms);
+/* Every authority still running is stopped (atexit too). */
+void net_stop_all(net *w);
+
+#endif
