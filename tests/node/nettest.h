@@ -31,6 +31,8 @@ void net_node_init(net *w, nt_node *n);
 /* Waits until every node works from the same map version >= min with its swarm peers set
  * (shoal_node_swarm_peers >= 0); returns the version. */
 uint64_t net_wait_map(nt_node *const *nodes, size_t n, uint64_t min, const char *what);
+/* A map fetched from the network and verified by the test itself, as a client would. */
+struct sh_dir_map *net_fetch_map(net *w, nt_client *c, uint64_t min_version);
 double net_metric(const nt_node *n, const char *name);
 void net_sleep_ms(long ms);
 /* Every authority still running is stopped (atexit too). */

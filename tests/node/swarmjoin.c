@@ -24,36 +24,6 @@ static uint8_t owner[33];
 static sh_account *account;
 static sh_node_signer signer;
 
-/* A map verified by the test itself (as a client would), fetched from the network. */
-static sh_dir_map *fetch_map(net *w, nt_client *c, uint64_t min_version)
-{
-    sh_dir_network *network;
-    sh_dir_client *cl;
-    sh_dir_client_config cfg = {.refresh_ms = 200, .retry_ms = 100};
-    sh_dir_map *copy = NULL;
-    sh_buf b;
-
-    CHECK_OK(sh_dir_network_load(w->network, &network));
-    CHECK_OK(sh_dir_client_new(&c->loop, c->net, network, &cfg, &cl));
-    for (int t = 0; t < 20000; t++) {
-        const sh_dir_map *m = sh_dir_client_map(cl);
-        if (m != NULL && sh_dir_map_version(m) >= min_version) {
-            sh_buf_init(&b);
-            CHECK_OK(sh_dir_map_encode(m, &b));
-            CHECK_OK(sh_dir_map_load(b.data, b.len, network, 0, sh_time_now_ms(), &copy));
-            sh_buf_free(&b);
-            break;
-        }
-        uv_run(&c->loop, UV_RUN_NOWAIT);
-        net_sleep_ms(1);
-    }
-    CHECK(copy != NULL);
-    sh_dir_client_close(cl);
-    uv_run(&c->loop, UV_RUN_NOWAIT);
-    sh_dir_network_free(network);
-    return copy;
-}
-
 static int raw_store(nt_client *c, const char *text, sh_buf *answer)
 {
     sh_node_request r = nt_req_store(owner, 0, text, strlen(text), TTL);
@@ -167,7 +137,7 @@ int main(int argc, char **argv)
     CHECK_OK(raw_store(&c, "hello swarm", &ans));
     CHECK_OK(sh_node_receipts_parse(ans.data, ans.len, true, rc, SH_NODE_MAX_RECEIPTS, &n_rc));
     CHECK_EQ(n_rc, 2);
-    sh_dir_map *map = fetch_map(&w, &c, 1);
+    sh_dir_map *map = net_fetch_map(&w, &c, 1);
     for (size_t i = 0; i < n_rc; i++) {
         CHECK_OK(sh_node_receipt_verify(&rc[i], map, NULL));
         CHECK(in_swarm(rc[i].node_id, members, n_members));

@@ -1,24 +1,734 @@
-/* Anti-entropy between swarm peers (docs/node.md "Anti-entropy"): not yet written; the timer
- * and the handover are stubs. */
+/* Anti-entropy between swarm peers, and handover (docs/node.md "Anti-entropy", "Handover";
+ * overview.md "Swarms"). Every antientropy_ms a node asks one peer in turn:
+ *   1. swarm.digest over all its owners as one cell: the XOR of the ids of every live message
+ *      and owner request (store/scan.c) with their count. Equal: the round ends (an idle swarm
+ *      in sync exchanges only this).
+ *   2. swarm.digest again with cells of SH__AE_BUCKET_MS of timestamps: the peer answers the
+ *      cells where it differs.
+ *   3. swarm.fetch of those cells, with the ids we hold there: the peer sends what we lack, up
+ *      to antientropy_bytes_per_s times the interval; the rest comes in the next rounds.
+ * Each node pulls, so entries spread both ways. Fetched items go through the same checks as
+ * pushed ones (replicate.c): messages of our owners only, requests with the owner's signature,
+ * so a deleted message stays deleted (its tombstone refuses the stale copy). A peer's digest
+ * and fetch calls are limited to antientropy_peer_per_s per second each; more are refused with
+ * SH_ERR_BUSY, counted and logged.
+ *
+ * Handover: when a new map moves owners out of our swarm, their entries are pushed to every
+ * member of their new swarm (which accepts them as its own). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "node/join.h"
+#include "util/err.h"
+#include "util/time.h"
+#include "wire/pb.h"
+
+#define SH__AE_BUCKET_MS (10LL * 60 * 1000)
+#define AE_MAX_CELLS 8192u          /* cells in one digest call */
+#define AE_MAX_HAVE 8192u           /* ids in one fetch call */
+#define AE_MAX_FETCH_BYTES (256u * 1024) /* items in one fetch answer */
+#define AE_CALL_MS 5000u
+#define HANDOVER_BATCH 32
+
+struct sh__node_ae {
+    sh_node *n;
+    uv_timer_t timer;
+    bool running;    /* a round is in flight */
+    size_t next_peer;
+    uint8_t peer_link[32]; /* the peer of the round in flight */
+};
+
+/* ---- Cells ------------------------------------------------------------------------------------ */
+
+typedef struct entry {
+    uint64_t bucket;
+    uint8_t id[32];
+} entry;
+
+typedef struct entries {
+    entry *v;
+    size_t n, cap;
+    sh_node *node;
+    int64_t bucket_ms;
+    uint64_t range_start, range_end;
+} entries;
+
+static int collect_cb(void *ctx, const sh_store_entry *e)
+{
+    entries *es = ctx;
+    uint64_t pos = sh__node_swarm_position(e->owner);
+
+    if (pos < es->range_start || pos > es->range_end || !sh__node_swarm_owns(es->node, e->owner))
+        return SH_OK;
+    if (es->n == es->cap) {
+        size_t cap = es->cap ? 2 * es->cap : 256;
+        entry *v = realloc(es->v, cap * sizeof *v);
+        if (v == NULL)
+            return sh_err_set(SH_ERR_NOMEM, "out of memory listing the store");
+        es->v = v;
+        es->cap = cap;
+    }
+    es->v[es->n].bucket = es->bucket_ms > 0 && e->timestamp_ms > 0
+                              ? (uint64_t)(e->timestamp_ms / es->bucket_ms) : 0;
+    memcpy(es->v[es->n].id, e->id, 32);
+    es->n++;
+    return SH_OK;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+    const entry *x = a, *y = b;
+
+    if (x->bucket != y->bucket)
+        return x->bucket < y->bucket ? -1 : 1;
+    return memcmp(x->id, y->id, 32);
+}
+
+static int list_entries(sh_node *n, uint64_t start, uint64_t end, int64_t bucket_ms, entries *es)
+{
+    int rc;
+
+    *es = (entries){.node = n, .bucket_ms = bucket_ms, .range_start = start, .range_end = end};
+    if ((rc = sh_store_scan(n->store, false, collect_cb, es)) != SH_OK) {
+        free(es->v);
+        es->v = NULL;
+        return rc;
+    }
+    if (es->n > 1)
+        qsort(es->v, es->n, sizeof *es->v, entry_cmp);
+    return SH_OK;
+}
+
+typedef struct cell {
+    uint64_t bucket;
+    uint32_t count;
+    uint8_t digest[32];
+} cell;
+
+/* Cells of sorted entries: *out is malloc'd. */
+static int make_cells(const entries *es, cell **out, size_t *n_out)
+{
+    cell *c = calloc(es->n ? es->n : 1, sizeof *c);
+    size_t n = 0;
+
+    if (c == NULL)
+        return sh_err_set(SH_ERR_NOMEM, "out of memory computing digests");
+    for (size_t i = 0; i < es->n; i++) {
+        if (n == 0 || c[n - 1].bucket != es->v[i].bucket)
+            c[n++].bucket = es->v[i].bucket;
+        c[n - 1].count++;
+        for (int k = 0; k < 32; k++)
+            c[n - 1].digest[k] ^= es->v[i].id[k];
+    }
+    *out = c;
+    *n_out = n;
+    return SH_OK;
+}
+
+static void cells_to_pb(const cell *c, size_t n, Shoal__Swarm__Cell *pb, Shoal__Swarm__Cell **ptrs)
+{
+    for (size_t i = 0; i < n; i++) {
+        shoal__swarm__cell__init(&pb[i]);
+        pb[i].bucket = c[i].bucket;
+        pb[i].count = c[i].count;
+        pb[i].digest = sh_wire_bin(c[i].digest, 32);
+        ptrs[i] = &pb[i];
+    }
+}
+
+/* ---- Answering a peer ------------------------------------------------------------------------- */
+
+/* At most antientropy_peer_per_s calls per second from one peer. */
+static int rate_check(sh_node *n, sh_net_req *req, const char *what)
+{
+    sh__node_peer *p = sh__node_peer_by_link(n, sh_net_req_peer_key(req));
+    int64_t now = sh_time_mono_ms();
+
+    if (p == NULL) /* a node of the map outside our swarm: its calls are not for us */
+        return sh_err_set(SH_ERR_WRONG_SWARM, "%s from a node outside this swarm", what);
+    if (now - p->window_start_ms >= 1000) {
+        p->window_start_ms = now;
+        p->calls_in_window = 0;
+    }
+    if (++p->calls_in_window > n->cfg.antientropy_peer_per_s) {
+        n->m.ae_refused++;
+        if (p->calls_in_window == n->cfg.antientropy_peer_per_s + 1)
+            sh_log_warn(SH_NODE_LOG_AREA, "peer %s floods anti-entropy (%s): refused for the "
+                        "rest of this second", p->address, what);
+        return sh_err_set(SH_ERR_BUSY, "more than %u anti-entropy calls in a second",
+                          n->cfg.antientropy_peer_per_s);
+    }
+    return SH_OK;
+}
+
+static void respond_pb(sh_node *n, sh_net_req *req, const ProtobufCMessage *m, size_t in_len)
+{
+    sh_buf out;
+
+    sh_buf_init(&out);
+    if (sh_wire_pack(m, &out) == SH_OK) {
+        n->m.ae_bytes += in_len + out.len;
+        (void)sh_net_respond(req, SH_OK, out.data, out.len, NULL);
+    } else {
+        (void)sh_net_respond(req, SH_ERR_NOMEM, NULL, 0, "out of memory answering");
+    }
+    sh_buf_free(&out);
+}
+
+static int check_digest_request(const Shoal__Swarm__DigestRequest *m)
+{
+    if (m->range_start > m->range_end || m->n_cells > AE_MAX_CELLS ||
+        (m->bucket_ms != 0 && m->bucket_ms < 1000) || m->bucket_ms > INT64_MAX)
+        return sh_err_set(SH_ERR_FORMAT, "a digest request with a bad range, bucket or %zu cells",
+                          m->n_cells);
+    for (size_t i = 0; i < m->n_cells; i++)
+        if (m->cells[i]->digest.len != 32)
+            return sh_err_set(SH_ERR_FORMAT, "a digest cell is not 32 bytes");
+    return SH_OK;
+}
+
+/* The cells of ours that differ from the caller's, and an empty cell for each of the caller's
+ * that we lack. */
+static size_t diff_cells(const cell *mine, size_t n_mine, Shoal__Swarm__Cell **theirs,
+                         size_t n_theirs, cell *out)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < n_mine; i++) {
+        bool same = false;
+        for (size_t j = 0; j < n_theirs && !same; j++)
+            same = theirs[j]->bucket == mine[i].bucket && theirs[j]->count == mine[i].count &&
+                   memcmp(theirs[j]->digest.data, mine[i].digest, 32) == 0;
+        if (!same)
+            out[n++] = mine[i];
+    }
+    for (size_t j = 0; j < n_theirs; j++) {
+        bool have = false;
+        for (size_t i = 0; i < n_mine && !have; i++)
+            have = mine[i].bucket == theirs[j]->bucket;
+        if (!have && n < n_mine + n_theirs)
+            out[n++] = (cell){.bucket = theirs[j]->bucket};
+    }
+    return n;
+}
+
+static void on_digest(sh_net_req *req, const uint8_t *body, size_t len, void *ctx)
+{
+    sh_node *n = ctx;
+    Shoal__Swarm__DigestRequest *m = NULL;
+    Shoal__Swarm__DigestResponse a = SHOAL__SWARM__DIGEST_RESPONSE__INIT;
+    Shoal__Swarm__Cell *pb = NULL, **ptrs = NULL;
+    cell *mine = NULL, *diff = NULL;
+    size_t n_mine = 0, n_diff = 0;
+    entries es = {0};
+    int rc;
+
+    if ((rc = rate_check(n, req, "digest")) != SH_OK ||
+        (rc = sh_wire_unpack(&shoal__swarm__digest_request__descriptor, body, len, "digest",
+                             (ProtobufCMessage **)&m)) != SH_OK ||
+        (rc = check_digest_request(m)) != SH_OK ||
+        (rc = list_entries(n, m->range_start, m->range_end, (int64_t)m->bucket_ms, &es)) != SH_OK ||
+        (rc = make_cells(&es, &mine, &n_mine)) != SH_OK)
+        goto fail;
+    if ((diff = calloc(n_mine + m->n_cells + 1, sizeof *diff)) == NULL ||
+        (pb = calloc(n_mine + m->n_cells + 1, sizeof *pb)) == NULL ||
+        (ptrs = calloc(n_mine + m->n_cells + 1, sizeof *ptrs)) == NULL) {
+        rc = sh_err_set(SH_ERR_NOMEM, "out of memory comparing digests");
+        goto fail;
+    }
+    n_diff = diff_cells(mine, n_mine, m->cells, m->n_cells, diff);
+    cells_to_pb(diff, n_diff, pb, ptrs);
+    a.node_time_ms = (uint64_t)sh_time_now_ms();
+    a.n_cells = n_diff;
+    a.cells = ptrs;
+    respond_pb(n, req, &a.base, len);
+    goto done;
+fail:
+    sh_log_debug(SH_NODE_LOG_AREA, "digest refused: %s", sh_err_msg());
+    (void)sh_net_respond(req, rc, NULL, 0, "%s", sh_err_msg());
+done:
+    sh_wire_free(m);
+    free(es.v);
+    free(mine);
+    free(diff);
+    free(pb);
+    free(ptrs);
+}
+
+/* ---- swarm.fetch ----------------------------------------------------------------------------- */
+
+typedef struct fetch_out {
+    const Shoal__Swarm__FetchRequest *m;
+    sh_node *n;
+    Shoal__Swarm__Item *items;
+    size_t n_items, cap;
+    size_t bytes, max_bytes;
+    bool more;
+    sh_buf arena; /* copies of data, slots and request bytes */
+    size_t *offsets;
+} fetch_out;
+
+static bool wanted_bucket(const Shoal__Swarm__FetchRequest *m, uint64_t b)
+{
+    for (size_t i = 0; i < m->n_buckets; i++)
+        if (m->buckets[i] == b)
+            return true;
+    return false;
+}
+
+static bool has_id(const Shoal__Swarm__FetchRequest *m, const uint8_t id[32])
+{
+    for (size_t i = 0; i < m->n_have; i++)
+        if (m->have[i].len == 32 && memcmp(m->have[i].data, id, 32) == 0)
+            return true;
+    return false;
+}
+
+static const char *request_method(const uint8_t *body, size_t len)
+{
+    static const sh_node_method methods[] = {SH_NODE_DELETE, SH_NODE_EXPIRE};
+    sh_node_parsed *p = NULL;
+
+    for (size_t i = 0; i < 2; i++)
+        if (sh_node_request_parse(body, len, methods[i], &p) == SH_OK) {
+            sh_node_parsed_free(p);
+            return sh_node_method_name(methods[i]);
+        }
+    return NULL;
+}
+
+/* Copies what an item points to into the arena; pointers are fixed once the arena is final. */
+static int add_item(fetch_out *f, const sh_store_entry *e)
+{
+    Shoal__Swarm__Item *it;
+    const char *method = e->is_request ? request_method(e->data, e->data_len) : "";
+
+    if (method == NULL)
+        return SH_OK; /* not a request we know how to forward */
+    if (f->n_items == f->cap) {
+        size_t cap = f->cap ? 2 * f->cap : 64;
+        void *v = realloc(f->items, cap * sizeof *f->items), *o;
+        if (v == NULL)
+            return sh_err_set(SH_ERR_NOMEM, "out of memory answering a fetch");
+        f->items = v;
+        if ((o = realloc(f->offsets, cap * 2 * sizeof *f->offsets)) == NULL)
+            return sh_err_set(SH_ERR_NOMEM, "out of memory answering a fetch");
+        f->offsets = o;
+        f->cap = cap;
+    }
+    it = &f->items[f->n_items];
+    shoal__swarm__item__init(it);
+    it->owner.len = SH_STORE_OWNER_BYTES;
+    it->namespace_ = e->ns;
+    it->timestamp_ms = (uint64_t)e->timestamp_ms;
+    it->method = (char *)method;
+    f->offsets[2 * f->n_items] = f->arena.len;
+    if (sh_buf_append(&f->arena, e->owner, SH_STORE_OWNER_BYTES) != SH_OK ||
+        sh_buf_append(&f->arena, e->data, e->data_len) != SH_OK ||
+        (e->slot_len && sh_buf_append(&f->arena, e->slot, e->slot_len) != SH_OK))
+        return sh_err_set(SH_ERR_NOMEM, "out of memory answering a fetch");
+    if (e->is_request) {
+        it->request.len = e->data_len;
+    } else {
+        it->expiry_ms = (uint64_t)e->expiry_ms;
+        it->data.len = e->data_len;
+        it->slot.len = e->slot_len;
+    }
+    f->n_items++;
+    f->bytes += e->data_len + e->slot_len + 64;
+    return SH_OK;
+}
+
+static int fetch_cb(void *ctx, const sh_store_entry *e)
+{
+    fetch_out *f = ctx;
+    uint64_t pos = sh__node_swarm_position(e->owner);
+    uint64_t bucket = (uint64_t)(e->timestamp_ms > 0 ? e->timestamp_ms : 0) /
+                      f->m->bucket_ms;
+
+    if (pos < f->m->range_start || pos > f->m->range_end || !wanted_bucket(f->m, bucket) ||
+        has_id(f->m, e->id) || !sh__node_swarm_owns(f->n, e->owner))
+        return SH_OK;
+    if (f->bytes + e->data_len + e->slot_len + 64 > f->max_bytes && f->n_items > 0) {
+        f->more = true;
+        return SH_OK;
+    }
+    return add_item(f, e);
+}
+
+static void fix_items(fetch_out *f)
+{
+    for (size_t i = 0; i < f->n_items; i++) {
+        Shoal__Swarm__Item *it = &f->items[i];
+        uint8_t *p = f->arena.data + f->offsets[2 * i];
+        it->owner.data = p;
+        p += SH_STORE_OWNER_BYTES;
+        if (it->request.len) {
+            it->request.data = p;
+        } else {
+            it->data.data = p;
+            it->slot.data = it->slot.len ? p + it->data.len : NULL;
+        }
+    }
+}
+
+static int check_fetch_request(const Shoal__Swarm__FetchRequest *m)
+{
+    if (m->range_start > m->range_end || m->bucket_ms < 1000 || m->bucket_ms > INT64_MAX ||
+        m->n_buckets == 0 || m->n_buckets > AE_MAX_CELLS || m->n_have > AE_MAX_HAVE ||
+        m->max_bytes == 0)
+        return sh_err_set(SH_ERR_FORMAT, "a fetch request with a bad range, bucket, %zu buckets "
+                          "or %zu ids", m->n_buckets, m->n_have);
+    return SH_OK;
+}
+
+static void on_fetch(sh_net_req *req, const uint8_t *body, size_t len, void *ctx)
+{
+    sh_node *n = ctx;
+    Shoal__Swarm__FetchRequest *m = NULL;
+    Shoal__Swarm__FetchResponse a = SHOAL__SWARM__FETCH_RESPONSE__INIT;
+    Shoal__Swarm__Item **ptrs = NULL;
+    fetch_out f = {0};
+    int rc;
+
+    sh_buf_init(&f.arena);
+    if ((rc = rate_check(n, req, "fetch")) != SH_OK ||
+        (rc = sh_wire_unpack(&shoal__swarm__fetch_request__descriptor, body, len, "fetch",
+                             (ProtobufCMessage **)&m)) != SH_OK ||
+        (rc = check_fetch_request(m)) != SH_OK)
+        goto fail;
+    f.m = m;
+    f.n = n;
+    f.max_bytes = m->max_bytes < AE_MAX_FETCH_BYTES ? m->max_bytes : AE_MAX_FETCH_BYTES;
+    if ((rc = sh_store_scan(n->store, true, fetch_cb, &f)) != SH_OK)
+        goto fail;
+    fix_items(&f);
+    if (f.n_items && (ptrs = calloc(f.n_items, sizeof *ptrs)) == NULL) {
+        rc = sh_err_set(SH_ERR_NOMEM, "out of memory answering a fetch");
+        goto fail;
+    }
+    for (size_t i = 0; i < f.n_items; i++)
+        ptrs[i] = &f.items[i];
+    a.node_time_ms = (uint64_t)sh_time_now_ms();
+    a.n_items = f.n_items;
+    a.items = ptrs;
+    a.more = f.more;
+    respond_pb(n, req, &a.base, len);
+    goto done;
+fail:
+    sh_log_debug(SH_NODE_LOG_AREA, "fetch refused: %s", sh_err_msg());
+    (void)sh_net_respond(req, rc, NULL, 0, "%s", sh_err_msg());
+done:
+    sh_wire_free(m);
+    free(f.items);
+    free(f.offsets);
+    free(ptrs);
+    sh_buf_free(&f.arena);
+}
+
+/* ---- Our rounds ------------------------------------------------------------------------------ */
+
+static sh__node_peer *round_peer(sh__node_ae *ae)
+{
+    return sh__node_peer_by_link(ae->n, ae->peer_link);
+}
+
+static void round_end(sh__node_ae *ae, const char *why)
+{
+    if (why != NULL)
+        sh_log_debug(SH_NODE_LOG_AREA, "anti-entropy round ended: %s", why);
+    ae->running = false;
+}
+
+static int call_peer(sh__node_ae *ae, const char *method, const ProtobufCMessage *m,
+                     sh_net_call_cb cb)
+{
+    sh__node_peer *p = round_peer(ae);
+    sh_buf body;
+    int rc;
+
+    if (p == NULL)
+        return sh_err_set(SH_ERR_NOT_FOUND, "the peer left the swarm");
+    sh_buf_init(&body);
+    if ((rc = sh_wire_pack(m, &body)) == SH_OK) {
+        ae->n->m.ae_bytes += body.len;
+        rc = sh_net_call(p->peer, method, body.data, body.len, AE_CALL_MS, cb, ae);
+    }
+    sh_buf_free(&body);
+    return rc;
+}
+
+static void applied_cb(void *ctx, int status, sh_store_outcome outcome,
+                       const uint8_t hash[SH_STORE_HASH_BYTES])
+{
+    sh_node *n = ctx;
+
+    (void)outcome;
+    (void)hash;
+    if (status == SH_OK)
+        n->m.ae_items++;
+}
+
+static void on_fetched(int status, const char *message, const uint8_t *body, size_t len,
+                       void *ctx)
+{
+    sh__node_ae *ae = ctx;
+    Shoal__Swarm__FetchResponse *m = NULL;
+    size_t applied = 0;
+
+    if (status != SH_OK) {
+        round_end(ae, message);
+        return;
+    }
+    ae->n->m.ae_bytes += len;
+    if (sh_wire_unpack(&shoal__swarm__fetch_response__descriptor, body, len, "fetch answer",
+                       (ProtobufCMessage **)&m) != SH_OK) {
+        round_end(ae, sh_err_msg());
+        return;
+    }
+    for (size_t i = 0; i < m->n_items && !ae->n->stopping; i++)
+        if (sh__node_apply_item(ae->n, m->items[i], applied_cb, ae->n) == SH_OK)
+            applied++;
+    sh_log_debug(SH_NODE_LOG_AREA, "anti-entropy fetched %zu items (%zu applied)%s", m->n_items,
+                 applied, m->more ? ", more to come" : "");
+    sh_wire_free(m);
+    round_end(ae, NULL);
+}
+
+/* Step 3: the differing cells, with the ids we hold in them. */
+static int fetch_cells(sh__node_ae *ae, const Shoal__Swarm__DigestResponse *d)
+{
+    Shoal__Swarm__FetchRequest m = SHOAL__SWARM__FETCH_REQUEST__INIT;
+    uint64_t *buckets = calloc(d->n_cells + 1, sizeof *buckets);
+    ProtobufCBinaryData *have = NULL;
+    entries es = {0};
+    int rc;
+
+    if (buckets == NULL)
+        return sh_err_set(SH_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < d->n_cells; i++)
+        if (d->cells[i]->count > 0 && m.n_buckets < AE_MAX_CELLS)
+            buckets[m.n_buckets++] = d->cells[i]->bucket;
+    if (m.n_buckets == 0) {
+        free(buckets);
+        round_end(ae, NULL); /* the peer lacks some of ours: it fetches them itself */
+        return SH_OK;
+    }
+    m.buckets = buckets;
+    if ((rc = list_entries(ae->n, 0, UINT64_MAX, SH__AE_BUCKET_MS, &es)) == SH_OK &&
+        (have = calloc(es.n + 1, sizeof *have)) == NULL)
+        rc = sh_err_set(SH_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; rc == SH_OK && i < es.n && m.n_have < AE_MAX_HAVE; i++)
+        if (wanted_bucket(&m, es.v[i].bucket))
+            have[m.n_have++] = sh_wire_bin(es.v[i].id, 32);
+    m.range_end = UINT64_MAX;
+    m.bucket_ms = SH__AE_BUCKET_MS;
+    m.have = have;
+    uint64_t budget = (uint64_t)ae->n->cfg.antientropy_bytes_per_s * ae->n->cfg.antientropy_ms / 1000;
+    m.max_bytes = (uint32_t)(budget < AE_MAX_FETCH_BYTES ? (budget ? budget : 1) : AE_MAX_FETCH_BYTES);
+    if (rc == SH_OK)
+        rc = call_peer(ae, "swarm.fetch", &m.base, on_fetched);
+    free(buckets);
+    free(have);
+    free(es.v);
+    return rc;
+}
+
+static int send_digest(sh__node_ae *ae, int64_t bucket_ms, sh_net_call_cb cb);
+
+static void on_digest_answer(int status, const char *message, const uint8_t *body, size_t len,
+                             void *ctx, bool fine)
+{
+    sh__node_ae *ae = ctx;
+    Shoal__Swarm__DigestResponse *d = NULL;
+    int rc;
+
+    if (status != SH_OK) {
+        round_end(ae, message);
+        return;
+    }
+    ae->n->m.ae_bytes += len;
+    if ((rc = sh_wire_unpack(&shoal__swarm__digest_response__descriptor, body, len,
+                             "digest answer", (ProtobufCMessage **)&d)) == SH_OK) {
+        if (d->n_cells == 0)
+            round_end(ae, NULL); /* in sync */
+        else if (!fine)
+            rc = send_digest(ae, SH__AE_BUCKET_MS, NULL);
+        else
+            rc = fetch_cells(ae, d);
+    }
+    if (rc != SH_OK)
+        round_end(ae, sh_err_msg());
+    sh_wire_free(d);
+}
+
+static void on_coarse(int status, const char *message, const uint8_t *body, size_t len, void *ctx)
+{
+    on_digest_answer(status, message, body, len, ctx, false);
+}
+
+static void on_fine(int status, const char *message, const uint8_t *body, size_t len, void *ctx)
+{
+    on_digest_answer(status, message, body, len, ctx, true);
+}
+
+static int send_digest(sh__node_ae *ae, int64_t bucket_ms, sh_net_call_cb cb)
+{
+    Shoal__Swarm__DigestRequest m = SHOAL__SWARM__DIGEST_REQUEST__INIT;
+    Shoal__Swarm__Cell *pb = NULL, **ptrs = NULL;
+    cell *c = NULL;
+    size_t n = 0;
+    entries es;
+    int rc;
+
+    if ((rc = list_entries(ae->n, 0, UINT64_MAX, bucket_ms, &es)) != SH_OK)
+        return rc;
+    if ((rc = make_cells(&es, &c, &n)) == SH_OK &&
+        ((pb = calloc(n + 1, sizeof *pb)) == NULL || (ptrs = calloc(n + 1, sizeof *ptrs)) == NULL))
+        rc = sh_err_set(SH_ERR_NOMEM, "out of memory");
+    if (rc == SH_OK) {
+        cells_to_pb(c, n < AE_MAX_CELLS ? n : AE_MAX_CELLS, pb, ptrs);
+        m.range_end = UINT64_MAX;
+        m.bucket_ms = (uint64_t)bucket_ms;
+        m.n_cells = n < AE_MAX_CELLS ? n : AE_MAX_CELLS;
+        m.cells = ptrs;
+        rc = call_peer(ae, "swarm.digest", &m.base, cb != NULL ? cb : on_fine);
+    }
+    free(es.v);
+    free(c);
+    free(pb);
+    free(ptrs);
+    return rc;
+}
+
+static void on_ae_timer(uv_timer_t *t)
+{
+    sh__node_ae *ae = t->data;
+    sh__node_swarm *s = ae->n->swarm;
+
+    if (ae->running || s->closing || ae->n->stopping || !s->in_swarm || s->n_peers == 0)
+        return;
+    memcpy(ae->peer_link, s->peers[ae->next_peer++ % s->n_peers].link_key, 32);
+    ae->running = true;
+    ae->n->m.ae_rounds++;
+    if (send_digest(ae, 0, on_coarse) != SH_OK)
+        round_end(ae, sh_err_msg());
+}
 
 int sh__node_ae_start(sh_node *n)
 {
-    (void)n;
+    sh__node_ae *ae = calloc(1, sizeof *ae);
+    int rc;
+
+    if (ae == NULL)
+        return sh_err_set(SH_ERR_NOMEM, "out of memory starting anti-entropy");
+    ae->n = n;
+    n->swarm->ae = ae;
+    uv_timer_init(n->loop, &ae->timer);
+    ae->timer.data = ae;
+    if ((rc = sh_net_register(n->net, "swarm.digest", SH_RPC_NODE, on_digest, n, NULL)) != SH_OK ||
+        (rc = sh_net_register(n->net, "swarm.fetch", SH_RPC_NODE, on_fetch, n, NULL)) != SH_OK)
+        return rc;
+    uv_timer_start(&ae->timer, on_ae_timer, n->cfg.antientropy_ms, n->cfg.antientropy_ms);
     return SH_OK;
 }
 
 void sh__node_ae_stop(sh_node *n)
 {
-    (void)n;
+    if (n->swarm != NULL && n->swarm->ae != NULL)
+        uv_timer_stop(&n->swarm->ae->timer);
+}
+
+static void ae_closed(uv_handle_t *h)
+{
+    free(h->data);
 }
 
 void sh__node_ae_free(sh_node *n)
 {
-    (void)n;
+    sh__node_ae *ae = n->swarm != NULL ? n->swarm->ae : NULL;
+
+    if (ae == NULL)
+        return;
+    n->swarm->ae = NULL;
+    uv_close((uv_handle_t *)&ae->timer, ae_closed);
+}
+
+/* ---- Handover -------------------------------------------------------------------------------- */
+
+/* A batch of items for the swarm of one owner (the new map's), sent to each of its members. */
+typedef struct handover {
+    sh_node *n;
+    const sh_dir_map *map;
+    size_t pushed;
+} handover;
+
+static void on_handed(int status, const char *message, const uint8_t *body, size_t len, void *ctx)
+{
+    (void)status, (void)message, (void)body, (void)len, (void)ctx;
+}
+
+static int push_entry(handover *h, const sh_store_entry *e, uint64_t swarm_id)
+{
+    const sh_dir_node *members[SH__NODE_MAX_PEERS];
+    Shoal__Swarm__PushRequest m = SHOAL__SWARM__PUSH_REQUEST__INIT;
+    Shoal__Swarm__Item it = SHOAL__SWARM__ITEM__INIT, *ip = &it;
+    const char *method = e->is_request ? request_method(e->data, e->data_len) : "";
+    size_t count = 0;
+    sh_buf body;
+    int rc;
+
+    if (method == NULL ||
+        sh_dir_map_swarm_members(h->map, swarm_id, members, SH__NODE_MAX_PEERS, &count) != SH_OK)
+        return SH_OK;
+    it.owner = sh_wire_bin(e->owner, SH_STORE_OWNER_BYTES);
+    it.namespace_ = e->ns;
+    it.timestamp_ms = (uint64_t)e->timestamp_ms;
+    it.method = (char *)method;
+    if (e->is_request) {
+        it.request = sh_wire_bin(e->data, e->data_len);
+    } else {
+        it.expiry_ms = (uint64_t)e->expiry_ms;
+        it.data = sh_wire_bin(e->data, e->data_len);
+        it.slot = sh_wire_bin(e->slot, e->slot_len);
+    }
+    m.n_items = 1;
+    m.items = &ip;
+    sh_buf_init(&body);
+    if ((rc = sh_wire_pack(&m.base, &body)) == SH_OK)
+        for (size_t i = 0; i < count && i < SH__NODE_MAX_PEERS; i++) {
+            sh_net_peer *peer = sh__node_other_peer(h->n, members[i]);
+            if (peer != NULL && sh_net_call(peer, "swarm.push", body.data, body.len, AE_CALL_MS,
+                                            on_handed, NULL) == SH_OK)
+                h->pushed++;
+        }
+    sh_buf_free(&body);
+    return rc;
+}
+
+static int handover_cb(void *ctx, const sh_store_entry *e)
+{
+    handover *h = ctx;
+    uint64_t id;
+
+    if (sh__node_swarm_owns(h->n, e->owner) ||
+        sh_dir_map_owner_swarm(h->map, e->owner + 1, &id) != SH_OK)
+        return SH_OK;
+    return push_entry(h, e, id);
 }
 
 void sh__node_handover(sh_node *n)
 {
-    (void)n;
+    handover h = {.n = n, .map = sh__node_map(n)};
+
+    if (h.map == NULL || n->stopping || !n->swarm->in_swarm)
+        return;
+    if (sh_store_scan(n->store, true, handover_cb, &h) != SH_OK)
+        sh_log_warn(SH_NODE_LOG_AREA, "handover stopped: %s", sh_err_msg());
+    if (h.pushed != 0) {
+        n->m.handed_over += h.pushed;
+        sh_log_info(SH_NODE_LOG_AREA, "handover: %zu copies pushed to the owners' new swarms",
+                    h.pushed);
+    }
 }

@@ -3,6 +3,7 @@
  * and refreshes it into DATA/map, publishes its signed descriptor to the authorities with the
  * current and next onion keys of the relay's keyring (node/relay.c, turned by epoch), lets only the
  * nodes of the map call node methods, and follows its swarm and its peers from map to map. */
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,29 @@ static int open_peer(sh__node_swarm *s, const sh_dir_node *m, sh__node_peer *p)
     return sh_net_peer_new(s->n->net, host, port, m->link_key, &opts, &p->peer);
 }
 
+sh_net_peer *sh__node_other_peer(sh_node *n, const sh_dir_node *m)
+{
+    sh__node_swarm *s = n->swarm;
+    sh__node_peer *p;
+
+    for (size_t i = 0; i < s->n_others; i++)
+        if (memcmp(s->others[i].link_key, m->link_key, 32) == 0 &&
+            strcmp(s->others[i].address, m->address) == 0)
+            return s->others[i].peer;
+    if (s->n_others < SH__NODE_MAX_PEERS) {
+        p = &s->others[s->n_others++];
+    } else {
+        p = &s->others[s->next_other++ % SH__NODE_MAX_PEERS];
+        if (p->peer != NULL)
+            sh_net_peer_close(p->peer);
+    }
+    if (open_peer(s, m, p) != SH_OK) {
+        memset(p, 0, sizeof *p); /* matches no key */
+        return NULL;
+    }
+    return p->peer;
+}
+
 /* The peer we already hold for this member (same keys and address), taken out of `old`. */
 static bool reuse_peer(sh__node_peer *old, size_t n_old, const sh_dir_node *m, sh__node_peer *out)
 {
@@ -135,6 +159,20 @@ static void set_peers(sh__node_swarm *s, const sh_dir_node **members, size_t cou
             sh_net_peer_close(old[i].peer);
 }
 
+/* Whether the map's swarms differ from the last map's (then owners moved). */
+static bool swarms_changed(sh__node_swarm *s, const sh_dir_map *map)
+{
+    uint8_t h[32];
+    size_t n = 0;
+    const uint64_t *ids = sh_dir_map_swarm_ids(map, &n);
+    bool changed;
+
+    crypto_generichash(h, sizeof h, (const uint8_t *)ids, n * sizeof *ids, NULL, 0);
+    changed = memcmp(h, s->swarms_hash, sizeof h) != 0;
+    memcpy(s->swarms_hash, h, sizeof h);
+    return changed;
+}
+
 static void follow_map(sh__node_swarm *s, const sh_dir_map *map)
 {
     const sh_dir_node *self = sh_dir_map_find_node(map, s->n->identity_pk);
@@ -160,7 +198,7 @@ static void follow_map(sh__node_swarm *s, const sh_dir_map *map)
     else if (!s->in_swarm)
         sh_log_info(SH_NODE_LOG_AREA, "map version %llu: in no swarm yet",
                     (unsigned long long)s->map_version);
-    if (was_in)
+    if (swarms_changed(s, map) && was_in)
         sh__node_handover(s->n);
 }
 
@@ -231,6 +269,7 @@ static int start_publisher(sh__node_swarm *s, const sh_node_keys *keys)
                                   .interval_ms = (int64_t)s->n->cfg.publish_interval_ms,
                                   .retry_ms = (int64_t)(s->n->cfg.map_refresh_ms < 30000
                                                             ? s->n->cfg.map_refresh_ms : 30000),
+                                  .deadline_ms = s->n->cfg.map_refresh_ms < 5000 ? 5000 : 0,
                                   .result_cb = on_published, .ctx = s};
     int rc;
 
@@ -251,6 +290,8 @@ static int start_map(sh__node_swarm *s)
     int64_t refresh = (int64_t)s->n->cfg.map_refresh_ms;
     sh_dir_client_config cc = {.cache_path = cache, .refresh_ms = refresh,
                                .retry_ms = refresh < 5000 ? refresh : 5000,
+                               /* a source that is down must not hold up a short refresh */
+                               .deadline_ms = refresh < 5000 ? 2000 : 0,
                                .self_link_key = s->n->link_pk, .map_cb = on_map,
                                .status_cb = on_map_status, .ctx = s};
     int rc;

@@ -40,11 +40,15 @@ struct sh__node_swarm {
     /* The map our swarm was computed from, and the swarm. */
     uint64_t map_version;
     uint64_t prev_map_version;
+    uint8_t swarms_hash[32]; /* of the map's swarm ids: a change moves owners (handover) */
     bool in_swarm;
     uint64_t swarm_id;
     sh__node_peer peers[SH__NODE_MAX_PEERS];
     size_t n_peers;
     sh__node_ae *ae;
+    /* Links to members of other swarms (handover), reused round-robin. */
+    sh__node_peer others[SH__NODE_MAX_PEERS];
+    size_t n_others, next_other;
     bool closing;
 };
 
@@ -61,6 +65,8 @@ void sh__node_join_free(sh_node *n);
 const sh_dir_map *sh__node_map(const sh_node *n);
 /* May this link key call this node method? */
 bool sh__node_join_authorize(sh_node *n, const uint8_t key[static 32], const char *method);
+/* A link to a node of another swarm (handover), or NULL. */
+sh_net_peer *sh__node_other_peer(sh_node *n, const sh_dir_node *member);
 /* The peer with this link key, or NULL. */
 sh__node_peer *sh__node_peer_by_link(sh_node *n, const uint8_t key[static 32]);
 

@@ -51,13 +51,13 @@ int sh_node_receipt_verify(const sh_node_receipt *r, const sh_dir_map *map, cons
     const sh_dir_map *against = NULL;
     uint64_t v = sh_dir_map_version(map);
 
-    if (r->map_version == v || r->map_version == v + 1)
-        against = map; /* its own map, or the one before it */
+    if (r->map_version + 1 >= v && r->map_version <= v + 1)
+        against = map; /* its own map, or a neighbour (maps follow each other every period) */
     else if (prev != NULL && r->map_version == sh_dir_map_version(prev))
         against = prev;
     if (against == NULL)
         return sh_err_set(SH_ERR_STALE, "the receipt names map version %llu; the maps at hand "
-                          "are versions %llu%s", (unsigned long long)r->map_version,
+                          "are versions %llu%s (one version apart at most)", (unsigned long long)r->map_version,
                           (unsigned long long)v, prev != NULL ? " and the one before" : "");
     sh_node_receipt_message(r, msg);
     if (crypto_sign_verify_detached(r->signature, msg, sizeof msg, r->node_id) != 0)

@@ -248,4 +248,26 @@ int sh_store_submit_sweep(sh_store *s, uint32_t max_rows, sh_store_count_cb cb, 
 
 int sh_store_stats_get(sh_store *s, sh_store_stats *out);
 
+/* One live entry (scan.c): a message, or an owner request (the signed delete or expire call
+ * that tombstones keep). Pointers are valid during the callback only. */
+typedef struct sh_store_entry {
+    bool is_request;
+    uint8_t owner[SH_STORE_OWNER_BYTES];
+    int16_t ns;
+    int64_t timestamp_ms; /* the message's, or the request's signed timestamp */
+    int64_t expiry_ms;    /* the message's, or how long the request is kept */
+    uint8_t id[SH_STORE_HASH_BYTES]; /* the message hash, or BLAKE2b-256 of the request bytes */
+    size_t size;          /* data or request bytes */
+    const uint8_t *data;  /* with_data: the message data; requests: always their bytes */
+    size_t data_len;
+    const uint8_t *slot;
+    size_t slot_len;
+} sh_store_entry;
+
+/* A callback's error stops the scan and is returned. */
+typedef int (*sh_store_entry_cb)(void *ctx, const sh_store_entry *e);
+/* Calls cb for every live message, then every live owner request (anti-entropy and handover
+ * between swarm members). Loop thread; it reads the whole store, so call it on a timer. */
+int sh_store_scan(sh_store *s, bool with_data, sh_store_entry_cb cb, void *ctx);
+
 #endif

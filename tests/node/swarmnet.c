@@ -1,0 +1,386 @@
+/* Swarms across processes on loopback: three shoal-dir authorities (k = 2) and ten shoald nodes
+ * (swarm target 4), with short timers (anti-entropy every 500 ms).
+ *   1. Five nodes form one swarm; stores of 16 owners to any member are on all five within 1 s.
+ *   2. Authority 3 stops; five more nodes join; at ten nodes the swarm splits in two swarms of
+ *      five: the map moves owners, their messages are handed over, new members get the data of
+ *      their swarm (anti-entropy). Authority 3 comes back.
+ *   3. Owners delete messages: gone from every member of their swarm.
+ *   4. A member is killed (SIGKILL) for a while; meanwhile stores and deletes go on and a new
+ *      message has four receipts. After its restart it catches up: the new messages arrive,
+ *      the deleted ones stay deleted (also after further anti-entropy rounds), and get_receipts
+ *      returns its receipt too (five of five).
+ *   5. A peer (a process holding a member's link key) floods anti-entropy: refused with
+ *      SH_ERR_BUSY, counted; stores go on.
+ * Usage: test-node-swarmnet PATH-TO-shoald PATH-TO-shoal-dir. */
+#include "nettest.h"
+
+#include <signal.h>
+#include <sodium.h>
+
+#include "dir/client.h"
+#include "node/node.h"
+#include "node/swarm.h"
+#include "swarm.pb-c.h"
+#include "util/err.h"
+#include "util/fs.h"
+#include "util/time.h"
+#include "wire/pb.h"
+
+#define N_NODES 10
+#define N_OWNERS 16
+#define MAX_MSGS 512
+#define TTL (3600 * 1000LL)
+
+typedef struct msg {
+    int owner;
+    uint8_t hash[32];
+    bool deleted;
+} msg;
+
+static net w;
+static nt_node nodes[N_NODES];
+static nt_node *up[N_NODES];
+static size_t n_up;
+static uint8_t owners[N_OWNERS][33];
+static sh_account *accounts[N_OWNERS];
+static msg msgs[MAX_MSGS];
+static size_t n_msgs;
+static sh_dir_map *map;
+static unsigned seq;
+
+static bool running(const nt_node *n)
+{
+    return n->pid > 0;
+}
+
+/* The nodes of the owner's swarm in the current map. */
+static size_t members_of(int o, nt_node **out)
+{
+    const sh_dir_node *m[16];
+    uint64_t id;
+    size_t count = 0, k = 0;
+
+    CHECK_OK(sh_dir_map_owner_swarm(map, owners[o] + 1, &id));
+    CHECK_OK(sh_dir_map_swarm_members(map, id, m, 16, &count));
+    for (size_t i = 0; i < count && i < 16; i++)
+        for (size_t j = 0; j < n_up; j++)
+            if (memcmp(up[j]->identity_key, m[i]->identity, 32) == 0)
+                out[k++] = up[j];
+    return k;
+}
+
+static void refresh_map(uint64_t min)
+{
+    nt_client c;
+
+    nt_client_open(&c, up[0]);
+    sh_dir_map_free(map);
+    map = net_fetch_map(&w, &c, min);
+    nt_client_close(&c);
+}
+
+static void store_one(int o)
+{
+    nt_node *m[16];
+    size_t k = members_of(o, m);
+    char text[64];
+    nt_client c;
+    sh_node_stored s;
+    int rc = SH_ERR_UNAVAILABLE;
+
+    snprintf(text, sizeof text, "message %u of owner %d", seq++, o);
+    sh_node_request r = nt_req_store(owners[o], 0, text, strlen(text), TTL);
+    for (size_t i = 0; i < k && rc != SH_OK; i++) {
+        nt_node *via = m[(seq + i) % k];
+        if (!running(via))
+            continue;
+        nt_client_open(&c, via);
+        rc = nt_store(&c, &r, NULL, &s);
+        nt_client_close(&c);
+    }
+    CHECK_OK(rc);
+    CHECK(n_msgs < MAX_MSGS);
+    msgs[n_msgs].owner = o;
+    memcpy(msgs[n_msgs].hash, s.hash, 32);
+    n_msgs++;
+}
+
+static void delete_one(msg *d)
+{
+    nt_node *m[16];
+    size_t k = members_of(d->owner, m);
+    sh_node_request r = {.method = SH_NODE_DELETE, .ns = 0, .n_hashes = 1};
+    sh_node_signer signer = {.account = accounts[d->owner]};
+    uint8_t hashes[1][32];
+    nt_client c;
+    int rc = SH_ERR_UNAVAILABLE;
+
+    memcpy(r.owner, owners[d->owner], 33);
+    memcpy(hashes[0], d->hash, 32);
+    r.hashes = (const uint8_t(*)[32])hashes;
+    for (size_t i = 0; i < k && rc != SH_OK; i++) {
+        if (!running(m[i]))
+            continue;
+        nt_client_open(&c, m[i]);
+        rc = nt_change(&c, &r, &signer, NULL);
+        nt_client_close(&c);
+    }
+    CHECK_OK(rc);
+    d->deleted = true;
+}
+
+/* How many of the owner's messages the node holds as it should (present, or absent when
+ * deleted); the first mismatch in *bad. */
+static size_t agreeing(nt_node *n, int o, size_t *expected)
+{
+    sh_node_request r = nt_req_retrieve(owners[o], 0);
+    sh_node_signer signer = {.account = accounts[o]};
+    size_t ok = 0;
+    nt_client c;
+    nt_page p;
+
+    r.max_count = 1000;
+    *expected = 0;
+    nt_client_open(&c, n);
+    if (nt_retrieve(&c, &r, &signer, &p) != SH_OK) {
+        nt_client_close(&c);
+        return 0;
+    }
+    for (size_t i = 0; i < n_msgs; i++) {
+        bool found = false;
+        if (msgs[i].owner != o)
+            continue;
+        (*expected)++;
+        for (size_t j = 0; j < p.count && !found; j++)
+            found = memcmp(p.msgs[j].hash, msgs[i].hash, 32) == 0;
+        ok += found != msgs[i].deleted;
+    }
+    nt_page_free(&p);
+    nt_client_close(&c);
+    return ok;
+}
+
+/* Every running member of every owner's swarm holds what it should; returns the ms it took. */
+static long converge(long deadline_ms, const char *what)
+{
+    int64_t start = sh_time_mono_ms();
+    size_t ok = 0, total = 0;
+
+    for (;;) {
+        ok = total = 0;
+        for (int o = 0; o < N_OWNERS; o++) {
+            nt_node *m[16];
+            size_t k = members_of(o, m), expected;
+            for (size_t i = 0; i < k; i++)
+                if (running(m[i])) {
+                    ok += agreeing(m[i], o, &expected);
+                    total += expected;
+                }
+        }
+        if (ok == total || sh_time_mono_ms() - start > deadline_ms)
+            break;
+        net_sleep_ms(50);
+    }
+    printf("%s: %zu of %zu copies as they should be after %lld ms\n", what, ok, total,
+           (long long)(sh_time_mono_ms() - start));
+    CHECK_EQ(ok, total);
+    return (long)(sh_time_mono_ms() - start);
+}
+
+static size_t receipts_of(nt_node *via, const uint8_t hash[32])
+{
+    uint8_t body[34] = {0x0a, 32};
+    sh_node_receipt rc[SH_NODE_MAX_RECEIPTS];
+    size_t n = 0;
+    nt_client c;
+    sh_buf ans;
+
+    memcpy(body + 2, hash, 32);
+    sh_buf_init(&ans);
+    nt_client_open(&c, via);
+    if (nt_raw(&c, "get_receipts", body, sizeof body, &ans) == SH_OK)
+        CHECK_OK(sh_node_receipts_parse(ans.data, ans.len, false, rc, SH_NODE_MAX_RECEIPTS, &n));
+    nt_client_close(&c);
+    refresh_map(sh_dir_map_version(map)); /* receipts name the map of their signing */
+    for (size_t i = 0; i < n; i++)
+        CHECK_OK(sh_node_receipt_verify(&rc[i], map, NULL));
+    sh_buf_free(&ans);
+    return n;
+}
+
+static void wait_peers(size_t want_peers, const char *what)
+{
+    uint64_t v = net_wait_map(up, n_up, 1, what);
+
+    for (int t = 0; t < 200; t++) {
+        bool all = true;
+        for (size_t i = 0; i < n_up && all; i++)
+            all = net_metric(up[i], "shoal_node_swarm_peers") == (double)want_peers;
+        if (all)
+            break;
+        net_sleep_ms(100);
+    }
+    for (size_t i = 0; i < n_up; i++)
+        CHECK_EQ(net_metric(up[i], "shoal_node_swarm_peers"), want_peers);
+    v = net_wait_map(up, n_up, v, what);
+    refresh_map(v);
+    printf("%s: every node has %zu swarm peers\n", what, want_peers);
+}
+
+static void start_node(size_t i)
+{
+    net_node_init(&w, &nodes[i]);
+    nt_node_start(&nodes[i]);
+    up[n_up++] = &nodes[i];
+}
+
+static double sum_metric(const char *name)
+{
+    double s = 0;
+
+    for (size_t i = 0; i < n_up; i++)
+        if (running(up[i]))
+            s += net_metric(up[i], name);
+    return s;
+}
+
+/* ---- 4. a member down for a while ---------------------------------------------------------- */
+
+static void kill_and_catch_up(void)
+{
+    nt_node *m[16];
+    size_t k = members_of(0, m);
+    nt_node *victim = m[0];
+    size_t first_new = n_msgs;
+
+    CHECK_EQ(k, 5);
+    CHECK_EQ(nt_node_stop(victim, SIGKILL), 128 + SIGKILL);
+    for (int o = 0; o < N_OWNERS; o++)
+        store_one(o);
+    for (size_t i = 0; i < first_new; i++)
+        if (msgs[i].owner < 4 && !msgs[i].deleted) {
+            delete_one(&msgs[i]);
+            break;
+        }
+    CHECK_EQ(receipts_of(m[1], msgs[first_new].hash), 4);
+    printf("member down: a new message has 4 receipts of 5\n");
+    net_sleep_ms(2000);
+    nt_node_start(victim);
+    converge(15000, "the killed member restarted and caught up");
+    CHECK_EQ(receipts_of(m[1], msgs[first_new].hash), 5);
+    printf("after catching up: 5 of 5 receipts verify\n");
+    net_sleep_ms(1500); /* more anti-entropy rounds: nothing deleted comes back */
+    converge(0, "after more anti-entropy rounds");
+}
+
+/* ---- 5. a peer floods anti-entropy ---------------------------------------------------------- */
+
+typedef struct flood {
+    unsigned ok, busy, other, done;
+} flood;
+
+static void flood_cb(int status, const char *message, const uint8_t *body, size_t len, void *ctx)
+{
+    flood *f = ctx;
+
+    (void)message, (void)body, (void)len;
+    if (status == SH_OK)
+        f->ok++;
+    else if (status == SH_ERR_BUSY)
+        f->busy++;
+    else
+        f->other++;
+    f->done++;
+}
+
+static void flood_antientropy(void)
+{
+    nt_node *m[16];
+    size_t k = members_of(0, m);
+    Shoal__Swarm__DigestRequest d = SHOAL__SWARM__DIGEST_REQUEST__INIT;
+    char path[600];
+    sh_node_keys *keys;
+    bool created;
+    uv_loop_t loop;
+    sh_net *net;
+    sh_net_peer *peer;
+    sh_buf body;
+    flood f = {0};
+
+    CHECK(k >= 2);
+    snprintf(path, sizeof path, "%s/%s", m[0]->dir, SH_NODE_KEY_FILE);
+    CHECK_OK(sh_node_keys_load(path, false, &keys, &created));
+    d.range_end = UINT64_MAX;
+    sh_buf_init(&body);
+    CHECK_OK(sh_wire_pack(&d.base, &body));
+    uv_loop_init(&loop);
+    CHECK_OK(sh_net_new(&loop, NULL, &net));
+    sh_net_peer_opts opts = {.local_static_sk = keys->link_sk};
+    CHECK_OK(sh_net_peer_new(net, "127.0.0.1", m[1]->port, m[1]->link_key, &opts, &peer));
+    for (int i = 0; i < 60; i++)
+        if (sh_net_call(peer, "swarm.digest", body.data, body.len, 5000, flood_cb, &f) != SH_OK)
+            f.done++, f.other++;
+    while (f.done < 60)
+        uv_run(&loop, UV_RUN_ONCE);
+    sh_net_close(net, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    sh_buf_free(&body);
+    sh_node_keys_free(keys);
+    printf("a peer flooding 60 digests: %u answered, %u refused busy, %u other\n", f.ok, f.busy,
+           f.other);
+    CHECK(f.busy > 0 && f.ok > 0);
+    CHECK(net_metric(m[1], "shoal_node_antientropy_refused_total") > 0);
+}
+
+int main(int argc, char **argv)
+{
+    CHECK(argc == 3);
+    CHECK(sodium_init() >= 0);
+    net_init(&w, argv[2], argv[1], 3, 2, 4, 3);
+    for (int i = 0; i < 3; i++)
+        net_auth_start(&w, i);
+    for (int o = 0; o < N_OWNERS; o++)
+        accounts[o] = nt_account((uint8_t)(40 + o), owners[o]);
+
+    /* 1. One swarm of five. */
+    for (size_t i = 0; i < 5; i++)
+        start_node(i);
+    wait_peers(4, "five nodes");
+    for (int round = 0; round < 3; round++)
+        for (int o = 0; o < N_OWNERS; o++)
+            store_one(o);
+    CHECK(converge(1000, "stores to any member") <= 1000);
+
+    /* 2. A split: owners move; handover and anti-entropy bring their messages. */
+    net_auth_stop(&w, 2);
+    for (size_t i = 5; i < N_NODES; i++)
+        start_node(i);
+    wait_peers(4, "ten nodes, authority 3 down");
+    size_t swarms = 0;
+    CHECK(sh_dir_map_swarms(map, &swarms) != NULL && swarms == 2);
+    converge(15000, "after the split (handover, new members)");
+    printf("handed over: %.0f copies; fetched by anti-entropy: %.0f items\n",
+           sum_metric("shoal_node_handed_over_total"), sum_metric("shoal_node_antientropy_items_total"));
+    net_auth_start(&w, 2);
+
+    /* 3. Deletes reach every member. */
+    for (size_t i = 0; i < n_msgs; i += 5)
+        delete_one(&msgs[i]);
+    converge(3000, "deletes");
+
+    /* 4, 5. */
+    kill_and_catch_up();
+    flood_antientropy();
+    store_one(1);
+    converge(3000, "stores after the flood");
+
+    for (size_t i = 0; i < n_up; i++)
+        CHECK_EQ(nt_node_stop(up[i], SIGTERM), 0);
+    net_stop_all(&w);
+    for (int o = 0; o < N_OWNERS; o++)
+        sh_account_free(accounts[o]);
+    sh_dir_map_free(map);
+    printf("every process ended cleanly\n");
+    return 0;
+}
