@@ -11,7 +11,11 @@
  *      returns its receipt too (five of five).
  *   5. A peer (a process holding a member's link key) floods anti-entropy: refused with
  *      SH_ERR_BUSY, counted; stores go on.
- * Usage: test-node-swarmnet PATH-TO-shoald PATH-TO-shoal-dir. */
+ * With a third argument `fault`, the fault test instead: two swarms of five, 20 clients storing
+ * and deleting continuously, three rounds of killing two members of a swarm (SIGKILL) and
+ * restarting them; at the end every acknowledged message is on every member of its swarm and
+ * no deleted message came back. Counts are printed.
+ * Usage: test-node-swarmnet PATH-TO-shoald PATH-TO-shoal-dir [fault]. */
 #include "nettest.h"
 
 #include <signal.h>
@@ -27,8 +31,8 @@
 #include "wire/pb.h"
 
 #define N_NODES 10
-#define N_OWNERS 16
-#define MAX_MSGS 512
+#define N_OWNERS 20
+#define MAX_MSGS 2048
 #define TTL (3600 * 1000LL)
 
 typedef struct msg {
@@ -79,7 +83,8 @@ static void refresh_map(uint64_t min)
     nt_client_close(&c);
 }
 
-static void store_one(int o)
+/* A client's store to a running member of the owner's swarm; false when none acknowledged it. */
+static bool try_store(int o)
 {
     nt_node *m[16];
     size_t k = members_of(o, m);
@@ -98,11 +103,18 @@ static void store_one(int o)
         rc = nt_store(&c, &r, NULL, &s);
         nt_client_close(&c);
     }
-    CHECK_OK(rc);
+    if (rc != SH_OK)
+        return false;
     CHECK(n_msgs < MAX_MSGS);
     msgs[n_msgs].owner = o;
     memcpy(msgs[n_msgs].hash, s.hash, 32);
     n_msgs++;
+    return true;
+}
+
+static void store_one(int o)
+{
+    CHECK(try_store(o));
 }
 
 static void delete_one(msg *d)
@@ -333,15 +345,65 @@ static void flood_antientropy(void)
     CHECK(net_metric(m[1], "shoal_node_antientropy_refused_total") > 0);
 }
 
+/* ---- The fault test ------------------------------------------------------------------------- */
+
+/* Two swarms of five; 20 clients store (and now and then delete) while, in each round, two
+ * members of one swarm are killed with SIGKILL and restarted. */
+static void fault_test(void)
+{
+    size_t refused = 0, deleted = 0;
+
+    for (size_t i = 0; i < N_NODES; i++)
+        start_node(i);
+    wait_peers(4, "fault test, ten nodes");
+    for (int round = 0; round < 3; round++) {
+        nt_node *m[16];
+        size_t k = members_of((int)randombytes_uniform(N_OWNERS), m);
+        uint32_t a = randombytes_uniform((uint32_t)k), b = (a + 1 + randombytes_uniform((uint32_t)k - 1)) % k;
+        size_t before = n_msgs;
+
+        CHECK_EQ(nt_node_stop(m[a], SIGKILL), 128 + SIGKILL);
+        CHECK_EQ(nt_node_stop(m[b], SIGKILL), 128 + SIGKILL);
+        for (int iter = 0; iter < 12; iter++)
+            for (int o = 0; o < N_OWNERS; o++) {
+                refused += !try_store(o);
+                if (iter % 4 == 3)
+                    for (size_t i = n_msgs; i-- > 0;)
+                        if (msgs[i].owner == o && !msgs[i].deleted) {
+                            delete_one(&msgs[i]);
+                            deleted++;
+                            break;
+                        }
+            }
+        nt_node_start(m[a]);
+        nt_node_start(m[b]);
+        printf("round %d: killed 2 of a swarm; %zu stores acknowledged meanwhile\n", round + 1,
+               n_msgs - before);
+    }
+    wait_peers(4, "fault test, all back");
+    converge(20000, "fault test");
+    printf("fault test: %zu messages acknowledged, %zu not acknowledged (sent again later), %zu "
+           "deleted; every acknowledged one is on every member of its swarm and no deleted one "
+           "came back\n", n_msgs, refused, deleted);
+    for (size_t i = 0; i < n_up; i++)
+        CHECK_EQ(nt_node_stop(up[i], SIGTERM), 0);
+    net_stop_all(&w);
+}
+
 int main(int argc, char **argv)
 {
-    CHECK(argc == 3);
+    CHECK(argc == 3 || (argc == 4 && strcmp(argv[3], "fault") == 0));
     CHECK(sodium_init() >= 0);
     net_init(&w, argv[2], argv[1], 3, 2, 4, 3);
     for (int i = 0; i < 3; i++)
         net_auth_start(&w, i);
     for (int o = 0; o < N_OWNERS; o++)
         accounts[o] = nt_account((uint8_t)(40 + o), owners[o]);
+    if (argc == 4) {
+        fault_test();
+        printf("every process ended cleanly\n");
+        return 0;
+    }
 
     /* 1. One swarm of five. */
     for (size_t i = 0; i < 5; i++)
