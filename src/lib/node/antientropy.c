@@ -176,7 +176,7 @@ static void respond_pb(sh_node *n, sh_net_req *req, const ProtobufCMessage *m, s
     sh_buf_free(&out);
 }
 
-static int check_digest_request(const Shoal__Swarm__DigestRequest *m)
+int sh__node_digest_check(const Shoal__Swarm__DigestRequest *m)
 {
     if (m->range_start > m->range_end || m->n_cells > AE_MAX_CELLS ||
         (m->bucket_ms != 0 && m->bucket_ms < 1000) || m->bucket_ms > INT64_MAX)
@@ -227,7 +227,7 @@ static void on_digest(sh_net_req *req, const uint8_t *body, size_t len, void *ct
     if ((rc = rate_check(n, req, "digest")) != SH_OK ||
         (rc = sh_wire_unpack(&shoal__swarm__digest_request__descriptor, body, len, "digest",
                              (ProtobufCMessage **)&m)) != SH_OK ||
-        (rc = check_digest_request(m)) != SH_OK ||
+        (rc = sh__node_digest_check(m)) != SH_OK ||
         (rc = list_entries(n, m->range_start, m->range_end, (int64_t)m->bucket_ms, &es)) != SH_OK ||
         (rc = make_cells(&es, &mine, &n_mine)) != SH_OK)
         goto fail;
@@ -373,7 +373,7 @@ static void fix_items(fetch_out *f)
     }
 }
 
-static int check_fetch_request(const Shoal__Swarm__FetchRequest *m)
+int sh__node_fetch_check(const Shoal__Swarm__FetchRequest *m)
 {
     if (m->range_start > m->range_end || m->bucket_ms < 1000 || m->bucket_ms > INT64_MAX ||
         m->n_buckets == 0 || m->n_buckets > AE_MAX_CELLS || m->n_have > AE_MAX_HAVE ||
@@ -396,7 +396,7 @@ static void on_fetch(sh_net_req *req, const uint8_t *body, size_t len, void *ctx
     if ((rc = rate_check(n, req, "fetch")) != SH_OK ||
         (rc = sh_wire_unpack(&shoal__swarm__fetch_request__descriptor, body, len, "fetch",
                              (ProtobufCMessage **)&m)) != SH_OK ||
-        (rc = check_fetch_request(m)) != SH_OK)
+        (rc = sh__node_fetch_check(m)) != SH_OK)
         goto fail;
     f.m = m;
     f.n = n;

@@ -93,6 +93,15 @@ typedef void (*sh__node_apply_cb)(void *ctx, int status, sh_store_outcome outcom
                                   const uint8_t hash[SH_STORE_HASH_BYTES]);
 int sh__node_apply_item(sh_node *n, const Shoal__Swarm__Item *item,
                         sh__node_apply_cb cb, void *ctx) SH_NODE_WUR;
+/* The checks of what a peer sends, without the store (also the fuzz targets' entry points):
+ * a push body (1 to 64 items), a message item's fields, a request item's form and owner
+ * signature, and the anti-entropy requests' ranges and sizes. */
+int sh__node_push_parse(const uint8_t *body, size_t len, Shoal__Swarm__PushRequest **out)
+    SH_NODE_WUR;
+int sh__node_item_check_message(const Shoal__Swarm__Item *it) SH_NODE_WUR;
+int sh__node_item_check_request(const Shoal__Swarm__Item *it) SH_NODE_WUR;
+int sh__node_digest_check(const Shoal__Swarm__DigestRequest *m) SH_NODE_WUR;
+int sh__node_fetch_check(const Shoal__Swarm__FetchRequest *m) SH_NODE_WUR;
 /* Handover: the map moved owners away from our swarm; push their messages to their new swarm. */
 void sh__node_handover(sh_node *n);
 

@@ -235,7 +235,7 @@ static void on_applied_change(void *ctx, int status, const sh_store_result *res)
     free(ac);
 }
 
-static int check_message_item(const Shoal__Swarm__Item *it)
+int sh__node_item_check_message(const Shoal__Swarm__Item *it)
 {
     if (it->owner.len != SH_STORE_OWNER_BYTES || it->namespace_ < INT16_MIN ||
         it->namespace_ > INT16_MAX || it->timestamp_ms > INT64_MAX || it->expiry_ms > INT64_MAX ||
@@ -252,7 +252,7 @@ static int apply_message(sh_node *n, const Shoal__Swarm__Item *it, apply_ctx *ac
                         .data_len = it->data.len};
     int rc;
 
-    if ((rc = check_message_item(it)) != SH_OK)
+    if ((rc = sh__node_item_check_message(it)) != SH_OK)
         return rc;
     memcpy(msg.owner, it->owner.data, SH_STORE_OWNER_BYTES);
     if (it->slot.len != 0) {
@@ -402,6 +402,43 @@ static void on_item_applied(void *ctx, int status, sh_store_outcome outcome,
         push_answer(pi);
 }
 
+int sh__node_push_parse(const uint8_t *body, size_t len, Shoal__Swarm__PushRequest **out)
+{
+    int rc;
+
+    *out = NULL;
+    if ((rc = sh_wire_unpack(&shoal__swarm__push_request__descriptor, body, len, "push",
+                             (ProtobufCMessage **)out)) != SH_OK)
+        return rc;
+    if ((*out)->n_items == 0 || (*out)->n_items > PUSH_MAX_ITEMS) {
+        sh_wire_free(*out);
+        *out = NULL;
+        return sh_err_set(SH_ERR_LIMIT, "a push carries 1 to %d items", PUSH_MAX_ITEMS);
+    }
+    return SH_OK;
+}
+
+int sh__node_item_check_request(const Shoal__Swarm__Item *it)
+{
+    sh_node_method method = strcmp(it->method, "delete") == 0   ? SH_NODE_DELETE
+                            : strcmp(it->method, "expire") == 0 ? SH_NODE_EXPIRE : 0;
+    sh_node_parsed *p = NULL;
+    const sh_node_request *r;
+    int rc;
+
+    if (method == 0)
+        return sh_err_set(SH_ERR_FORMAT, "a replicated call names method \"%.20s\"", it->method);
+    if ((rc = sh_node_request_parse(it->request.data, it->request.len, method, &p)) != SH_OK)
+        return rc;
+    r = sh_node_parsed_request(p);
+    if (!r->is_signed)
+        rc = sh_err_set(SH_ERR_PERMISSION, "a replicated %s is not signed", it->method);
+    else
+        rc = sh_node_request_verify(p, r->timestamp_ms); /* the signature at the call's own time */
+    sh_node_parsed_free(p);
+    return rc;
+}
+
 static void on_push(sh_net_req *req, const uint8_t *body, size_t len, void *ctx)
 {
     sh_node *n = ctx;
@@ -413,11 +450,7 @@ static void on_push(sh_net_req *req, const uint8_t *body, size_t len, void *ctx)
         return;
     }
     *pi = (push_in){.n = n, .req = req, .pending = 1};
-    if ((rc = sh_wire_unpack(&shoal__swarm__push_request__descriptor, body, len, "push",
-                             (ProtobufCMessage **)&pi->m)) != SH_OK ||
-        pi->m->n_items == 0 || pi->m->n_items > PUSH_MAX_ITEMS) {
-        if (rc == SH_OK)
-            rc = sh_err_set(SH_ERR_LIMIT, "a push carries 1 to %d items", PUSH_MAX_ITEMS);
+    if ((rc = sh__node_push_parse(body, len, &pi->m)) != SH_OK) {
         sh_log_debug(SH_NODE_LOG_AREA, "push refused: %s", sh_err_msg());
         (void)sh_net_respond(req, rc, NULL, 0, "%s", sh_err_msg());
         sh_wire_free(pi->m);
