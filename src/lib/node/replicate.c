@@ -211,6 +211,8 @@ typedef struct apply_ctx {
     sh__node_apply_cb cb;
     void *ctx;
     sh_node *n;
+    uint8_t owner[SH_STORE_OWNER_BYTES];
+    int16_t ns;
 } apply_ctx;
 
 static void on_applied_put(void *ctx, int status, sh_store_outcome outcome,
@@ -221,6 +223,8 @@ static void on_applied_put(void *ctx, int status, sh_store_outcome outcome,
     ac->n->writes_in_flight--;
     if (status == SH_OK)
         ac->n->m.replicated_in++;
+    if (status == SH_OK && outcome == SH_STORE_STORED)
+        sh__node_wake(ac->n, ac->owner, ac->ns); /* long-polls here see replicated messages too */
     ac->cb(ac->ctx, status, outcome, hash);
     free(ac);
 }
@@ -261,6 +265,8 @@ static int apply_message(sh_node *n, const Shoal__Swarm__Item *it, apply_ctx *ac
     }
     if (!sh__node_swarm_owns(n, msg.owner))
         return sh_err_set(SH_ERR_WRONG_SWARM, "a replicated message of an owner outside this swarm");
+    memcpy(ac->owner, msg.owner, SH_STORE_OWNER_BYTES);
+    ac->ns = msg.ns;
     if ((rc = sh_store_submit_put(n->store, &msg, on_applied_put, ac)) == SH_OK)
         n->writes_in_flight++;
     return rc;
@@ -334,7 +340,7 @@ int sh__node_apply_item(sh_node *n, const Shoal__Swarm__Item *it, sh__node_apply
 
     if (ac == NULL)
         return sh_err_set(SH_ERR_NOMEM, "out of memory applying a replicated item");
-    *ac = (apply_ctx){cb, ctx, n};
+    *ac = (apply_ctx){.cb = cb, .ctx = ctx, .n = n};
     rc = it->method[0] == '\0' ? apply_message(n, it, ac) : apply_request(n, it, ac);
     if (rc != SH_OK)
         free(ac);
