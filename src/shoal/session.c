@@ -85,8 +85,13 @@ static int open_network(const cli_opts *opts, cli_session *s)
         return sh_err_set(SH_ERR_INVALID, "no network: give --network FILE (or set SHOAL_NETWORK)");
     if ((net = malloc(sizeof *net)) == NULL)
         return sh_err_set(SH_ERR_NOMEM, "out of memory");
+    const char *dl = getenv("SHOAL_DEADLINE_MS");
+    long deadline = dl != NULL ? strtol(dl, NULL, 10) : 0;
+
     rc = sh_client_network_load(path, net);
-    if (rc == SH_OK && (rc = sh_client_direct_new(net, CALL_DEADLINE_MS, &s->transport)) == SH_OK)
+    if (rc == SH_OK && (rc = sh_client_direct_new(net, deadline > 0 && deadline <= 600000
+                                                           ? (uint32_t)deadline : CALL_DEADLINE_MS,
+                                                  &s->transport)) == SH_OK)
         s->has_transport = true;
     free(net);
     return rc;

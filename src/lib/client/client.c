@@ -31,6 +31,7 @@ struct sh_client {
     uint8_t sid[SH_SESSION_ID_BYTES];
     sh_client_event_cb cb;
     void *ctx;
+    bool published; /* our keys were published (or found unchanged) by this client */
 };
 
 static void sid_of_account(uint8_t sid[static SH_SESSION_ID_BYTES], const uint8_t ed[static 32])
@@ -184,6 +185,7 @@ int sh_client_publish(sh_client *c, bool force)
         digest[32 + i] = (uint8_t)((uint64_t)now >> (56 - 8 * i));
     rc = sh_client_meta_put(c->state, "published", digest, sizeof digest);
 done:
+    c->published = c->published || rc == SH_OK;
     sh_buf_free(&list);
     sh_buf_free(&bundle);
     sh_buf_free(&prev);
@@ -298,6 +300,8 @@ static void emit(sh_client *c, sh_client_event_kind kind, const sh_client_messag
         c->cb(&ev, c->ctx);
 }
 
+static int flush_rows(sh_client *c, size_t *sent, const uint8_t *focus);
+
 int sh_client_send_text(sh_client *c, const uint8_t to[static SH_SESSION_ID_BYTES],
                         const uint8_t *text, size_t len, int64_t *row)
 {
@@ -329,7 +333,7 @@ int sh_client_send_text(sh_client *c, const uint8_t to[static SH_SESSION_ID_BYTE
     sh_buf_free(&payload);
     if (rc != SH_OK)
         return rc;
-    return sh_client_flush(c, &sent);
+    return flush_rows(c, &sent, to);
 }
 
 /* PENDING -> SEALED: encrypt to every device of the recipient (and our others), saved with the
@@ -337,7 +341,10 @@ int sh_client_send_text(sh_client *c, const uint8_t to[static SH_SESSION_ID_BYTE
 static int seal_row(sh_client *c, sh_client_outbox_row *r)
 {
     uint8_t ed[32];
-    int rc = peer_account(c, r->peer, ed);
+    int rc = c->published ? SH_OK : sh_client_publish(c, false); /* they must find our keys */
+
+    if (rc == SH_OK)
+        rc = peer_account(c, r->peer, ed);
 
     if (rc != SH_OK)
         return rc;
@@ -409,7 +416,9 @@ static bool peer_failed(const uint8_t (*failed)[33], size_t n, const uint8_t pee
     return false;
 }
 
-int sh_client_flush(sh_client *c, size_t *sent)
+/* Sends the outbox; with `focus`, returns the error of the first failed row to that account
+ * only (rows to others may fail silently: they stay queued). */
+static int flush_rows(sh_client *c, size_t *sent, const uint8_t *focus)
 {
     uint8_t failed[FLUSH_MAX_FAILED_PEERS][33];
     char first_msg[SH_ERR_MSG_BYTES] = "";
@@ -433,22 +442,29 @@ int sh_client_flush(sh_client *c, size_t *sent)
         if (rc == SH_OK)
             ++*sent;
         else {
-            if (first_rc == SH_OK)
+            if (first_rc == SH_OK && (focus == NULL || memcmp(focus, r.peer, 33) == 0))
                 first_rc = rc, snprintf(first_msg, sizeof first_msg, "%s", sh_err_msg());
             if (sh_client_outbox_failed(c->state, r.row, sh_err_msg()) != SH_OK)
                 sh_log_warn("client", "could not count a failed attempt: %s", sh_err_msg());
             if (n_failed < FLUSH_MAX_FAILED_PEERS)
                 memcpy(failed[n_failed++], r.peer, 33);
             if (rc == SH_ERR_UNAVAILABLE || n_failed == FLUSH_MAX_FAILED_PEERS) {
+                if (first_rc == SH_OK)
+                    first_rc = rc, snprintf(first_msg, sizeof first_msg, "%s", sh_err_msg());
                 sh_client_outbox_row_free(&r);
                 break; /* the network is down: the other rows can wait too */
             }
         }
         sh_client_outbox_row_free(&r);
     }
-    if (rc != SH_OK && rc != SH_ERR_NOT_FOUND && rc != first_rc && first_rc == SH_OK)
+    if (rc != SH_OK && rc != SH_ERR_NOT_FOUND && first_rc == SH_OK && !(rc == SH_ERR_UNAVAILABLE))
         return rc;
     return first_rc == SH_OK ? SH_OK : sh_err_set(first_rc, "%s", first_msg);
+}
+
+int sh_client_flush(sh_client *c, size_t *sent)
+{
+    return flush_rows(c, sent, NULL);
 }
 
 /* ---- receiving ------------------------------------------------------------------------------ */
@@ -505,15 +521,23 @@ static int file_payload(sh_client *c, const sh_e2e_received *rx, const sh_client
     return rc;
 }
 
-static int open_envelope(sh_client *c, const sh_store_msg *msg, sh_e2e_received *rx)
+/* Opens an envelope, learning its sender's keys first when we lack them. *net_rc is set when
+ * that failed for the network's sake: the envelope must then be tried again later. */
+static int open_envelope(sh_client *c, const sh_store_msg *msg, sh_e2e_received *rx, int *net_rc)
 {
-    int rc = sh_e2e_receive(c->dev, msg->data, msg->data_len, sh_time_now_ms(), rx);
+    int rc = sh_e2e_receive(c->dev, msg->data, msg->data_len, sh_time_now_ms(), rx), lrc;
     uint8_t sid[33], ed[32];
 
+    *net_rc = SH_OK;
     if (rc == SH_ERR_NOT_FOUND && !sodium_is_zero(rx->sender_account, 32)) {
         sid_of_account(sid, rx->sender_account);
-        if (learn_peer(c, sid, ed) == SH_OK)
+        lrc = learn_peer(c, sid, ed);
+        if (lrc == SH_OK)
             rc = sh_e2e_receive(c->dev, msg->data, msg->data_len, sh_time_now_ms(), rx);
+        else if (lrc == SH_ERR_UNAVAILABLE || lrc == SH_ERR_TIMEOUT || lrc == SH_ERR_BUSY)
+            *net_rc = lrc;
+        else
+            rc = lrc;
     }
     return rc;
 }
@@ -529,7 +553,11 @@ static int process_message(sh_client *c, const sh_store_msg *msg, size_t *receiv
 
     if (rc != SH_OK || seen)
         return rc;
-    orc = open_envelope(c, msg, &rx);
+    orc = open_envelope(c, msg, &rx, &rc);
+    if (rc != SH_OK) {
+        sh_buf_free(&rx.payload);
+        return rc; /* not marked seen, the cursor stays: tried again on the next poll */
+    }
     if (orc == SH_OK && (orc = sh_client_payload_parse(rx.payload.data, rx.payload.len, &p)) != SH_OK)
         sh_log_warn("client", "dropped a message with a bad payload: %s", sh_err_msg());
     else if (orc != SH_OK && orc != SH_ERR_REPLAY)
@@ -556,26 +584,40 @@ done:
     return rc;
 }
 
-/* One retrieve from the cursor and the processing of its page. */
-static int poll_page(sh_client *c, bool lookback, uint32_t wait_ms, size_t *received, bool *more)
+static bool cursor_after(const sh_store_cursor *a, const sh_store_cursor *b)
+{
+    return a->timestamp_ms > b->timestamp_ms ||
+           (a->timestamp_ms == b->timestamp_ms && memcmp(a->hash, b->hash, 32) > 0);
+}
+
+/* Reads pages from *after (the first one with look-back when asked) until the last one, and
+ * moves the saved cursor forward. The first page may long-poll for wait_ms. */
+static int read_pages(sh_client *c, sh_store_cursor *after, bool have_after, bool lookback,
+                      uint32_t wait_ms, size_t *received)
 {
     sh_node_signer signer = {.account = c->account};
-    sh_node_page page = {0};
-    sh_store_cursor cur;
-    bool found;
-    int rc = sh_client_cursor_get(c->state, SH_NS_INBOX, &cur, &found);
+    bool more = true, found;
+    sh_store_cursor saved;
+    int rc = SH_OK;
 
-    if (rc == SH_OK)
-        rc = c->tp->retrieve(c->tp->ctx, c->sid, SH_NS_INBOX, found ? &cur : NULL, lookback,
+    while (rc == SH_OK && more) {
+        sh_node_page page = {0};
+        rc = c->tp->retrieve(c->tp->ctx, c->sid, SH_NS_INBOX, have_after ? after : NULL, lookback,
                              wait_ms, &signer, &page);
-    for (size_t i = 0; rc == SH_OK && i < page.count; i++)
-        rc = process_message(c, &page.msgs[i], received);
-    if (rc == SH_OK && page.count > 0 &&
-        (!found || page.next.timestamp_ms > cur.timestamp_ms ||
-         (page.next.timestamp_ms == cur.timestamp_ms && memcmp(page.next.hash, cur.hash, 32) > 0)))
-        rc = sh_client_cursor_put(c->state, SH_NS_INBOX, &page.next);
-    *more = rc == SH_OK && page.more;
-    sh_node_page_free(&page);
+        for (size_t i = 0; rc == SH_OK && i < page.count; i++)
+            rc = process_message(c, &page.msgs[i], received);
+        if (rc == SH_OK && page.count > 0) {
+            *after = page.next;
+            have_after = true;
+            rc = sh_client_cursor_get(c->state, SH_NS_INBOX, &saved, &found);
+            if (rc == SH_OK && (!found || cursor_after(after, &saved)))
+                rc = sh_client_cursor_put(c->state, SH_NS_INBOX, after);
+        }
+        more = page.more && page.count > 0;
+        lookback = false;
+        wait_ms = 0;
+        sh_node_page_free(&page);
+    }
     return rc;
 }
 
@@ -583,20 +625,20 @@ static int poll_page(sh_client *c, bool lookback, uint32_t wait_ms, size_t *rece
  * with nothing new, a long-poll past the cursor. */
 int sh_client_poll(sh_client *c, uint32_t wait_ms, size_t *received)
 {
-    bool more = true;
+    sh_store_cursor cur;
+    bool found;
     size_t sent;
     int rc;
 
     *received = 0;
     if ((rc = need_transport(c)) != SH_OK)
         return rc;
-    while (rc == SH_OK && more)
-        rc = poll_page(c, true, 0, received, &more);
-    if (rc == SH_OK && *received == 0 && wait_ms > 0) {
-        rc = poll_page(c, false, wait_ms, received, &more);
-        while (rc == SH_OK && more)
-            rc = poll_page(c, false, 0, received, &more);
-    }
+    rc = sh_client_cursor_get(c->state, SH_NS_INBOX, &cur, &found);
+    if (rc == SH_OK)
+        rc = read_pages(c, &cur, found, true, 0, received);
+    if (rc == SH_OK && *received == 0 && wait_ms > 0 &&
+        (rc = sh_client_cursor_get(c->state, SH_NS_INBOX, &cur, &found)) == SH_OK)
+        rc = read_pages(c, &cur, found, false, wait_ms, received);
     if (rc == SH_OK)
         rc = sh_client_seen_sweep(c->state, sh_time_now_ms());
     if (rc == SH_OK && sh_client_flush(c, &sent) != SH_OK)

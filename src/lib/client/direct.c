@@ -77,6 +77,14 @@ static int wait_for(direct *d, waiter *w, int rc, const uint8_t owner[static 33]
     return SH_OK;
 }
 
+/* A call that failed at once on a link that died since the last call (a node restarted) is sent
+ * once more on a new link; stores and retrieves are idempotent. One that waited out its
+ * deadline is not: the node is down. */
+static bool retry_worth(const direct *d, int rc, int64_t start)
+{
+    return rc == SH_ERR_UNAVAILABLE && sh_time_mono_ms() - start < d->deadline_ms / 2;
+}
+
 static void stored_cb(int status, const char *message, const sh_node_stored *r, void *ctx)
 {
     waiter *w = ctx;
@@ -95,6 +103,7 @@ static int direct_store(void *ctx, const uint8_t owner[static 33], int16_t ns, c
                          .ttl_ms = ttl_ms};
     sh_node_conn *c;
     waiter w = {0};
+    int64_t start;
     int rc = conn_of(d, owner, &c);
 
     if (rc != SH_OK)
@@ -103,7 +112,12 @@ static int direct_store(void *ctx, const uint8_t owner[static 33], int16_t ns, c
         uv_sleep(1);
     d->last_store_ms = sh_node_clock_now(sh_node_conn_clock(c));
     memcpy(r.owner, owner, 33);
+    start = sh_time_mono_ms();
     rc = wait_for(d, &w, sh_node_conn_store(c, &r, signer, stored_cb, &w), owner);
+    if (retry_worth(d, rc, start)) {
+        memset(&w, 0, sizeof w);
+        rc = wait_for(d, &w, sh_node_conn_store(c, &r, signer, stored_cb, &w), owner);
+    }
     if (rc != SH_OK)
         return rc;
     memcpy(out->hash, w.stored.hash, sizeof out->hash);
@@ -135,6 +149,7 @@ static int direct_retrieve(void *ctx, const uint8_t owner[static 33], int16_t ns
                          .max_bytes = SH_STORE_PAGE_MAX_BYTES, .wait_ms = wait_ms};
     sh_node_conn *c;
     waiter w = {0};
+    int64_t start;
     int rc = conn_of(d, owner, &c);
 
     if (rc != SH_OK)
@@ -142,7 +157,13 @@ static int direct_retrieve(void *ctx, const uint8_t owner[static 33], int16_t ns
     memcpy(r.owner, owner, 33);
     if (after != NULL)
         r.after = *after;
+    start = sh_time_mono_ms();
     rc = wait_for(d, &w, sh_node_conn_retrieve(c, &r, signer, page_cb, &w), owner);
+    if (retry_worth(d, rc, start)) {
+        sh_node_page_free(&w.page);
+        memset(&w, 0, sizeof w);
+        rc = wait_for(d, &w, sh_node_conn_retrieve(c, &r, signer, page_cb, &w), owner);
+    }
     if (rc != SH_OK) {
         sh_node_page_free(&w.page);
         return rc;
