@@ -240,7 +240,7 @@ static void read_input(bot *b, int wait_ms)
         else if (got == 0 || errno != EINTR)
             b->eof = true;
     }
-    while (!b->quit && (nl = memchr(b->in.data, '\n', b->in.len)) != NULL) {
+    while (!b->quit && b->in.len > 0 && (nl = memchr(b->in.data, '\n', b->in.len)) != NULL) {
         size_t n = (size_t)(nl - b->in.data);
         if (n > 0)
             command(b, (const char *)b->in.data, n);

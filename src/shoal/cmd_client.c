@@ -341,6 +341,7 @@ static int run_status(const cli_opts *opts)
     uint8_t sid[SH_SESSION_ID_BYTES];
     char line[256];
     size_t queued = 0;
+    bool published = false;
     int rc = cli_session_open(opts, CLI_NEED_CLIENT | CLI_NEED_NETWORK, NULL, NULL, &s, "status");
 
     if (rc >= 0)
@@ -355,6 +356,10 @@ static int run_status(const cli_opts *opts)
     if (sh_client_describe(s.client, line, sizeof line) == SH_OK)
         printf("swarm: %s\n", line);
     rc = sh_client_publish(s.client, false);
+    if (rc == SH_OK)
+        rc = sh_client_check(s.client, &published);
+    if (rc == SH_OK && !published)
+        rc = sh_err_set(SH_ERR_UNAVAILABLE, "the node does not hold our device list");
     printf("network: %s\n", rc == SH_OK ? "reachable, keys published" : sh_err_msg());
     cli_session_close(&s);
     return rc == SH_OK ? CLI_EXIT_OK : cli_session_exit("status", rc);

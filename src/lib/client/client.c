@@ -192,6 +192,18 @@ done:
     return rc;
 }
 
+int sh_client_check(sh_client *c, bool *published)
+{
+    sh_node_page page = {0};
+    int rc = need_transport(c);
+
+    if (rc == SH_OK)
+        rc = c->tp->retrieve(c->tp->ctx, c->sid, SH_NS_DEVICE_LIST, NULL, false, 0, NULL, &page);
+    *published = rc == SH_OK && page.count > 0;
+    sh_node_page_free(&page);
+    return rc;
+}
+
 /* ---- learning other accounts ---------------------------------------------------------------- */
 
 static void meta_peer_key(char key[static 80], const uint8_t sid[static SH_SESSION_ID_BYTES])

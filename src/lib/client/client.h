@@ -271,6 +271,8 @@ bool sh_client_is_primary(const sh_client *c);
 
 /* Publishes the device list and prekey bundle when they changed or are a day old. */
 int sh_client_publish(sh_client *c, bool force) SH_CLIENT_WUR;
+/* Asks the network for our device list: whether it can be reached and our keys are there. */
+int sh_client_check(sh_client *c, bool *published) SH_CLIENT_WUR;
 /* Puts a text message in the outbox (state QUEUED), then tries to flush. The message stays in
  * the outbox whatever the network does; *row names it. */
 int sh_client_send_text(sh_client *c, const uint8_t to[static SH_SESSION_ID_BYTES],
