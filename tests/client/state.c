@@ -412,6 +412,9 @@ static void bot(void)
     CHECK_MEM(c.text.data, "a\"b\n\xc3\xa9\xf0\x9f\x90\x9f", 10);
     CHECK_OK(sh_client_bot_parse("{\"cmd\":\"status\"}", 16, &c));
     CHECK_EQ(c.text.len, 0);
+    CHECK_OK(sh_client_bot_parse("{\"to\":\"\",\"cmd\":\"x\"}", 19, &c)); /* an empty value */
+    CHECK_STR(c.to, "");
+    CHECK_ERR(sh_client_bot_parse("{\"cmd\":\"\"}", 10, &c), SH_ERR_INVALID);
     CHECK_ERR(sh_client_bot_parse("{}", 2, &c), SH_ERR_INVALID);
     CHECK_MSG("no \"cmd\"");
     CHECK_ERR(sh_client_bot_parse("{\"cmd\":\"a\",\"cmd\":\"b\"}", 21, &c), SH_ERR_INVALID);

@@ -153,10 +153,11 @@ static int set_field(sh_client_bot_cmd *cmd, const sh_buf *key, sh_buf *val, uns
             *val = tmp;
             return SH_OK;
         }
-        if (val->len >= cap[k] || memchr(val->data, '\0', val->len) != NULL)
+        if (val->len >= cap[k])
             return sh_err_set(SH_ERR_LIMIT, "\"%s\" is longer than %zu characters", keys[k],
                               cap[k] - 1);
-        memcpy(dst[k], val->data, val->len);
+        if (val->len > 0)
+            memcpy(dst[k], val->data, val->len);
         dst[k][val->len] = '\0';
         return SH_OK;
     }
