@@ -32,6 +32,7 @@ struct sh_client {
     sh_client_event_cb cb;
     void *ctx;
     bool published; /* our keys were published (or found unchanged) by this client */
+    int64_t lookback_ms; /* when the last look-back read ran (monotonic) */
 };
 
 static void sid_of_account(uint8_t sid[static SH_SESSION_ID_BYTES], const uint8_t ed[static 32])
@@ -633,12 +634,13 @@ static int read_pages(sh_client *c, sh_store_cursor *after, bool have_after, boo
     return rc;
 }
 
-/* First a look-back read (late arrivals older than the cursor; seen ones are skipped), then,
- * with nothing new, a long-poll past the cursor. */
+/* First, at most every SH_CLIENT_LOOKBACK_EVERY_MS, a look-back read (late arrivals older than
+ * the cursor; seen ones are skipped: it re-reads up to two minutes of the inbox, so not on every
+ * poll); then, with nothing new, a long-poll past the cursor. */
 int sh_client_poll(sh_client *c, uint32_t wait_ms, size_t *received)
 {
     sh_store_cursor cur;
-    bool found;
+    bool found, looked_back;
     size_t sent;
     int rc;
 
@@ -646,9 +648,13 @@ int sh_client_poll(sh_client *c, uint32_t wait_ms, size_t *received)
     if ((rc = need_transport(c)) != SH_OK)
         return rc;
     rc = sh_client_cursor_get(c->state, SH_NS_INBOX, &cur, &found);
-    if (rc == SH_OK)
+    looked_back = c->lookback_ms == 0 ||
+                  sh_time_mono_ms() - c->lookback_ms >= SH_CLIENT_LOOKBACK_EVERY_MS;
+    if (rc == SH_OK && looked_back) {
+        c->lookback_ms = sh_time_mono_ms();
         rc = read_pages(c, &cur, found, true, 0, received);
-    if (rc == SH_OK && *received == 0 && wait_ms > 0 &&
+    }
+    if (rc == SH_OK && (!looked_back || (*received == 0 && wait_ms > 0)) &&
         (rc = sh_client_cursor_get(c->state, SH_NS_INBOX, &cur, &found)) == SH_OK)
         rc = read_pages(c, &cur, found, false, wait_ms, received);
     if (rc == SH_OK)

@@ -45,6 +45,11 @@
 #define SH_CLIENT_INBOX_TTL_MS (14 * 24 * 3600 * 1000LL)
 #define SH_CLIENT_PUBLIC_TTL_MS (16 * 24 * 3600 * 1000LL) /* device list and bundles */
 #define SH_CLIENT_REPUBLISH_MS (24 * 3600 * 1000LL)
+/* How often a poll also re-reads the inbox's last two minutes for late arrivals (well under
+ * SH_STORE_LOOKBACK_MS, so nothing that arrives late is missed). */
+#define SH_CLIENT_LOOKBACK_EVERY_MS 10000
+_Static_assert(SH_CLIENT_LOOKBACK_EVERY_MS * 4 <= SH_STORE_LOOKBACK_MS,
+               "look back often enough to catch every late arrival");
 
 /* ---- Payloads inside Protocol V2 envelopes (payload.c) -------------------------------------- */
 
