@@ -280,8 +280,13 @@ static int learn_peer(sh_client *c, const uint8_t sid[static 33], uint8_t ed[sta
     if (rc == SH_OK)
         rc = save_device(c);
     if (rc == SH_OK) {
+        uint8_t v[40];
+        uint64_t now = (uint64_t)sh_time_now_ms();
+        memcpy(v, ed, 32);
+        for (int i = 0; i < 8; i++)
+            v[32 + i] = (uint8_t)(now >> (56 - 8 * i));
         meta_peer_key(key, sid);
-        rc = sh_client_meta_put(c->state, key, ed, 32);
+        rc = sh_client_meta_put(c->state, key, v, sizeof v);
     }
     return rc == SH_OK ? SH_OK : sh_err_wrap(rc, "learning the keys of %s", hex);
 }
@@ -295,10 +300,24 @@ static int peer_account(sh_client *c, const uint8_t sid[static 33], uint8_t ed[s
     sh_buf_init(&v);
     meta_peer_key(key, sid);
     rc = sh_client_meta_get(c->state, key, &v);
-    if (rc == SH_OK && v.len == 32)
+    if (rc == SH_OK && v.len == 40) {
+        int64_t at = 0;
+        for (int i = 0; i < 8; i++)
+            at = at << 8 | v.data[32 + i];
         memcpy(ed, v.data, 32);
-    else if (rc == SH_OK || rc == SH_ERR_NOT_FOUND)
+        if (sh_time_now_ms() - at < SH_CLIENT_LIST_REFRESH_MS)
+            goto done;
+        /* refresh the device list (a revoked device must stop getting slots); with the network
+         * down, the keys we hold still seal the message */
         rc = learn_peer(c, sid, ed);
+        if (rc == SH_ERR_UNAVAILABLE || rc == SH_ERR_TIMEOUT) {
+            memcpy(ed, v.data, 32);
+            rc = SH_OK;
+        }
+    } else if (rc == SH_OK || rc == SH_ERR_NOT_FOUND) {
+        rc = learn_peer(c, sid, ed);
+    }
+done:
     sh_buf_free(&v);
     return rc;
 }

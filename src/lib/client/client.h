@@ -45,6 +45,9 @@
 #define SH_CLIENT_INBOX_TTL_MS (14 * 24 * 3600 * 1000LL)
 #define SH_CLIENT_PUBLIC_TTL_MS (16 * 24 * 3600 * 1000LL) /* device list and bundles */
 #define SH_CLIENT_REPUBLISH_MS (24 * 3600 * 1000LL)
+/* A recipient's device list and bundles are fetched again before sealing when they are older
+ * than this (protocol-v2.md §15: a revoked device must stop getting slots). */
+#define SH_CLIENT_LIST_REFRESH_MS (10 * 60 * 1000LL)
 /* How often a poll also re-reads the inbox's last two minutes for late arrivals (well under
  * SH_STORE_LOOKBACK_MS, so nothing that arrives late is missed). */
 #define SH_CLIENT_LOOKBACK_EVERY_MS 10000
