@@ -7,6 +7,7 @@
  * the client) and goes out later. Each case is its own process (argv[2] names it). */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "client/client.h"
@@ -316,6 +317,45 @@ static void unknown_recipient(const char *exe)
     CHECK_EQ(nt_node_stop(&nodes[0], SIGTERM), 0);
 }
 
+static double retrieves(const nt_node *n)
+{
+    char *text = nt_stats(n);
+    double v = nt_metric(text, "shoal_node_calls_total{method=\"retrieve\"}");
+
+    free(text);
+    return v;
+}
+
+/* A recipient's keys are fetched once, then again only when they are older than the refresh
+ * interval (shortened here instead of waiting 10 minutes). */
+static void list_refresh(const char *exe)
+{
+    nt_node nodes[1];
+    account alice, bob;
+    double before;
+
+    start_nodes(nodes, 1, exe);
+    account_init(&alice, "alice", 1);
+    account_init(&bob, "bob", 2);
+    account_open(&alice);
+    account_open(&bob);
+    CHECK_OK(sh_client_publish(alice.client, false));
+    CHECK_OK(sh_client_publish(bob.client, false));
+    before = retrieves(&nodes[0]);
+    send_seq(&alice, 0, &bob, 1);
+    CHECK_EQ(retrieves(&nodes[0]) - before, 2); /* bob's device list and bundles */
+    send_seq(&alice, 0, &bob, 2);
+    CHECK_EQ(retrieves(&nodes[0]) - before, 2);
+    sh_client_set_list_refresh_ms(alice.client, 0);
+    send_seq(&alice, 0, &bob, 3);
+    CHECK_EQ(retrieves(&nodes[0]) - before, 4);
+    drain(&bob);
+    CHECK_EQ(bob.last_seq[0], 3);
+    account_close(&alice);
+    account_close(&bob);
+    CHECK_EQ(nt_node_stop(&nodes[0], SIGTERM), 0);
+}
+
 int main(int argc, char **argv)
 {
     const char *which = argc > 2 ? argv[2] : "";
@@ -330,6 +370,8 @@ int main(int argc, char **argv)
         node_restart(argv[1]);
     else if (strcmp(which, "unknown_recipient") == 0)
         unknown_recipient(argv[1]);
+    else if (strcmp(which, "list_refresh") == 0)
+        list_refresh(argv[1]);
     else
         test_fail(__FILE__, __LINE__, "unknown case '%s'", which);
     return 0;

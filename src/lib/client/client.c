@@ -33,6 +33,7 @@ struct sh_client {
     void *ctx;
     bool published; /* our keys were published (or found unchanged) by this client */
     int64_t lookback_ms; /* when the last look-back read ran (monotonic) */
+    int64_t list_refresh_ms; /* SH_CLIENT_LIST_REFRESH_MS unless a test changes it */
 };
 
 static void sid_of_account(uint8_t sid[static SH_SESSION_ID_BYTES], const uint8_t ed[static 32])
@@ -89,6 +90,7 @@ int sh_client_new(const uint8_t seed[static SH_SEED_BYTES], sh_client_state *sta
         return sh_err_set(SH_ERR_NOMEM, "out of memory for the client");
     c->state = state;
     c->tp = transport;
+    c->list_refresh_ms = SH_CLIENT_LIST_REFRESH_MS;
     c->cb = cb;
     c->ctx = ctx;
     rc = sh_account_from_seed(&c->account, seed);
@@ -111,6 +113,11 @@ void sh_client_free(sh_client *c)
     sh_e2e_device_free(c->dev);
     sh_account_free(c->account);
     free(c);
+}
+
+void sh_client_set_list_refresh_ms(sh_client *c, int64_t ms)
+{
+    c->list_refresh_ms = ms;
 }
 
 sh_client_state *sh_client_get_state(sh_client *c)
@@ -305,7 +312,7 @@ static int peer_account(sh_client *c, const uint8_t sid[static 33], uint8_t ed[s
         for (int i = 0; i < 8; i++)
             at = at << 8 | v.data[32 + i];
         memcpy(ed, v.data, 32);
-        if (sh_time_now_ms() - at < SH_CLIENT_LIST_REFRESH_MS)
+        if (sh_time_now_ms() - at < c->list_refresh_ms)
             goto done;
         /* refresh the device list (a revoked device must stop getting slots); with the network
          * down, the keys we hold still seal the message */

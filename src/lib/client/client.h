@@ -273,6 +273,9 @@ int sh_client_new(const uint8_t seed[static SH_SEED_BYTES], sh_client_state *sta
                   sh_client **out) SH_CLIENT_WUR;
 void sh_client_free(sh_client *c);
 sh_client_state *sh_client_get_state(sh_client *c);
+/* How old a recipient's keys may be before sealing fetches them again (default
+ * SH_CLIENT_LIST_REFRESH_MS; tests shorten it instead of waiting). */
+void sh_client_set_list_refresh_ms(sh_client *c, int64_t ms);
 void sh_client_session_id(const sh_client *c, uint8_t out[static SH_SESSION_ID_BYTES]);
 uint32_t sh_client_device_id(const sh_client *c);
 bool sh_client_is_primary(const sh_client *c);
