@@ -22,6 +22,11 @@ enum cli_exit {
     CLI_EXIT_EXISTS = 4,     /* an account exists and --force was not given */
     CLI_EXIT_PASSPHRASE = 5, /* the passphrase is wrong or missing */
     CLI_EXIT_BAD_PHRASE = 6, /* the recovery phrase was rejected */
+    CLI_EXIT_NETWORK = 7,    /* the network cannot be reached (what was sent stays queued) */
+    CLI_EXIT_NO_CONTACT = 8, /* no contact of that name */
+    CLI_EXIT_BAD_ID = 9,     /* not a valid Session ID */
+    CLI_EXIT_DATABASE = 10,  /* the client database is damaged or is not one */
+    CLI_EXIT_NO_PEER = 11,   /* the recipient has published no keys on this network */
 };
 
 /* Which options a command accepts. */
@@ -31,13 +36,20 @@ enum cli_option {
     CLI_OPT_PASSPHRASE_FILE = 1 << 2,
     CLI_OPT_KDF_COST = 1 << 3,
     CLI_OPT_YES = 1 << 4,
+    CLI_OPT_NETWORK = 1 << 5,
+    CLI_OPT_LISTEN = 1 << 6, /* --count N, --once, --wait-ms MS */
 };
 
 typedef struct cli_opts {
     const char *data;            /* --data DIR */
     const char *passphrase_file; /* --passphrase-file FILE */
     const char *kdf_cost;        /* --kdf-cost LEVEL */
-    bool force, yes, help;
+    const char *network;         /* --network FILE */
+    long count;                  /* --count N: stop after N messages (listen); 0 = never */
+    long wait_ms;                /* --wait-ms MS: longest long-poll (listen, bot) */
+    bool force, yes, help, once;
+    int argc;                    /* positional arguments after the command */
+    char **argv;
 } cli_opts;
 
 typedef struct cli_command {
@@ -46,10 +58,13 @@ typedef struct cli_command {
     const char *usage;   /* the synopsis after "usage: " */
     const char *help;    /* description and options for `shoal CMD --help` */
     unsigned options;    /* enum cli_option bits */
+    int min_args, max_args; /* positional arguments accepted (both 0: none) */
     int (*run)(const cli_opts *opts);
 } cli_command;
 
 extern const cli_command cli_cmd_init, cli_cmd_restore, cli_cmd_id, cli_cmd_phrase;
+extern const cli_command cli_cmd_send, cli_cmd_listen, cli_cmd_messages, cli_cmd_contacts,
+    cli_cmd_devices, cli_cmd_status, cli_cmd_bot;
 
 /* Parses a command's arguments (argv[0] is the command name). Returns -1 to go on, or the exit
  * code to end with (after --help, or a usage error already printed). */

@@ -6,21 +6,24 @@
 #include "cli.h"
 
 static const cli_command *const commands[] = {
-    &cli_cmd_init, &cli_cmd_restore, &cli_cmd_id, &cli_cmd_phrase,
+    &cli_cmd_init, &cli_cmd_restore, &cli_cmd_id, &cli_cmd_phrase, &cli_cmd_send,
+    &cli_cmd_listen, &cli_cmd_messages, &cli_cmd_contacts, &cli_cmd_devices, &cli_cmd_status,
+    &cli_cmd_bot,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out)
 {
     fputs("usage: shoal [--version] [--help] [--data DIR] <command> [<args>]\n\n"
-          "Account commands:\n",
+          "Commands:\n",
           out);
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "   %-10s %s\n", commands[i]->name, commands[i]->summary);
     fputs("\n'shoal <command> --help' or 'shoal help <command>' describes a command.\n"
           "The account lives in --data DIR (default $XDG_DATA_HOME/shoal or ~/.local/share/shoal).\n"
           "Exit codes: 0 ok, 1 error, 2 usage, 3 no account, 4 account exists, 5 wrong or missing\n"
-          "passphrase, 6 bad recovery phrase (docs/cli.md).\n",
+          "passphrase, 6 bad recovery phrase, 7 network unreachable, 8 no such contact, 9 bad\n"
+          "Session ID, 10 damaged database, 11 recipient not on the network (docs/cli.md).\n",
           out);
 }
 

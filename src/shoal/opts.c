@@ -12,6 +12,10 @@ static const struct option long_options[] = {
     {"passphrase-file", required_argument, NULL, 'p'},
     {"kdf-cost", required_argument, NULL, 'k'},
     {"yes", no_argument, NULL, 'y'},
+    {"network", required_argument, NULL, 'n'},
+    {"count", required_argument, NULL, 'c'},
+    {"wait-ms", required_argument, NULL, 'w'},
+    {"once", no_argument, NULL, 'o'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -28,6 +32,19 @@ static int usage_error(const cli_command *cmd, const char *what, const char *arg
     return CLI_EXIT_USAGE;
 }
 
+/* A count or duration: decimal digits, at most 9 of them; -1 otherwise. */
+static long number(const char *s)
+{
+    long v = 0;
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 9 || strspn(s, "0123456789") != n)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
 /* Stores option `c` if the command takes it; false when it does not. */
 static bool take_option(const cli_command *cmd, int c, cli_opts *opts)
 {
@@ -38,6 +55,10 @@ static bool take_option(const cli_command *cmd, int c, cli_opts *opts)
     case 'p': opts->passphrase_file = optarg; return (cmd->options & CLI_OPT_PASSPHRASE_FILE) != 0;
     case 'k': opts->kdf_cost = optarg; return (cmd->options & CLI_OPT_KDF_COST) != 0;
     case 'y': opts->yes = true; return (cmd->options & CLI_OPT_YES) != 0;
+    case 'n': opts->network = optarg; return (cmd->options & CLI_OPT_NETWORK) != 0;
+    case 'c': opts->count = number(optarg); return (cmd->options & CLI_OPT_LISTEN) != 0;
+    case 'w': opts->wait_ms = number(optarg); return (cmd->options & CLI_OPT_LISTEN) != 0;
+    case 'o': opts->once = true; return (cmd->options & CLI_OPT_LISTEN) != 0;
     default: return false;
     }
 }
@@ -58,8 +79,15 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, cli_opts *opts)
         cli_print_command_help(cmd);
         return CLI_EXIT_OK;
     }
-    if (optind < argc)
-        return usage_error(cmd, "unexpected argument", argv[optind]);
+    if (argc - optind > cmd->max_args)
+        return usage_error(cmd, "unexpected argument", argv[optind + cmd->max_args]);
+    if (argc - optind < cmd->min_args)
+        return usage_error(cmd, "missing argument after", argv[argc - 1]);
+    if (opts->count < 0 || opts->wait_ms < 0 || opts->wait_ms > 60000)
+        return usage_error(cmd, "--count takes a number, --wait-ms 0 to 60000, not",
+                           opts->count < 0 ? "a non-number" : "that");
+    opts->argc = argc - optind;
+    opts->argv = argv + optind;
     if (opts->kdf_cost != NULL && sh_kdf_cost_parse(opts->kdf_cost, &(sh_kdf_cost){0}) != SH_OK)
         return usage_error(cmd, "--kdf-cost must be min, interactive, moderate or sensitive, not",
                            opts->kdf_cost);

@@ -105,4 +105,10 @@
 #define SH_LABEL_E2E_LINK_RESPONSE_KEY "shoal/e2e/link/response-key/v1"
 #define SH_LABEL_E2E_LINK_SAS "shoal/e2e/link/sas/v1"
 
+/* Client state database (docs/client.md "Local key"): the column key from the Argon2id output
+ * or the key file, the associated data of every sealed column, and the key check value. */
+#define SH_LABEL_CLIENT_KEY "shoal/client/key/v1"
+#define SH_LABEL_CLIENT_COLUMN "shoal/client/column/v1"
+#define SH_LABEL_CLIENT_CHECK "shoal/client/check/v1"
+
 #endif

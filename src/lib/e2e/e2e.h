@@ -96,7 +96,9 @@ typedef struct sh_e2e_received {
 } sh_e2e_received;
 
 /* Opens an envelope from our swarm. On success fills `out` (payload in a secret buffer that the
- * caller frees with sh_buf_free). Errors: see the top of this file. */
+ * caller frees with sh_buf_free). Errors: see the top of this file. When the sender's device list
+ * is missing or older than its certificate (SH_ERR_NOT_FOUND), out->sender_account names the
+ * account whose list to fetch before trying again (it is zero for other errors). */
 int sh_e2e_receive(sh_e2e_device *dev, const uint8_t *envelope, size_t len, int64_t now_ms,
                    sh_e2e_received *out) SH_E2E_WUR;
 

@@ -475,8 +475,12 @@ int sh_e2e_receive(sh_e2e_device *d, const uint8_t *env, size_t len, int64_t now
     rc = sh__e2e_unseal(d->env_seed, env, len, &inner);
     if (rc == SH_ERR_CRYPTO && d->prev_env_gen != 0)
         rc = sh__e2e_unseal(d->prev_env_seed, env, len, &inner);
-    if (rc != SH_OK || (rc = sh__e2e_inner_parse(&r.inner, inner.data, inner.len)) != SH_OK ||
-        (rc = check_cert(d, &r, now_ms)) != SH_OK || (rc = find_slot(d, &r)) != SH_OK)
+    if (rc != SH_OK || (rc = sh__e2e_inner_parse(&r.inner, inner.data, inner.len)) != SH_OK)
+        goto done;
+    rc = check_cert(d, &r, now_ms);
+    if (rc == SH_ERR_NOT_FOUND) /* tell the caller whose device list to fetch */
+        memcpy(out->sender_account, r.cert.sender_account, SH_E2E_ACCOUNT_BYTES);
+    if (rc != SH_OK || (rc = find_slot(d, &r)) != SH_OK)
         goto done;
     expire_sessions(d, now_ms);
     sh__e2e_erase_old_prekeys(d, now_ms);

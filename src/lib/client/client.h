@@ -1,0 +1,321 @@
+/* The client (overview.md "Client state", "Protocol V2", "Namespaces of an account's swarm";
+ * docs/client.md): one account's state in one SQLite database, a pluggable transport to the
+ * network, and the operations the `shoal` program and bots are built on.
+ *
+ *   sh_client_state   the database: contacts, messages with delivery state, the outbox, the
+ *                     e2e device state (ratchet sessions, device lists, prekeys), per-namespace
+ *                     cursors and seen hashes. Sensitive columns are sealed with
+ *                     XChaCha20-Poly1305 under a local key (Argon2id of a passphrase, or a random
+ *                     key file).
+ *   sh_client_transport  callbacks that store, retrieve and delete in an account's swarm; the
+ *                     first implementation calls nodes directly (sh_client_direct_new), an onion
+ *                     transport plugs in the same way.
+ *   sh_client         an account at work: publishes its device list and prekey bundle, seals and
+ *                     sends through the outbox, polls its inbox, decrypts, stores, acknowledges,
+ *                     and reports events.
+ *
+ * Outbox state machine (one row per payload to deliver; client.c performs each step):
+ *   PENDING --seal (recipient keys known)--> SEALED --store to the recipient's inbox--> gone
+ *      |                                       |        (the message becomes "stored k of n")
+ *      +-- keys or network missing: stays, attempts + 1, retried by the next flush
+ * A row is sealed and saved in one transaction with the e2e state, so a crash never sends a
+ * payload under two ratchet keys and never loses one. */
+#ifndef SH_CLIENT_CLIENT_H
+#define SH_CLIENT_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <shoal/identity.h>
+
+#include "node/request.h"
+#include "util/buf.h"
+
+#define SH_CLIENT_WUR __attribute__((warn_unused_result))
+
+#define SH_CLIENT_KEY_BYTES 32
+#define SH_CLIENT_MSG_ID_BYTES 16
+#define SH_CLIENT_MAX_TEXT_BYTES 16384     /* one text message */
+#define SH_CLIENT_MAX_NAME_BYTES 64        /* a contact name */
+#define SH_CLIENT_MAX_NODES 64             /* nodes a network file may name */
+#define SH_CLIENT_NETFILE_MAX_BYTES 65536
+#define SH_CLIENT_STATE_FILE "client.db"
+#define SH_CLIENT_KEY_FILE "client.key"
+#define SH_CLIENT_INBOX_TTL_MS (14 * 24 * 3600 * 1000LL)
+#define SH_CLIENT_PUBLIC_TTL_MS (16 * 24 * 3600 * 1000LL) /* device list and bundles */
+#define SH_CLIENT_REPUBLISH_MS (24 * 3600 * 1000LL)
+/* A recipient's device list and bundles are fetched again before sealing when they are older
+ * than this (protocol-v2.md §15: a revoked device must stop getting slots). */
+#define SH_CLIENT_LIST_REFRESH_MS (10 * 60 * 1000LL)
+/* How often a poll also re-reads the inbox's last two minutes for late arrivals (well under
+ * SH_STORE_LOOKBACK_MS, so nothing that arrives late is missed). */
+#define SH_CLIENT_LOOKBACK_EVERY_MS 10000
+_Static_assert(SH_CLIENT_LOOKBACK_EVERY_MS * 4 <= SH_STORE_LOOKBACK_MS,
+               "look back often enough to catch every late arrival");
+
+/* ---- Payloads inside Protocol V2 envelopes (payload.c) -------------------------------------- */
+
+typedef enum sh_client_kind {
+    SH_CLIENT_TEXT = 1, /* a text message */
+    SH_CLIENT_ACK = 2,  /* "delivered": the message with this id reached a device */
+} sh_client_kind;
+
+/*   u8 version = 1 | u8 kind | msg id (16) | u64 sent_ms (BE) | text (TEXT only, UTF-8)  */
+#define SH_CLIENT_PAYLOAD_HEADER_BYTES 26
+
+typedef struct sh_client_payload {
+    sh_client_kind kind;
+    uint8_t msg_id[SH_CLIENT_MSG_ID_BYTES];
+    int64_t sent_ms;
+    const uint8_t *text; /* points into the parsed bytes */
+    size_t text_len;
+} sh_client_payload;
+
+int sh_client_payload_encode(const sh_client_payload *p, sh_buf *out) SH_CLIENT_WUR;
+/* SH_ERR_FORMAT for a short or malformed payload (text must be valid UTF-8 without NUL),
+ * SH_ERR_UNSUPPORTED for another version or kind, SH_ERR_LIMIT for a text over the maximum. */
+int sh_client_payload_parse(const uint8_t *in, size_t len, sh_client_payload *out) SH_CLIENT_WUR;
+/* Whether s is valid UTF-8 without NUL bytes or C0 controls other than tab and newline. */
+bool sh_client_text_ok(const uint8_t *s, size_t len);
+
+/* ---- The state database (state.c, rows.c) --------------------------------------------------- */
+
+typedef struct sh_client_state sh_client_state;
+
+/* Where the local key comes from. */
+typedef struct sh_client_keysrc {
+    const char *passphrase; /* non-NULL: Argon2id of it, salt and cost kept in the database */
+    size_t passphrase_len;
+    sh_kdf_cost cost;       /* for a new database; an existing one keeps its own */
+    const char *key_file;   /* without a passphrase: 32 random bytes, made 0600 when missing */
+} sh_client_keysrc;
+
+/* Opens (creating when missing) the database at path. SH_ERR_CRYPTO: wrong passphrase or key
+ * file; SH_ERR_FORMAT: not a client database or damaged; SH_ERR_UNSUPPORTED: a newer schema;
+ * SH_ERR_PERMISSION: a passphrase database opened with a key file or the other way round. */
+int sh_client_state_open(const char *path, const sh_client_keysrc *key, sh_client_state **out)
+    SH_CLIENT_WUR;
+void sh_client_state_close(sh_client_state *s);
+
+int sh_client_state_begin(sh_client_state *s) SH_CLIENT_WUR;
+int sh_client_state_commit(sh_client_state *s) SH_CLIENT_WUR;
+void sh_client_state_rollback(sh_client_state *s);
+
+/* The e2e device state (sealed at rest). SH_ERR_NOT_FOUND before the first save. */
+int sh_client_state_device_get(sh_client_state *s, sh_buf *out) SH_CLIENT_WUR;
+int sh_client_state_device_put(sh_client_state *s, const uint8_t *state, size_t len) SH_CLIENT_WUR;
+
+/* Contacts: a name (1-64 printable characters, no spaces) for a Session ID. */
+int sh_client_contact_add(sh_client_state *s, const char *name,
+                          const uint8_t id[static SH_SESSION_ID_BYTES]) SH_CLIENT_WUR;
+int sh_client_contact_get(sh_client_state *s, const char *name,
+                          uint8_t id[static SH_SESSION_ID_BYTES]) SH_CLIENT_WUR;
+/* The name of a Session ID, or "" when it is no contact. */
+int sh_client_contact_name(sh_client_state *s, const uint8_t id[static SH_SESSION_ID_BYTES],
+                           char name[static SH_CLIENT_MAX_NAME_BYTES + 1]) SH_CLIENT_WUR;
+int sh_client_contact_remove(sh_client_state *s, const char *name) SH_CLIENT_WUR;
+typedef void (*sh_client_contact_cb)(const char *name, const uint8_t id[static SH_SESSION_ID_BYTES],
+                                     void *ctx);
+int sh_client_contact_list(sh_client_state *s, sh_client_contact_cb cb, void *ctx) SH_CLIENT_WUR;
+
+/* Messages. */
+typedef enum sh_client_delivery {
+    SH_CLIENT_QUEUED = 0,    /* in the outbox */
+    SH_CLIENT_STORED = 1,    /* stored on k of n nodes of the recipient's swarm */
+    SH_CLIENT_DELIVERED = 2, /* a device of the recipient acknowledged it */
+    SH_CLIENT_RECEIVED = 3,  /* an incoming message */
+} sh_client_delivery;
+
+typedef struct sh_client_message {
+    int64_t row;
+    uint8_t peer[SH_SESSION_ID_BYTES]; /* the other account of the conversation */
+    bool outgoing;
+    uint32_t device;                   /* the sending device (incoming; 0 for ours) */
+    uint8_t msg_id[SH_CLIENT_MSG_ID_BYTES];
+    int64_t sent_ms, received_ms;
+    sh_client_delivery state;
+    uint32_t stored_k, stored_n;
+    const uint8_t *text; /* valid during a callback */
+    size_t text_len;
+} sh_client_message;
+
+/* Inserts a message; SH_ERR_EXISTS when (peer, direction, msg id) is already there. */
+int sh_client_message_add(sh_client_state *s, const sh_client_message *m, int64_t *row)
+    SH_CLIENT_WUR;
+/* Raises the delivery state of our message (never lowers it); SH_ERR_NOT_FOUND if unknown. */
+int sh_client_message_set_state(sh_client_state *s, const uint8_t peer[static SH_SESSION_ID_BYTES],
+                                const uint8_t msg_id[static SH_CLIENT_MSG_ID_BYTES],
+                                sh_client_delivery state, uint32_t k, uint32_t n) SH_CLIENT_WUR;
+typedef void (*sh_client_message_cb)(const sh_client_message *m, void *ctx);
+/* The conversation with peer in the order messages were written (oldest first); `limit` 0 = all. */
+int sh_client_message_list(sh_client_state *s, const uint8_t peer[static SH_SESSION_ID_BYTES],
+                           size_t limit, sh_client_message_cb cb, void *ctx) SH_CLIENT_WUR;
+
+/* The outbox. */
+typedef struct sh_client_outbox_row {
+    int64_t row;
+    sh_client_kind kind;
+    uint8_t peer[SH_SESSION_ID_BYTES];
+    uint8_t msg_id[SH_CLIENT_MSG_ID_BYTES];
+    sh_buf payload;  /* plaintext payload (secret buffer) */
+    sh_buf envelope; /* to the recipient; empty while PENDING */
+    sh_buf self_env; /* to our other devices; may be empty */
+    uint32_t attempts;
+} sh_client_outbox_row;
+
+void sh_client_outbox_row_free(sh_client_outbox_row *r);
+int sh_client_outbox_add(sh_client_state *s, sh_client_kind kind,
+                         const uint8_t peer[static SH_SESSION_ID_BYTES],
+                         const uint8_t msg_id[static SH_CLIENT_MSG_ID_BYTES],
+                         const uint8_t *payload, size_t len) SH_CLIENT_WUR;
+/* The oldest row after row `after` (0: the first); SH_ERR_NOT_FOUND past the last. Rows go
+ * out in this order, so each conversation stays in order. */
+int sh_client_outbox_next(sh_client_state *s, int64_t after, sh_client_outbox_row *out)
+    SH_CLIENT_WUR;
+int sh_client_outbox_count(sh_client_state *s, size_t *n) SH_CLIENT_WUR;
+int sh_client_outbox_sealed(sh_client_state *s, int64_t row, const sh_buf *envelope,
+                            const sh_buf *self_env) SH_CLIENT_WUR;
+int sh_client_outbox_failed(sh_client_state *s, int64_t row, const char *error) SH_CLIENT_WUR;
+int sh_client_outbox_done(sh_client_state *s, int64_t row) SH_CLIENT_WUR;
+
+/* Per-namespace cursors and the hashes already processed (dedupe). */
+int sh_client_cursor_get(sh_client_state *s, int16_t ns, sh_store_cursor *out, bool *found)
+    SH_CLIENT_WUR;
+int sh_client_cursor_put(sh_client_state *s, int16_t ns, const sh_store_cursor *c) SH_CLIENT_WUR;
+int sh_client_seen_check(sh_client_state *s, int16_t ns, const uint8_t hash[static 32],
+                         bool *seen) SH_CLIENT_WUR;
+int sh_client_seen_add(sh_client_state *s, int16_t ns, const uint8_t hash[static 32],
+                       int64_t expiry_ms) SH_CLIENT_WUR;
+/* Drops seen hashes whose messages have expired. */
+int sh_client_seen_sweep(sh_client_state *s, int64_t now_ms) SH_CLIENT_WUR;
+
+/* Small values: what was published and when, peers' account keys. */
+int sh_client_meta_get(sh_client_state *s, const char *key, sh_buf *out) SH_CLIENT_WUR;
+int sh_client_meta_put(sh_client_state *s, const char *key, const uint8_t *v, size_t len)
+    SH_CLIENT_WUR;
+
+/* ---- Transport --------------------------------------------------------------------------- */
+
+/* What a store achieved: the hash and on how many of the swarm's nodes it is (k of n). */
+typedef struct sh_client_receipt {
+    uint8_t hash[SH_STORE_HASH_BYTES];
+    sh_store_outcome outcome;
+    int64_t expiry_ms;
+    uint32_t stored_k, stored_n;
+} sh_client_receipt;
+
+/* Synchronous callbacks: each returns when the network answered (or failed: SH_ERR_UNAVAILABLE,
+ * SH_ERR_TIMEOUT, or the node's refusal with its message). `signer` NULL: an anonymous store in
+ * namespace 0 or a read of a public namespace. A retrieve fills a page the caller frees with
+ * sh_node_page_free; with wait_ms it long-polls. */
+typedef struct sh_client_transport {
+    void *ctx;
+    int (*store)(void *ctx, const uint8_t owner[static 33], int16_t ns, const uint8_t *data,
+                 size_t len, int64_t ttl_ms, const sh_node_signer *signer,
+                 sh_client_receipt *out);
+    int (*retrieve)(void *ctx, const uint8_t owner[static 33], int16_t ns,
+                    const sh_store_cursor *after, bool lookback, uint32_t wait_ms,
+                    const sh_node_signer *signer, sh_node_page *out);
+    int (*remove)(void *ctx, const uint8_t owner[static 33], int16_t ns,
+                  const uint8_t (*hashes)[SH_STORE_HASH_BYTES], size_t n,
+                  const sh_node_signer *signer);
+    /* One line for `shoal status` about the node(s) that serve owner. */
+    int (*describe)(void *ctx, const uint8_t owner[static 33], char *out, size_t out_size);
+    void (*close)(void *ctx);
+} sh_client_transport;
+
+/* The network file as the client reads it (docs/network-file.md, plus `node` lines that name
+ * nodes to call directly until clients fetch the map: `node <ed25519-hex> <x25519-hex> <ip:port>`). */
+typedef struct sh_client_node_addr {
+    uint8_t identity_key[32];
+    uint8_t link_key[32];
+    char ip[64];
+    uint16_t port;
+} sh_client_node_addr;
+
+typedef struct sh_client_network {
+    size_t n_nodes;
+    sh_client_node_addr nodes[SH_CLIENT_MAX_NODES];
+    size_t n_authorities; /* authority lines (checked by the directory's parser) */
+} sh_client_network;
+
+/* SH_ERR_FORMAT naming the line; SH_ERR_NOT_FOUND when the file names no node to call. */
+int sh_client_network_parse(const char *text, size_t len, sh_client_network *out) SH_CLIENT_WUR;
+int sh_client_network_load(const char *path, sh_client_network *out) SH_CLIENT_WUR;
+
+/* The direct transport: calls the nodes of the network file over Noise links. An owner is
+ * served by the node at sh_swarm_space_position(key) mod n_nodes (every client computes the same
+ * one); deadline_ms bounds each call that does not long-poll. */
+int sh_client_direct_new(const sh_client_network *net, uint32_t deadline_ms,
+                         sh_client_transport *out) SH_CLIENT_WUR;
+
+/* ---- The client ------------------------------------------------------------------------------ */
+
+typedef enum sh_client_event_kind {
+    SH_CLIENT_EV_MESSAGE = 1, /* a message arrived (or a copy of ours from another device) */
+    SH_CLIENT_EV_STATE = 2,   /* one of our messages changed delivery state */
+} sh_client_event_kind;
+
+typedef struct sh_client_event {
+    sh_client_event_kind kind;
+    const sh_client_message *msg;
+} sh_client_event;
+
+typedef void (*sh_client_event_cb)(const sh_client_event *ev, void *ctx);
+
+typedef struct sh_client sh_client;
+
+/* Opens the account with this seed over its state; creates the e2e primary device on first use.
+ * The client owns neither state nor transport: close them after sh_client_free. */
+int sh_client_new(const uint8_t seed[static SH_SEED_BYTES], sh_client_state *state,
+                  sh_client_transport *transport, sh_client_event_cb cb, void *ctx,
+                  sh_client **out) SH_CLIENT_WUR;
+void sh_client_free(sh_client *c);
+sh_client_state *sh_client_get_state(sh_client *c);
+/* How old a recipient's keys may be before sealing fetches them again (default
+ * SH_CLIENT_LIST_REFRESH_MS; tests shorten it instead of waiting). */
+void sh_client_set_list_refresh_ms(sh_client *c, int64_t ms);
+void sh_client_session_id(const sh_client *c, uint8_t out[static SH_SESSION_ID_BYTES]);
+uint32_t sh_client_device_id(const sh_client *c);
+bool sh_client_is_primary(const sh_client *c);
+
+/* Publishes the device list and prekey bundle when they changed or are a day old. */
+int sh_client_publish(sh_client *c, bool force) SH_CLIENT_WUR;
+/* Asks the network for our device list: whether it can be reached and our keys are there. */
+int sh_client_check(sh_client *c, bool *published) SH_CLIENT_WUR;
+/* Puts a text message in the outbox (state QUEUED), then tries to flush. The message stays in
+ * the outbox whatever the network does; *row names it. */
+int sh_client_send_text(sh_client *c, const uint8_t to[static SH_SESSION_ID_BYTES],
+                        const uint8_t *text, size_t len, int64_t *row) SH_CLIENT_WUR;
+/* Seals and stores outbox rows in order. A row that fails stays for the next flush, and so do
+ * the later rows to the same account (to keep its order); rows to other accounts go on. Returns
+ * the first error (SH_OK when every row went out); *sent counts rows that went out. */
+int sh_client_flush(sh_client *c, size_t *sent) SH_CLIENT_WUR;
+/* Fetches the inbox (long-polling up to wait_ms when nothing is new), decrypts, stores, emits
+ * events and queues acknowledgements. *received counts new messages and acknowledgements. */
+int sh_client_poll(sh_client *c, uint32_t wait_ms, size_t *received) SH_CLIENT_WUR;
+/* The transport's description of the node serving our account. */
+int sh_client_describe(sh_client *c, char *out, size_t out_size) SH_CLIENT_WUR;
+
+/* ---- Bot commands (bot.c): one JSON object per line ----------------------------------------- */
+
+#define SH_CLIENT_BOT_LINE_MAX 65536
+
+typedef struct sh_client_bot_cmd {
+    char cmd[16];                         /* send, poll, messages, contacts, status, quit */
+    char to[SH_CLIENT_MAX_NAME_BYTES + 80]; /* a Session ID or contact name ("to" / "contact") */
+    char id[64];                          /* echoed in the answer ("id", optional) */
+    sh_buf text;                          /* "text", decoded from JSON escapes */
+} sh_client_bot_cmd;
+
+void sh_client_bot_cmd_init(sh_client_bot_cmd *c);
+void sh_client_bot_cmd_free(sh_client_bot_cmd *c);
+/* Parses one line: a flat JSON object of string values (unknown keys are refused).
+ * SH_ERR_FORMAT with the column for malformed JSON, SH_ERR_INVALID for a missing or unknown
+ * field, SH_ERR_LIMIT for a value too long. */
+int sh_client_bot_parse(const char *line, size_t len, sh_client_bot_cmd *out) SH_CLIENT_WUR;
+/* Appends s as a JSON string (quotes and escapes). */
+int sh_client_json_string(sh_buf *out, const uint8_t *s, size_t len);
+
+#endif

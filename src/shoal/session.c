@@ -1,0 +1,196 @@
+/* Opening an account for the messaging commands: the seed (with its passphrase), the client
+ * database (its key from the same passphrase through Argon2id, or the key file client.key), the
+ * network file (--network FILE or $SHOAL_NETWORK) and its direct transport; and the mapping of
+ * libshoal errors to the exit codes of docs/cli.md. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "session.h"
+#include "util/err.h"
+#include "util/fs.h"
+
+#define CALL_DEADLINE_MS 10000u
+
+int cli_session_exit(const char *cmd, int err)
+{
+    int code;
+
+    switch (err) {
+    case SH_ERR_UNAVAILABLE:
+    case SH_ERR_TIMEOUT: code = CLI_EXIT_NETWORK; break;
+    case SH_ERR_CRYPTO:
+    case SH_ERR_PERMISSION: code = CLI_EXIT_PASSPHRASE; break;
+    default: return cli_fail(cmd, err);
+    }
+    return cli_failf(cmd, code, "%s", sh_err_msg());
+}
+
+static int read_seed(const cli_opts *opts, cli_session *s, uint8_t seed[static SH_SEED_BYTES],
+                     sh_buf *pass)
+{
+    sh_buf file;
+    bool locked = false;
+    int rc;
+
+    sh_buf_init_secret(&file);
+    rc = cli_seedfile_read(&s->paths, &file);
+    if (rc == SH_OK)
+        rc = sh_seedfile_has_passphrase(file.data, file.len, &locked);
+    if (rc == SH_OK && locked && opts->passphrase_file == NULL)
+        rc = sh_err_set(SH_ERR_PERMISSION, "the account is protected by a passphrase; "
+                                           "give it with --passphrase-file FILE");
+    if (rc == SH_OK && locked)
+        rc = cli_passphrase_read(opts, pass);
+    if (rc == SH_OK)
+        rc = sh_seedfile_open(seed, file.data, file.len, locked ? (const char *)pass->data : NULL,
+                              pass->len);
+    s->locked = locked;
+    sh_buf_free(&file);
+    return rc;
+}
+
+static int open_state(const cli_opts *opts, cli_session *s, const sh_buf *pass)
+{
+    char db[4096], keyfile[4096];
+    sh_client_keysrc src = {0};
+    const char *cost = opts->kdf_cost ? opts->kdf_cost : getenv("SHOAL_KDF_COST");
+    int rc;
+
+    src.cost = SH_KDF_COST_MODERATE;
+    if (cost != NULL && sh_kdf_cost_parse(cost, &src.cost) != SH_OK)
+        return sh_err_set(SH_ERR_INVALID, "SHOAL_KDF_COST must be min, interactive, moderate or "
+                                          "sensitive");
+    if ((rc = sh_fs_join(db, sizeof db, s->paths.dir, SH_CLIENT_STATE_FILE)) != SH_OK ||
+        (rc = sh_fs_join(keyfile, sizeof keyfile, s->paths.dir, SH_CLIENT_KEY_FILE)) != SH_OK)
+        return rc;
+    if (s->locked) {
+        src.passphrase = (const char *)pass->data;
+        src.passphrase_len = pass->len;
+    } else {
+        src.key_file = keyfile;
+    }
+    return sh_client_state_open(db, &src, &s->state);
+}
+
+static int open_network(const cli_opts *opts, cli_session *s)
+{
+    sh_client_network *net;
+    const char *path = opts->network ? opts->network : getenv("SHOAL_NETWORK");
+    int rc;
+
+    if (path == NULL || path[0] == '\0')
+        return sh_err_set(SH_ERR_INVALID, "no network: give --network FILE (or set SHOAL_NETWORK)");
+    if ((net = malloc(sizeof *net)) == NULL)
+        return sh_err_set(SH_ERR_NOMEM, "out of memory");
+    const char *dl = getenv("SHOAL_DEADLINE_MS");
+    long deadline = dl != NULL ? strtol(dl, NULL, 10) : 0;
+
+    rc = sh_client_network_load(path, net);
+    if (rc == SH_OK && (rc = sh_client_direct_new(net, deadline > 0 && deadline <= 600000
+                                                           ? (uint32_t)deadline : CALL_DEADLINE_MS,
+                                                  &s->transport)) == SH_OK)
+        s->has_transport = true;
+    free(net);
+    return rc;
+}
+
+int cli_session_open(const cli_opts *opts, unsigned what, sh_client_event_cb cb, void *ctx,
+                     cli_session *s, const char *cmd)
+{
+    uint8_t seed[SH_SEED_BYTES];
+    sh_buf pass;
+    int rc;
+
+    memset(s, 0, sizeof *s);
+    sh_buf_init_secret(&pass);
+    rc = cli_account_paths_get(opts, &s->paths);
+    if (rc == SH_OK)
+        rc = read_seed(opts, s, seed, &pass);
+    if (rc != SH_OK)
+        goto done;
+    rc = open_state(opts, s, &pass);
+    if (rc == SH_ERR_FORMAT || rc == SH_ERR_UNSUPPORTED) {
+        rc = cli_failf(cmd, CLI_EXIT_DATABASE, "%s", sh_err_msg());
+        goto out;
+    }
+    if (rc == SH_OK && (what & CLI_NEED_NETWORK) && (rc = open_network(opts, s)) != SH_OK) {
+        rc = rc == SH_ERR_INVALID || rc == SH_ERR_FORMAT || rc == SH_ERR_NOT_FOUND ||
+                     rc == SH_ERR_UNSUPPORTED || rc == SH_ERR_LIMIT
+                 ? cli_failf(cmd, CLI_EXIT_USAGE, "%s", sh_err_msg())
+                 : cli_fail(cmd, rc);
+        goto out;
+    }
+    if (rc == SH_OK && (what & CLI_NEED_CLIENT)) {
+        rc = sh_client_new(seed, s->state, s->has_transport ? &s->transport : NULL, cb, ctx,
+                           &s->client);
+        if (rc == SH_ERR_FORMAT) {
+            rc = cli_failf(cmd, CLI_EXIT_DATABASE, "%s", sh_err_msg());
+            goto out;
+        }
+    }
+done:
+    rc = rc == SH_OK ? -1 : cli_session_exit(cmd, rc);
+out:
+    sodium_memzero(seed, sizeof seed);
+    sh_buf_free(&pass);
+    if (rc >= 0)
+        cli_session_close(s);
+    return rc;
+}
+
+void cli_session_close(cli_session *s)
+{
+    sh_client_free(s->client);
+    if (s->has_transport)
+        s->transport.close(s->transport.ctx);
+    sh_client_state_close(s->state);
+    memset(s, 0, sizeof *s);
+}
+
+/* A Session ID is an argument that starts with 05 and holds only hex digits, or any argument of
+ * 66 characters; everything else names a contact. */
+static bool looks_like_id(const char *arg)
+{
+    size_t n = strlen(arg);
+
+    return n == 66 || (n >= 2 && arg[0] == '0' && arg[1] == '5' &&
+                       strspn(arg, "0123456789abcdefABCDEF") == n);
+}
+
+int cli_resolve_quiet(cli_session *s, const char *arg, uint8_t sid[static SH_SESSION_ID_BYTES],
+                      int *exit_code)
+{
+    int rc;
+
+    if (looks_like_id(arg)) {
+        rc = sh_session_id_parse(sid + 1, arg);
+        sid[0] = SH_SESSION_ID_PREFIX;
+        *exit_code = CLI_EXIT_BAD_ID;
+        return rc == SH_OK ? rc : sh_err_wrap(rc, "'%s' is not a valid Session ID", arg);
+    }
+    rc = sh_client_contact_get(s->state, arg, sid);
+    *exit_code = rc == SH_ERR_NOT_FOUND ? CLI_EXIT_NO_CONTACT : CLI_EXIT_ERROR;
+    if (rc == SH_ERR_NOT_FOUND)
+        return sh_err_set(rc, "'%s' is neither a contact nor a Session ID (see 'shoal contacts "
+                          "list')", arg);
+    return rc;
+}
+
+int cli_resolve(cli_session *s, const char *arg, uint8_t sid[static SH_SESSION_ID_BYTES],
+                const char *cmd)
+{
+    int code, rc = cli_resolve_quiet(s, arg, sid, &code);
+
+    return rc == SH_OK ? -1 : cli_failf(cmd, code, "%s", sh_err_msg());
+}
+
+void cli_print_id(FILE *out, const uint8_t sid[static SH_SESSION_ID_BYTES])
+{
+    char hex[SH_SESSION_ID_HEX_BYTES];
+
+    sh_session_id_format(hex, sid + 1);
+    fputs(hex, out);
+}

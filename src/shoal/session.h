@@ -1,0 +1,42 @@
+/* The messaging commands' shared setup: an open account (seed, client database, network). */
+#ifndef SHOAL_SESSION_H
+#define SHOAL_SESSION_H
+
+#include <stdio.h>
+
+#include "cli.h"
+#include "client/client.h"
+
+enum cli_need {
+    CLI_NEED_STATE = 0,        /* the database only (contacts, messages) */
+    CLI_NEED_CLIENT = 1 << 0,  /* the e2e device too */
+    CLI_NEED_NETWORK = 1 << 1, /* and a transport from the network file */
+};
+
+typedef struct cli_session {
+    cli_account_paths paths;
+    bool locked; /* the seed file has a passphrase */
+    sh_client_state *state;
+    sh_client_transport transport;
+    bool has_transport;
+    sh_client *client;
+} cli_session;
+
+/* Returns -1 with everything opened, or the exit code after printing the error. */
+int cli_session_open(const cli_opts *opts, unsigned what, sh_client_event_cb cb, void *ctx,
+                     cli_session *s, const char *cmd);
+void cli_session_close(cli_session *s);
+/* Prints the error and returns its exit code (network errors 7, key errors 5, others 1). */
+int cli_session_exit(const char *cmd, int err);
+/* A Session ID or a contact's name into sid; -1, or the exit code after printing the error. */
+int cli_resolve(cli_session *s, const char *arg, uint8_t sid[static SH_SESSION_ID_BYTES],
+                const char *cmd);
+/* The same without printing: an sh_err, and the exit code it would give. */
+int cli_resolve_quiet(cli_session *s, const char *arg, uint8_t sid[static SH_SESSION_ID_BYTES],
+                      int *exit_code);
+void cli_print_id(FILE *out, const uint8_t sid[static SH_SESSION_ID_BYTES]);
+
+/* The bot (cmd_bot.c). */
+int cli_bot_run(const cli_opts *opts);
+
+#endif

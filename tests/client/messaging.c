@@ -1,0 +1,378 @@
+/* Multi-process tests of the client: shoald processes (argv[1] is its path) and two accounts in
+ * this process, each with its own client database and direct transport over loopback links.
+ * They exchange messages both ways and check that every message arrives exactly once and in
+ * order per sender, that acknowledgements turn "stored" into "delivered", that an offline
+ * recipient gets its mail later, that a node killed and restarted loses nothing acknowledged,
+ * and that a message written while the network is down waits in the outbox (across a restart of
+ * the client) and goes out later. Each case is its own process (argv[2] names it). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client.h"
+#include "node/nodetest.h"
+#include "test.h"
+
+#define MAX_SEEN 512
+
+typedef struct account {
+    const char *name;
+    uint8_t seed[SH_SEED_BYTES];
+    uint8_t sid[33];
+    char db[512], key[512];
+    sh_client_state *state;
+    sh_client_transport tp;
+    sh_client *client;
+    /* what the event callback saw */
+    int n_msgs, n_delivered, n_stored;
+    int last_seq[2]; /* per sender (0 alice, 1 bob): the last sequence number received */
+    char texts[MAX_SEEN][48];
+} account;
+
+static sh_client_network network;
+
+static void event_cb(const sh_client_event *ev, void *ctx)
+{
+    account *a = ctx;
+    const sh_client_message *m = ev->msg;
+    char text[48];
+    int who, seq;
+
+    if (ev->kind == SH_CLIENT_EV_STATE) {
+        a->n_delivered += m->state == SH_CLIENT_DELIVERED;
+        a->n_stored += m->state == SH_CLIENT_STORED;
+        return;
+    }
+    CHECK(m->text_len < sizeof text);
+    snprintf(text, sizeof text, "%.*s", (int)m->text_len, (const char *)m->text);
+    CHECK(sscanf(text, "from %d #%d", &who, &seq) == 2);
+    CHECK(who == 0 || who == 1);
+    if (seq != a->last_seq[who] + 1)
+        test_fail(__FILE__, __LINE__, "%s got '%s' after #%d: out of order or twice", a->name,
+                  text, a->last_seq[who]);
+    a->last_seq[who] = seq;
+    CHECK(a->n_msgs < MAX_SEEN);
+    snprintf(a->texts[a->n_msgs++], sizeof a->texts[0], "%s", text);
+}
+
+static void account_init(account *a, const char *name, uint8_t seed_byte)
+{
+    sh_account *acct;
+
+    memset(a, 0, sizeof *a);
+    a->name = name;
+    memset(a->seed, seed_byte, sizeof a->seed);
+    CHECK_OK(sh_account_from_seed(&acct, a->seed));
+    sh_account_session_id(acct, a->sid);
+    sh_account_free(acct);
+    snprintf(a->db, sizeof a->db, "%s/%s.db", test_tmpdir(), name);
+    snprintf(a->key, sizeof a->key, "%s/%s.key", test_tmpdir(), name);
+}
+
+static void account_open(account *a)
+{
+    sh_client_keysrc k = {.key_file = a->key};
+
+    CHECK_OK(sh_client_state_open(a->db, &k, &a->state));
+    CHECK_OK(sh_client_direct_new(&network, 1000, &a->tp));
+    CHECK_OK(sh_client_new(a->seed, a->state, &a->tp, event_cb, a, &a->client));
+}
+
+static void account_close(account *a)
+{
+    sh_client_free(a->client);
+    a->tp.close(a->tp.ctx);
+    sh_client_state_close(a->state);
+    a->client = NULL;
+}
+
+static void network_of(nt_node *nodes, size_t n)
+{
+    memset(&network, 0, sizeof network);
+    for (size_t i = 0; i < n; i++) {
+        sh_client_node_addr *a = &network.nodes[network.n_nodes++];
+        memcpy(a->identity_key, nodes[i].identity_key, 32);
+        memcpy(a->link_key, nodes[i].link_key, 32);
+        snprintf(a->ip, sizeof a->ip, "127.0.0.1");
+        a->port = nodes[i].port;
+    }
+}
+
+static void start_nodes(nt_node *nodes, size_t n, const char *exe)
+{
+    for (size_t i = 0; i < n; i++) {
+        nt_node_init(&nodes[i], exe);
+        snprintf(nodes[i].dir, sizeof nodes[i].dir, "%s/node%zu", test_tmpdir(), i);
+        nodes[i].settings[0] = "pow_bits=6";
+        nt_node_start(&nodes[i]);
+    }
+    network_of(nodes, n);
+}
+
+static void send_seq(account *from, int who, const account *to, int seq)
+{
+    char text[48];
+    int64_t row;
+
+    snprintf(text, sizeof text, "from %d #%d", who, seq);
+    CHECK_OK(sh_client_send_text(from->client, to->sid, (const uint8_t *)text, strlen(text), &row));
+}
+
+/* Polls (without waiting) until nothing new arrives. */
+static void drain(account *a)
+{
+    size_t got;
+
+    do
+        CHECK_OK(sh_client_poll(a->client, 0, &got));
+    while (got > 0);
+}
+
+typedef struct tally {
+    int out[4], in;
+} tally;
+
+static void tally_cb(const sh_client_message *m, void *ctx)
+{
+    tally *t = ctx;
+
+    if (m->outgoing)
+        t->out[m->state]++;
+    else
+        t->in++;
+}
+
+static tally conversation(account *a, const account *peer)
+{
+    tally t = {{0}, 0};
+
+    CHECK_OK(sh_client_message_list(a->state, peer->sid, 0, tally_cb, &t));
+    return t;
+}
+
+/* n messages each way, interleaved; every one arrives once, in order; all end "delivered". */
+static void exchange_rounds(account *alice, account *bob, int first, int n)
+{
+    for (int i = first; i < first + n; i++) {
+        send_seq(alice, 0, bob, i);
+        send_seq(bob, 1, alice, i);
+        if (i % 7 == 0)
+            drain(bob);
+    }
+    drain(bob);
+    drain(alice);
+    drain(bob); /* the acknowledgements of alice's last page */
+    CHECK_EQ(bob->last_seq[0], first + n - 1);
+    CHECK_EQ(alice->last_seq[1], first + n - 1);
+}
+
+static void exchange(const char *exe)
+{
+    nt_node nodes[1];
+    account alice, bob;
+    tally t;
+    size_t got, queued;
+
+    start_nodes(nodes, 1, exe);
+    account_init(&alice, "alice", 1);
+    account_init(&bob, "bob", 2);
+    account_open(&alice);
+    account_open(&bob);
+    CHECK_OK(sh_client_publish(alice.client, false));
+    CHECK_OK(sh_client_publish(bob.client, false));
+    exchange_rounds(&alice, &bob, 1, 40);
+    CHECK_EQ(alice.n_msgs, 40);
+    CHECK_EQ(bob.n_msgs, 40);
+    CHECK_EQ(alice.n_stored, 40);
+    CHECK_EQ(alice.n_delivered, 40);
+    CHECK_EQ(bob.n_delivered, 40);
+    t = conversation(&alice, &bob);
+    CHECK_EQ(t.out[SH_CLIENT_DELIVERED], 40);
+    CHECK_EQ(t.in, 40);
+    /* polling again finds nothing new: the inbox is deduplicated by hash */
+    CHECK_OK(sh_client_poll(bob.client, 0, &got));
+    CHECK_EQ(got, 0);
+    CHECK_OK(sh_client_outbox_count(alice.state, &queued));
+    CHECK_EQ(queued, 0);
+    /* both clients restart: ratchets and cursors were saved */
+    account_close(&alice);
+    account_close(&bob);
+    account_open(&alice);
+    account_open(&bob);
+    CHECK_OK(sh_client_poll(bob.client, 0, &got));
+    CHECK_EQ(got, 0);
+    exchange_rounds(&alice, &bob, 41, 10);
+    CHECK_EQ(bob.n_msgs, 50);
+    account_close(&alice);
+    account_close(&bob);
+    CHECK_EQ(nt_node_stop(&nodes[0], SIGTERM), 0);
+}
+
+/* Bob is offline (his client closed) while alice writes; he gets everything when he is back,
+ * including a first message from someone he never heard of. */
+static void offline(const char *exe)
+{
+    nt_node nodes[1];
+    account alice, bob;
+
+    start_nodes(nodes, 1, exe);
+    account_init(&alice, "alice", 1);
+    account_init(&bob, "bob", 2);
+    account_open(&bob);
+    CHECK_OK(sh_client_publish(bob.client, false));
+    account_close(&bob);
+    account_open(&alice);
+    CHECK_OK(sh_client_publish(alice.client, false));
+    for (int i = 1; i <= 5; i++)
+        send_seq(&alice, 0, &bob, i);
+    account_close(&alice);
+    account_open(&bob);
+    drain(&bob);
+    CHECK_EQ(bob.n_msgs, 5);
+    CHECK_EQ(bob.last_seq[0], 5);
+    account_close(&bob);
+    account_open(&alice);
+    drain(&alice);
+    CHECK_EQ(alice.n_delivered, 5);
+    account_close(&alice);
+    CHECK_EQ(nt_node_stop(&nodes[0], SIGTERM), 0);
+}
+
+/* Two nodes; each account is served by one of them (the same for both clients). The node of
+ * bob's inbox is killed mid-way: sends fail with SH_ERR_UNAVAILABLE and wait in the outbox,
+ * across a restart of alice's client; after the node comes back everything arrives once, in
+ * order. */
+static void node_restart(const char *exe)
+{
+    nt_node nodes[2];
+    account alice, bob;
+    size_t queued = 0, sent;
+    int64_t row;
+    int dead;
+
+    start_nodes(nodes, 2, exe);
+    account_init(&alice, "alice", 1);
+    account_init(&bob, "bob", 2);
+    account_open(&alice);
+    account_open(&bob);
+    CHECK_OK(sh_client_publish(alice.client, false));
+    CHECK_OK(sh_client_publish(bob.client, false));
+    exchange_rounds(&alice, &bob, 1, 10);
+    dead = (int)(sh_swarm_space_position(bob.sid + 1) % 2);
+    CHECK_EQ(nt_node_stop(&nodes[dead], SIGKILL), 128 + SIGKILL);
+    CHECK_ERR(sh_client_send_text(alice.client, bob.sid, (const uint8_t *)"from 0 #11", 10, &row),
+              SH_ERR_UNAVAILABLE);
+    CHECK_MSG("cannot be reached");
+    CHECK_ERR(sh_client_send_text(alice.client, bob.sid, (const uint8_t *)"from 0 #12", 10, &row),
+              SH_ERR_UNAVAILABLE);
+    CHECK_OK(sh_client_outbox_count(alice.state, &queued));
+    CHECK_EQ(queued, 2);
+    CHECK_EQ(conversation(&alice, &bob).out[SH_CLIENT_QUEUED], 2);
+    account_close(&alice);
+    nt_node_start(&nodes[dead]); /* same port, same data */
+    account_open(&alice);
+    CHECK_OK(sh_client_flush(alice.client, &sent));
+    CHECK_EQ(sent, 2);
+    alice.last_seq[1] = 12; /* bob skips the numbers alice used while the node was down */
+    exchange_rounds(&alice, &bob, 13, 5);
+    CHECK_EQ(bob.n_msgs, 17);
+    CHECK_EQ(bob.last_seq[0], 17);
+    CHECK_EQ(alice.n_msgs, 15);
+    account_close(&alice);
+    account_close(&bob);
+    for (int i = 0; i < 2; i++)
+        CHECK_EQ(nt_node_stop(&nodes[i], SIGTERM), 0);
+}
+
+/* A recipient that never published keys: the message waits in the outbox; rows to other
+ * accounts still go out. */
+static void unknown_recipient(const char *exe)
+{
+    nt_node nodes[1];
+    account alice, bob, ghost;
+    int64_t row = 0;
+    size_t queued;
+
+    start_nodes(nodes, 1, exe);
+    account_init(&alice, "alice", 1);
+    account_init(&bob, "bob", 2);
+    account_init(&ghost, "ghost", 3);
+    account_open(&alice);
+    account_open(&bob);
+    CHECK_OK(sh_client_publish(bob.client, false));
+    CHECK_ERR(sh_client_send_text(alice.client, ghost.sid, (const uint8_t *)"hello?", 6, &row),
+              SH_ERR_NOT_FOUND);
+    CHECK_MSG("has published no device list");
+    CHECK(row != 0);
+    send_seq(&alice, 0, &bob, 1); /* flushes: the ghost's row stays, bob's goes */
+    CHECK_OK(sh_client_outbox_count(alice.state, &queued));
+    CHECK_EQ(queued, 1);
+    drain(&bob);
+    CHECK_EQ(bob.n_msgs, 1);
+    CHECK_ERR(sh_client_send_text(alice.client, alice.sid, (const uint8_t *)"\x1b[2J", 4, &row),
+              SH_ERR_INVALID);
+    account_close(&alice);
+    account_close(&bob);
+    CHECK_EQ(nt_node_stop(&nodes[0], SIGTERM), 0);
+}
+
+static double retrieves(const nt_node *n)
+{
+    char *text = nt_stats(n);
+    double v = nt_metric(text, "shoal_node_calls_total{method=\"retrieve\"}");
+
+    free(text);
+    return v;
+}
+
+/* A recipient's keys are fetched once, then again only when they are older than the refresh
+ * interval (shortened here instead of waiting 10 minutes). */
+static void list_refresh(const char *exe)
+{
+    nt_node nodes[1];
+    account alice, bob;
+    double before;
+
+    start_nodes(nodes, 1, exe);
+    account_init(&alice, "alice", 1);
+    account_init(&bob, "bob", 2);
+    account_open(&alice);
+    account_open(&bob);
+    CHECK_OK(sh_client_publish(alice.client, false));
+    CHECK_OK(sh_client_publish(bob.client, false));
+    before = retrieves(&nodes[0]);
+    send_seq(&alice, 0, &bob, 1);
+    CHECK_EQ(retrieves(&nodes[0]) - before, 2); /* bob's device list and bundles */
+    send_seq(&alice, 0, &bob, 2);
+    CHECK_EQ(retrieves(&nodes[0]) - before, 2);
+    sh_client_set_list_refresh_ms(alice.client, 0);
+    send_seq(&alice, 0, &bob, 3);
+    CHECK_EQ(retrieves(&nodes[0]) - before, 4);
+    drain(&bob);
+    CHECK_EQ(bob.last_seq[0], 3);
+    account_close(&alice);
+    account_close(&bob);
+    CHECK_EQ(nt_node_stop(&nodes[0], SIGTERM), 0);
+}
+
+int main(int argc, char **argv)
+{
+    const char *which = argc > 2 ? argv[2] : "";
+
+    CHECK(argc > 1);
+    CHECK_OK(sh_identity_init());
+    if (strcmp(which, "exchange") == 0)
+        exchange(argv[1]);
+    else if (strcmp(which, "offline") == 0)
+        offline(argv[1]);
+    else if (strcmp(which, "node_restart") == 0)
+        node_restart(argv[1]);
+    else if (strcmp(which, "unknown_recipient") == 0)
+        unknown_recipient(argv[1]);
+    else if (strcmp(which, "list_refresh") == 0)
+        list_refresh(argv[1]);
+    else
+        test_fail(__FILE__, __LINE__, "unknown case '%s'", which);
+    return 0;
+}

@@ -1,0 +1,191 @@
+#!/bin/sh
+# The messaging commands of the built `shoal` against real shoald processes on loopback:
+#   client.sh PATH_TO_SHOAL PATH_TO_SHOALD SCENARIO
+# Each scenario works in its own temporary folder and checks outputs and exit codes.
+set -eu
+shoal=$1
+shoald=$2
+scenario=$3
+work=$(mktemp -d "${TMPDIR:-/tmp}/shoal-client-XXXXXX")
+node_pid=
+bot_pid=
+trap '[ -n "$node_pid" ] && kill -9 $node_pid 2>/dev/null; [ -n "$bot_pid" ] && kill -9 $bot_pid 2>/dev/null; rm -rf "$work"' EXIT
+export SHOAL_KDF_COST=min SHOAL_DEADLINE_MS=1000
+unset XDG_DATA_HOME SHOAL_NETWORK
+
+fail() { echo "FAIL ($scenario): $*" >&2; exit 1; }
+
+expect() {
+    want=$1
+    shift
+    set +e
+    printf '%s' "${input:-}" | "$@" >"$work/out" 2>"$work/err"
+    got=$?
+    set -e
+    input=
+    [ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want; stderr: $(cat "$work/err")"
+}
+grep_out() { grep -q -- "$1" "$work/out" || fail "stdout lacks '$1': $(cat "$work/out")"; }
+grep_err() { grep -q -- "$1" "$work/err" || fail "stderr lacks '$1': $(cat "$work/err")"; }
+lines_out() { [ "$(wc -l <"$work/out")" -eq "$1" ] || fail "expected $1 lines: $(cat "$work/out")"; }
+
+# start_node [PORT]: runs shoald (proof of work low, for speed) and writes $work/net for it.
+start_node() {
+    "$shoald" --port "${1:-0}" --data-dir "$work/node" --set pow_bits=4 --log-level warn \
+        >"$work/ready" 2>"$work/node.log" &
+    node_pid=$!
+    for _ in $(seq 300); do
+        grep -q "^shoald ready" "$work/ready" 2>/dev/null && break
+        sleep 0.05
+    done
+    line=$(cat "$work/ready")
+    port=$(echo "$line" | sed -n 's/.*port=\([0-9]*\).*/\1/p')
+    link=$(echo "$line" | sed -n 's/.*link_key=\([0-9a-f]*\).*/\1/p')
+    ident=$(echo "$line" | sed -n 's/.*identity_key=\([0-9a-f]*\).*/\1/p')
+    [ -n "$port" ] || fail "shoald did not start: $(cat "$work/node.log")"
+    printf '# one node\nshoal-network 1\nnode %s %s 127.0.0.1:%s\n' "$ident" "$link" "$port" \
+        >"$work/net"
+}
+stop_node() { kill "$node_pid"; wait "$node_pid" || true; node_pid=; }
+
+accounts() {
+    expect 0 "$shoal" init --data "$work/alice"
+    alice=$(sed -n 's/^Session ID: //p' "$work/out")
+    expect 0 "$shoal" init --data "$work/bob"
+    bob=$(sed -n 's/^Session ID: //p' "$work/out")
+}
+
+# Alice and Bob talk both ways; names, history, delivery states.
+messaging() {
+    start_node
+    accounts
+    expect 0 "$shoal" status --data "$work/bob" --network "$work/net"
+    grep_out "network: reachable"
+    grep_out "Session ID: $bob"
+    expect 0 "$shoal" send --data "$work/alice" --network "$work/net" "$bob" hello bob
+    input="second line from stdin
+"; expect 0 "$shoal" send --data "$work/alice" --network "$work/net" "$bob"
+    expect 0 "$shoal" contacts add "$alice" alice --data "$work/bob"
+    expect 0 "$shoal" listen --data "$work/bob" --network "$work/net" --count 2 --wait-ms 2000
+    lines_out 2
+    head -1 "$work/out" | grep -q "from alice: hello bob$" || fail "first: $(cat "$work/out")"
+    tail -1 "$work/out" | grep -q "from alice: second line from stdin$" || fail "$(cat "$work/out")"
+    expect 0 "$shoal" send --data "$work/bob" --network "$work/net" alice "hi alice"
+    expect 0 "$shoal" listen --data "$work/alice" --network "$work/net" --once
+    grep_out "from $bob: hi alice"
+    expect 0 "$shoal" messages --data "$work/alice" "$bob"
+    lines_out 3
+    grep_out " out delivered: hello bob"
+    grep_out " out delivered: second line from stdin"
+    grep_out " in received: hi alice"
+    expect 0 "$shoal" listen --data "$work/bob" --network "$work/net" --once
+    expect 0 "$shoal" messages --data "$work/bob" alice --count 1
+    lines_out 1
+    grep_out " out delivered: hi alice"
+    expect 0 "$shoal" contacts list --data "$work/bob"
+    grep_out "^alice $alice$"
+    expect 0 "$shoal" devices list --data "$work/bob"
+    grep_out "device 1 (this device, primary)"
+    expect 0 "$shoal" contacts rm alice --data "$work/bob"
+    expect 8 "$shoal" contacts rm alice --data "$work/bob"
+}
+
+# Each bad input: a clear message, its exit code, and nothing lost from the outbox.
+bad_input() {
+    start_node
+    accounts
+    expect 9 "$shoal" send --data "$work/alice" --network "$work/net" 05abc hi
+    grep_err "not a valid Session ID"
+    expect 9 "$shoal" send --data "$work/alice" --network "$work/net" "15${bob#05}" hi
+    expect 8 "$shoal" send --data "$work/alice" --network "$work/net" carol hi
+    grep_err "'carol' is neither a contact nor a Session ID"
+    expect 9 "$shoal" contacts add 05zz carol --data "$work/alice"
+    expect 2 "$shoal" send --data "$work/alice" --network "$work/nonexistent" "$bob" hi
+    grep_err "network file"
+    expect 2 "$shoal" send --data "$work/alice" "$bob" hi
+    grep_err "no network"
+    expect 2 "$shoal" send --data "$work/alice" --network "$work/net" "$bob"
+    grep_err "no text"
+    expect 2 "$shoal" send --data "$work/alice" --network "$work/net"
+    expect 3 "$shoal" send --data "$work/nobody" --network "$work/net" "$bob" hi
+    # bob never ran shoal: not on the network; the message stays queued
+    expect 11 "$shoal" send --data "$work/alice" --network "$work/net" "$bob" early
+    grep_err "has published no device list"
+    expect 0 "$shoal" messages --data "$work/alice" "$bob"
+    grep_out " out queued: early"
+    # the network goes away: exit 7, queued; it goes out once the node is back
+    expect 0 "$shoal" status --data "$work/bob" --network "$work/net"
+    stop_node
+    expect 7 "$shoal" send --data "$work/alice" --network "$work/net" "$bob" while down
+    grep_err "cannot be reached"
+    grep_err "stays queued"
+    expect 7 "$shoal" status --data "$work/alice" --network "$work/net"
+    grep_out "outbox: 2 waiting"
+    start_node "$port"
+    expect 0 "$shoal" listen --data "$work/alice" --network "$work/net" --once
+    expect 0 "$shoal" messages --data "$work/alice" "$bob"
+    grep_out " out stored-1/1: early"
+    grep_out " out stored-1/1: while down"
+    expect 0 "$shoal" listen --data "$work/bob" --network "$work/net" --once
+    lines_out 2
+    head -1 "$work/out" | grep -q "early$" || fail "order: $(cat "$work/out")"
+    # a damaged database
+    printf 'garbage that is not SQLite, long enough to be read as a header...........' \
+        >"$work/bob/client.db"
+    rm -f "$work/bob/client.db-wal" "$work/bob/client.db-shm"
+    expect 10 "$shoal" messages --data "$work/bob" "$alice"
+    grep_err "not a shoal client database"
+}
+
+# An account with a passphrase: its client database needs the same one.
+passphrase() {
+    start_node
+    printf 'right horse\n' >"$work/pass"
+    printf 'wrong horse\n' >"$work/bad"
+    expect 0 "$shoal" init --data "$work/carol" --passphrase-file "$work/pass"
+    expect 0 "$shoal" contacts add 05d2ad010eeb72d72e561d9de7bd7b6989af77dcabffa03a5111a6c859ae5c3a72 \
+        dave --data "$work/carol" --passphrase-file "$work/pass"
+    expect 5 "$shoal" contacts list --data "$work/carol" --passphrase-file "$work/bad"
+    expect 5 "$shoal" contacts list --data "$work/carol"
+    grep_err "give it with --passphrase-file"
+    expect 0 "$shoal" contacts list --data "$work/carol" --passphrase-file "$work/pass"
+    grep_out "^dave 05d2ad"
+    [ ! -e "$work/carol/client.key" ] || fail "a key file was made for a passphrase account"
+}
+
+# The echo bot of docs/examples answers alice.
+bot() {
+    command -v python3 >/dev/null || exit 77
+    start_node
+    accounts
+    PATH="$(dirname "$shoal"):$PATH" python3 "$SHOAL_SOURCE_DIR/docs/examples/echo-bot.py" \
+        --data "$work/bob" --network "$work/net" 2>"$work/bot.log" &
+    bot_pid=$!
+    for _ in $(seq 300); do
+        grep -q "is listening" "$work/bot.log" 2>/dev/null && break
+        sleep 0.05
+    done
+    grep -q "is listening" "$work/bot.log" || fail "the bot did not start: $(cat "$work/bot.log")"
+    expect 0 "$shoal" send --data "$work/alice" --network "$work/net" "$bob" 'ping "quoted" é'
+    expect 0 "$shoal" listen --data "$work/alice" --network "$work/net" --count 1 --wait-ms 5000
+    grep_out "from $bob: echo: ping \"quoted\" é"
+    kill "$bot_pid"
+    bot_pid=
+    input='{"cmd":"status","id":"1"}
+{"cmd":"nonsense"}
+not json
+{"cmd":"send","to":"carol","text":"x"}
+{"cmd":"messages","to":"'"$alice"'","id":"m"}
+{"cmd":"quit"}
+'; expect 0 "$shoal" bot --data "$work/bob" --network "$work/net"
+    grep_out '^{"event":"ready","session_id":"'"$bob"'","device":1}$'
+    grep_out '^{"id":"1","ok":true,"session_id":"'"$bob"'","device":1,"outbox":0}$'
+    grep_out '"ok":false,"error":"unknown command .nonsense.*"code":2}$'
+    grep_out '"ok":false,"error":"bad JSON at column 1'
+    grep_out '"code":8}$'
+    grep_out '^{"id":"m","ok":true,"messages":\[{"direction":"in","from":"'"$alice"'"'
+    grep_out '"text":"echo: ping \\"quoted\\" é"}\]}$'
+}
+
+[ -n "${CLIENT_SH_DEBUG:-}" ] && set -x
+"$scenario"
