@@ -391,7 +391,9 @@ int devnet_start(devnet_state *s, devnet_proc *p, int timeout_ms)
         goto done;
     }
     while (!find_ready(log, from, p)) {
-        if (!devnet_alive(s, p)) {
+        /* Our own child: waitpid knows when it ended (its command line is shoal-devnet's until
+         * exec, so devnet_alive would not do here). */
+        if (waitpid(p->pid, NULL, WNOHANG) == p->pid) {
             p->pid = 0;
             rc = sh_err_set(SH_ERR_UNAVAILABLE, "%s ended before it was ready (its log: %s)", name, log);
             goto done;
