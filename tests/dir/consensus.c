@@ -76,12 +76,15 @@ static void test_identical_maps(void)
     CHECK(find(m[0], 9) != NULL);
     CHECK(find(m[0], 10) == NULL);
     CHECK_EQ(sh_dir_map_version(m[0]), 1);
-    /* 10 nodes >= min 3 and <= 2*5+1: one swarm with everyone. */
-    size_t n_swarms;
+    /* A first map with 10 nodes and target 5: two swarms of 5, everyone in one of them. */
+    size_t n_swarms, in_first = 0;
     const sh_dir_swarm *sw = sh_dir_map_swarms(m[0], &n_swarms);
-    CHECK_EQ(n_swarms, 1);
-    for (size_t i = 0; i < 10; i++)
-        CHECK(find(m[0], i)->swarm_id == sw[0].id);
+    CHECK_EQ(n_swarms, 2);
+    for (size_t i = 0; i < 10; i++) {
+        CHECK(find(m[0], i)->swarm_id == sw[0].id || find(m[0], i)->swarm_id == sw[1].id);
+        in_first += find(m[0], i)->swarm_id == sw[0].id;
+    }
+    CHECK_EQ(in_first, 5);
     /* Loading the published bytes gives the same map. */
     sh_dir_map *loaded = NULL;
     CHECK_OK(sh_dir_map_load(enc[0].data, enc[0].len, net, 0, DT_NOW, &loaded));

@@ -199,31 +199,56 @@ static void test_bootstrap_and_split(void)
     CHECK_EQ(size_of(s.m, s.n, s.sw[1].id), 6);
     free(s.sw);
 
-    /* Devnet: target 4 splits at 10 nodes into two of 5. */
+    /* Target 4, grown from 3 nodes: one swarm up to 9, and it splits at 10 into two of 5. */
     sim_init(&s, 4, 3, DT_HOUR);
-    for (int i = 0; i < 9; i++)
+    for (int i = 0; i < 3; i++)
         sim_join(&s);
     sim_round(&s);
     CHECK_EQ(s.n_sw, 1);
+    for (int i = 0; i < 6; i++)
+        sim_join(&s);
+    sim_round(&s);
+    CHECK_EQ(s.n_sw, 1);
+    CHECK_EQ(size_of(s.m, s.n, s.sw[0].id), 9);
     sim_join(&s);
     sim_round(&s);
     CHECK_EQ(s.n_sw, 2);
     CHECK_EQ(size_of(s.m, s.n, s.sw[0].id), 5);
     free(s.sw);
 
-    /* Many nodes at once: splits cascade, every swarm between target+1 and 2*target+1. */
+    /* A network born with 12 nodes and target 4 (the devnet): 3 swarms of 4 at once, evenly
+     * spaced on the ring. */
+    sim_init(&s, 4, 3, DT_HOUR);
+    for (int i = 0; i < 12; i++)
+        sim_join(&s);
+    sim_round(&s);
+    CHECK_EQ(s.n_sw, 3);
+    for (size_t i = 0; i < 3; i++)
+        CHECK_EQ(size_of(s.m, s.n, s.sw[i].id), 4);
+    CHECK(s.sw[1].id - s.sw[0].id == s.sw[2].id - s.sw[1].id ||
+          s.sw[2].id - s.sw[1].id == s.sw[0].id - s.sw[2].id ||
+          s.sw[0].id - s.sw[2].id == s.sw[1].id - s.sw[0].id);
+    free(s.sw);
+
+    /* Born with 200 nodes and target 5: 40 swarms of 5; 7 more nodes fill the smallest. */
     sim_init(&s, 5, 3, DT_HOUR);
     for (int i = 0; i < 200; i++)
         sim_join(&s);
     sim_round(&s);
+    CHECK_EQ(s.n_sw, 40);
+    for (size_t i = 0; i < s.n_sw; i++)
+        CHECK_EQ(size_of(s.m, s.n, s.sw[i].id), 5);
+    for (int i = 0; i < 7; i++)
+        sim_join(&s);
+    sim_round(&s);
+    CHECK_EQ(s.n_sw, 40);
     for (size_t i = 0; i < s.n_sw; i++) {
         size_t k = size_of(s.m, s.n, s.sw[i].id);
-        CHECK(k >= 6 && k <= 11);
+        CHECK(k == 5 || k == 6);
     }
     free(s.sw);
 }
 
-/* A split goes halfway into the larger gap beside the swarm. */
 /* A split goes halfway into the larger ring gap beside the swarm. */
 static void test_split_position(void)
 {

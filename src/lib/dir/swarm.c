@@ -3,8 +3,10 @@
  * One round, from the previous map's swarms to the new ones:
  *   1. Members keep their previous swarm; departed nodes simply are not members any more.
  *      Swarms left empty disappear at once.
- *   2. With no swarm left: nothing happens below `min` nodes; from `min` nodes on, a first swarm
- *      is created (its ring position comes from the seed) and every node joins as in 3.
+ *   2. With no swarm left: nothing happens below `min` nodes; from `min` nodes on, n / target
+ *      swarms (at least one) are created, evenly spaced on the ring from a position that comes
+ *      from the seed, and every node joins as in 3 (a network born with 12 nodes and target 4
+ *      starts with 3 swarms of 4, not one swarm that splits into two of 6).
  *   3. Joins, in the order of H(seed, node id): each new node goes to the smallest swarm, ties
  *      broken by the smallest H(seed, node id, swarm id). A swarm that passes 2*target+1 members
  *      splits at once: a new swarm id halfway into the larger ring gap beside it, and the members
@@ -271,8 +273,12 @@ static int start_round(assign_ctx *c, const sh_dir_swarm *prev, size_t n_prev)
         if (c->sw[i].size == 0)
             remove_swarm(c, i);
     if (c->n_sw == 0 && c->n_m >= c->p->min && c->n_m > 0) {
+        size_t k = c->n_m / c->p->target > 1 ? c->n_m / c->p->target : 1;
+        uint64_t first, step = k > 1 ? UINT64_MAX / k : 0;
         order_hash(h, c->seed, (const uint8_t[32]){0}, NULL);
-        insert_swarm(c, sh_load_u64be(h));
+        first = sh_load_u64be(h);
+        for (size_t i = 0; i < k; i++)
+            insert_swarm(c, first + (uint64_t)i * step);
     }
     return SH_OK;
 }
