@@ -10,7 +10,7 @@ devnet=$1
 scenario=$2
 work=$(mktemp -d "${TMPDIR:-/tmp}/shoal-devnet-XXXXXX")
 dir=$work/net
-trap 'pkill -9 -f "$work" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'pkill -9 -f "$work" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 fail() { echo "FAIL ($scenario): $*" >&2; exit 1; }
 
@@ -57,10 +57,11 @@ cycle() {
     grep_out "n5   127.0.0.1:[0-9]* *running"
     grep_out "map version [0-9]*: 5 nodes"
 
+    port=$(sed -n 's/^  n3   127.0.0.1:\([0-9]*\).*/\1/p' "$work/out")
+    [ -n "$port" ] || fail "no port for n3 in: $(cat "$work/out")"
+
     expect 1 "$devnet" up --dir "$dir" --nodes 5
     grep_err "already runs in"
-
-    port=$(sed -n 's/^  n3   127.0.0.1:\([0-9]*\).*/\1/p' "$work/out")
     expect 0 "$devnet" kill n3 --dir "$dir"
     grep_out "n3 killed"
     expect 1 "$devnet" kill n3 --dir "$dir"
