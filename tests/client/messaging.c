@@ -3,16 +3,24 @@
  * They exchange messages both ways and check that every message arrives exactly once and in
  * order per sender, that acknowledgements turn "stored" into "delivered", that an offline
  * recipient gets its mail later, that a node killed and restarted loses nothing acknowledged,
- * and that a message written while the network is down waits in the outbox (across a restart of
- * the client) and goes out later. Each case is its own process (argv[2] names it). */
+ * that a message written while the network is down waits in the outbox (across a restart of
+ * the client) and goes out later, and that the same works through 3-hop onion paths (six shoald
+ * relays and a map signed here with the dir library). Each case is its own process (argv[2]
+ * names it). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "client/client.h"
+#include "dir/dir.h"
+#include "node/node.h"
 #include "node/nodetest.h"
 #include "test.h"
+#include "util/fs.h"
+#include "util/time.h"
 
 #define MAX_SEEN 512
 
@@ -31,6 +39,8 @@ typedef struct account {
 } account;
 
 static sh_client_network network;
+static sh_onion_node *onodes; /* with onion paths: the nodes of the signed map */
+static size_t n_onodes;
 
 static void event_cb(const sh_client_event *ev, void *ctx)
 {
@@ -75,7 +85,18 @@ static void account_open(account *a)
     sh_client_keysrc k = {.key_file = a->key};
 
     CHECK_OK(sh_client_state_open(a->db, &k, &a->state));
-    CHECK_OK(sh_client_direct_new(&network, 1000, &a->tp));
+    if (onodes != NULL) {
+        sh_onion_caller_config cfg;
+        sh_onion_caller_config_default(&cfg);
+        cfg.policy.n_guards = 3;
+        cfg.policy.allow_same_subnet = true; /* loopback */
+        cfg.backoff_min_ms = 10;
+        cfg.backoff_max_ms = 20;
+        cfg.hop_timeout_ms = 6000;
+        CHECK_OK(sh_client_onion_new(onodes, n_onodes, &cfg, &a->tp));
+    } else {
+        CHECK_OK(sh_client_direct_new(&network, 1000, &a->tp));
+    }
     CHECK_OK(sh_client_new(a->seed, a->state, &a->tp, event_cb, a, &a->client));
 }
 
@@ -317,6 +338,123 @@ static void unknown_recipient(const char *exe)
     CHECK_EQ(nt_node_stop(&nodes[0], SIGTERM), 0);
 }
 
+/* ---- onion paths: a signed map of the nodes (as tests/node/onion.c makes it) ---------------- */
+
+#define ONION_NODES 6
+#define MAP_TTL (3600LL * 1000)
+
+static void onion_key(sh_dir_onion_key *k, const sh_onion_keyring *kr, sh_onion_slot slot,
+                      const sh_onion_epochs *ep, const uint8_t *identity_sk)
+{
+    CHECK_OK(sh_onion_keyring_public(kr, slot, &k->epoch, k->public_key));
+    sh_onion_epoch_window(ep, k->epoch, &k->valid_after_ms, &k->valid_until_ms);
+    CHECK_OK(sh_dir_onion_key_sign(k, identity_sk));
+}
+
+static void describe_node(const nt_node *n, sh_dir_node *d)
+{
+    sh_onion_epochs ep = {SH_NODE_DEFAULT_ONION_EPOCH_MS, SH_NODE_DEFAULT_ONION_OVERLAP_MS};
+    char path[512];
+    sh_onion_keyring *kr;
+    sh_node_keys *keys;
+    bool created;
+
+    snprintf(path, sizeof path, "%s/%s", n->dir, SH_NODE_KEY_FILE);
+    CHECK_OK(sh_node_keys_load(path, false, &keys, &created));
+    snprintf(path, sizeof path, "%s/%s", n->dir, SH_NODE_ONION_KEYS_FILE);
+    CHECK_OK(sh_onion_keyring_load(&ep, path, &kr));
+    memset(d, 0, sizeof *d);
+    memcpy(d->identity, keys->ed25519_pk, 32);
+    memcpy(d->link_key, keys->link_pk, 32);
+    onion_key(&d->onion_current, kr, SH_ONION_SLOT_CURRENT, &ep, keys->ed25519_sk);
+    onion_key(&d->onion_next, kr, SH_ONION_SLOT_NEXT, &ep, keys->ed25519_sk);
+    snprintf(d->address, sizeof d->address, "127.0.0.1:%u", n->port);
+    strcpy(d->version, SH_NODE_VERSION);
+    d->flags = SH_DIR_FLAG_GUARD;
+    sh_onion_keyring_free(kr);
+    sh_node_keys_free(keys);
+}
+
+static void make_map(nt_node *nodes, const char *map_path, const char *network_path)
+{
+    uint8_t auth_pk[32], auth_sk[64];
+    sh_dir_authority a = {0};
+    sh_dir_swarm_params sp = {.target = 1, .min = 1, .merge_grace_ms = MAP_TTL};
+    sh_dir_node d[ONION_NODES];
+    sh_dir_network *net;
+    sh_dir_vote *vote;
+    sh_dir_map *map;
+    sh_buf b;
+    int64_t now = sh_time_now_ms();
+
+    crypto_sign_keypair(auth_pk, auth_sk);
+    memcpy(a.identity, auth_pk, 32);
+    randombytes_buf(a.link_key, 32);
+    strcpy(a.address, "127.0.0.1:1");
+    CHECK_OK(sh_dir_network_new("client-test", 1, &a, 1, &sp, &net));
+    for (int i = 0; i < ONION_NODES; i++)
+        describe_node(&nodes[i], &d[i]);
+    sh_buf_init(&b);
+    CHECK_OK(sh_dir_vote_create(net, NULL, auth_sk, now - 60000, now + MAP_TTL, d, ONION_NODES, &b));
+    CHECK_OK(sh_dir_vote_load(b.data, b.len, net, NULL, &vote));
+    CHECK_OK(sh_dir_consensus(net, NULL, (const sh_dir_vote *const *)&vote, 1, &map));
+    CHECK_OK(sh_dir_map_sign(map, net, auth_sk));
+    CHECK_OK(sh_dir_map_encode(map, &b));
+    CHECK_OK(sh_fs_write_file(map_path, b.data, b.len, 0600));
+    CHECK_OK(sh_dir_network_format(net, &b));
+    CHECK_OK(sh_fs_write_file(network_path, b.data, b.len, 0600));
+    sh_dir_map_free(map);
+    CHECK_OK(sh_fs_read_file(map_path, SH_DIR_MAP_MAX_BYTES, &b)); /* the client's view */
+    CHECK_OK(sh_dir_map_load(b.data, b.len, net, 0, now, &map));
+    CHECK_OK(sh_onion_nodes_from_map(map, &onodes, &n_onodes));
+    CHECK_EQ(n_onodes, ONION_NODES);
+    sh_dir_map_free(map);
+    sh_dir_vote_free(vote);
+    sh_dir_network_free(net);
+    sh_buf_free(&b);
+}
+
+/* Two accounts talk through 3-hop onion paths over 6 shoald relays. */
+static void onion(const char *exe)
+{
+    static char map_path[300], network_path[300], settings[2][400];
+    nt_node nodes[ONION_NODES];
+    account alice, bob;
+    char line[160];
+
+    snprintf(map_path, sizeof map_path, "%s/map", test_tmpdir());
+    snprintf(network_path, sizeof network_path, "%s/network", test_tmpdir());
+    start_nodes(nodes, ONION_NODES, exe); /* first start: keys and onion keys */
+    for (int i = 0; i < ONION_NODES; i++)
+        CHECK_EQ(nt_node_stop(&nodes[i], SIGTERM), 0);
+    make_map(nodes, map_path, network_path);
+    snprintf(settings[0], sizeof settings[0], "map_file=%s", map_path);
+    snprintf(settings[1], sizeof settings[1], "network_file=%s", network_path);
+    for (int i = 0; i < ONION_NODES; i++) {
+        nodes[i].settings[1] = settings[0];
+        nodes[i].settings[2] = settings[1];
+        nt_node_start(&nodes[i]);
+    }
+    account_init(&alice, "alice", 1);
+    account_init(&bob, "bob", 2);
+    account_open(&alice);
+    account_open(&bob);
+    CHECK_OK(sh_client_describe(alice.client, line, sizeof line));
+    CHECK(strstr(line, "onion paths") != NULL);
+    CHECK_OK(sh_client_publish(alice.client, false));
+    CHECK_OK(sh_client_publish(bob.client, false));
+    exchange_rounds(&alice, &bob, 1, 5);
+    CHECK_EQ(bob.n_msgs, 5);
+    CHECK_EQ(alice.n_msgs, 5);
+    CHECK_EQ(alice.n_delivered, 5);
+    account_close(&alice);
+    account_close(&bob);
+    free(onodes);
+    onodes = NULL;
+    for (int i = 0; i < ONION_NODES; i++)
+        CHECK_EQ(nt_node_stop(&nodes[i], SIGTERM), 0);
+}
+
 static double retrieves(const nt_node *n)
 {
     char *text = nt_stats(n);
@@ -372,6 +510,8 @@ int main(int argc, char **argv)
         unknown_recipient(argv[1]);
     else if (strcmp(which, "list_refresh") == 0)
         list_refresh(argv[1]);
+    else if (strcmp(which, "onion") == 0)
+        onion(argv[1]);
     else
         test_fail(__FILE__, __LINE__, "unknown case '%s'", which);
     return 0;

@@ -30,6 +30,7 @@
 #include <shoal/identity.h>
 
 #include "node/request.h"
+#include "onion/onion.h"
 #include "util/buf.h"
 
 #define SH_CLIENT_WUR __attribute__((warn_unused_result))
@@ -249,6 +250,13 @@ int sh_client_network_load(const char *path, sh_client_network *out) SH_CLIENT_W
  * one); deadline_ms bounds each call that does not long-poll. */
 int sh_client_direct_new(const sh_client_network *net, uint32_t deadline_ms,
                          sh_client_transport *out) SH_CLIENT_WUR;
+
+/* The onion transport: every call through a 3-hop onion path (guard, middle, a node of the
+ * owner's swarm) built by the onion module's caller from the nodes of a verified map
+ * (sh_onion_nodes_from_map). cfg may be NULL (defaults); its max_attempts is ignored: calls are
+ * re-signed and retried here. */
+int sh_client_onion_new(const sh_onion_node *nodes, size_t n, const sh_onion_caller_config *cfg,
+                        sh_client_transport *out) SH_CLIENT_WUR;
 
 /* ---- The client ------------------------------------------------------------------------------ */
 
