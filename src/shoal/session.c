@@ -75,6 +75,31 @@ static int open_state(const cli_opts *opts, cli_session *s, const sh_buf *pass)
     return sh_client_state_open(db, &src, &s->state);
 }
 
+/* Fetches the map (cached in DATA/map) and makes the onion transport. */
+static int open_onion(cli_session *s, const char *network_path)
+{
+    char cache[4096];
+    sh_onion_node *nodes = NULL;
+    sh_onion_caller_config cfg;
+    size_t n = 0;
+    int rc = sh_fs_join(cache, sizeof cache, s->paths.dir, "map");
+
+    if (rc == SH_OK)
+        rc = sh_client_fetch_nodes(network_path, cache, &nodes, &n);
+    if (rc == SH_ERR_STALE || rc == SH_ERR_TIMEOUT)
+        rc = sh_err_wrap(SH_ERR_UNAVAILABLE, "the network's map");
+    if (rc != SH_OK)
+        return rc;
+    sh_onion_caller_config_default(&cfg);
+    cfg.policy.allow_same_subnet = true; /* a loopback devnet: every node on 127.0.0.1 */
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(nodes[i].host, "127.", 4) != 0 && strcmp(nodes[i].host, "::1") != 0)
+            cfg.policy.allow_same_subnet = false;
+    rc = sh_client_onion_new(nodes, n, &cfg, &s->transport);
+    free(nodes);
+    return rc;
+}
+
 static int open_network(const cli_opts *opts, cli_session *s)
 {
     sh_client_network *net;
@@ -89,10 +114,13 @@ static int open_network(const cli_opts *opts, cli_session *s)
     long deadline = dl != NULL ? strtol(dl, NULL, 10) : 0;
 
     rc = sh_client_network_load(path, net);
-    if (rc == SH_OK && (rc = sh_client_direct_new(net, deadline > 0 && deadline <= 600000
-                                                           ? (uint32_t)deadline : CALL_DEADLINE_MS,
-                                                  &s->transport)) == SH_OK)
-        s->has_transport = true;
+    if (rc == SH_OK && net->n_nodes == 0) /* a directory network: onion paths from its map */
+        rc = open_onion(s, path);
+    else if (rc == SH_OK)
+        rc = sh_client_direct_new(net, deadline > 0 && deadline <= 600000 ? (uint32_t)deadline
+                                                                          : CALL_DEADLINE_MS,
+                                  &s->transport);
+    s->has_transport = rc == SH_OK;
     free(net);
     return rc;
 }

@@ -9,7 +9,7 @@ scenario=$3
 work=$(mktemp -d "${TMPDIR:-/tmp}/shoal-client-XXXXXX")
 node_pid=
 bot_pid=
-trap '[ -n "$node_pid" ] && kill -9 $node_pid 2>/dev/null; [ -n "$bot_pid" ] && kill -9 $bot_pid 2>/dev/null; rm -rf "$work"' EXIT
+trap '[ -n "$node_pid" ] && kill -9 $node_pid 2>/dev/null; [ -n "$bot_pid" ] && kill -9 $bot_pid 2>/dev/null; [ -d "$work/dn" ] && "${SHOAL_DEVNET:-true}" down --dir "$work/dn" >/dev/null 2>&1; rm -rf "$work"' EXIT
 export SHOAL_KDF_COST=min SHOAL_DEADLINE_MS=1000
 unset XDG_DATA_HOME SHOAL_NETWORK
 
@@ -151,6 +151,30 @@ passphrase() {
     expect 0 "$shoal" contacts list --data "$work/carol" --passphrase-file "$work/pass"
     grep_out "^dave 05d2ad"
     [ ! -e "$work/carol/client.key" ] || fail "a key file was made for a passphrase account"
+}
+
+# Through a whole local network (shoal-devnet: an authority and 8 nodes): the client fetches the
+# map from the authority and every call travels a 3-hop onion path.
+devnet() {
+    devnet_exe=${SHOAL_DEVNET:-}
+    [ -x "$devnet_exe" ] || exit 77
+    expect 0 "$devnet_exe" up --dir "$work/dn" --nodes 8 --swarm-target 2 --timeout 90
+    accounts
+    expect 0 "$shoal" status --data "$work/bob" --network "$work/dn/network"
+    grep_out "swarm: onion paths (3 hops)"
+    grep_out "network: reachable"
+    expect 0 "$shoal" send --data "$work/alice" --network "$work/dn/network" "$bob" hello over onion
+    expect 0 "$shoal" listen --data "$work/bob" --network "$work/dn/network" --count 1 --wait-ms 3000
+    grep_out "from $alice: hello over onion"
+    expect 0 "$shoal" send --data "$work/bob" --network "$work/dn/network" "$alice" and back
+    expect 0 "$shoal" listen --data "$work/alice" --network "$work/dn/network" --count 1 --wait-ms 3000
+    grep_out "from $bob: and back"
+    expect 0 "$shoal" listen --data "$work/bob" --network "$work/dn/network" --once
+    expect 0 "$shoal" messages --data "$work/alice" "$bob"
+    grep_out " out delivered: hello over onion"
+    expect 0 "$devnet_exe" down --dir "$work/dn"
+    expect 7 "$shoal" send --data "$work/alice" --network "$work/dn/network" "$bob" after the end
+    grep_err "stays queued"
 }
 
 # The echo bot of docs/examples answers alice.

@@ -241,7 +241,8 @@ typedef struct sh_client_network {
     size_t n_authorities; /* authority lines (checked by the directory's parser) */
 } sh_client_network;
 
-/* SH_ERR_FORMAT naming the line; SH_ERR_NOT_FOUND when the file names no node to call. */
+/* SH_ERR_FORMAT naming the line; SH_ERR_NOT_FOUND when the file names neither a node to call nor
+ * an authority. */
 int sh_client_network_parse(const char *text, size_t len, sh_client_network *out) SH_CLIENT_WUR;
 int sh_client_network_load(const char *path, sh_client_network *out) SH_CLIENT_WUR;
 
@@ -257,6 +258,12 @@ int sh_client_direct_new(const sh_client_network *net, uint32_t deadline_ms,
  * re-signed and retried here. */
 int sh_client_onion_new(const sh_onion_node *nodes, size_t n, const sh_onion_caller_config *cfg,
                         sh_client_transport *out) SH_CLIENT_WUR;
+
+/* The nodes of the network's current map: fetched from the authorities of the network file (or
+ * the nodes of the cached map), verified (k signatures, network, validity) and cached in
+ * cache_path (may be NULL). SH_ERR_UNAVAILABLE (or the map's own error) when no valid map came. */
+int sh_client_fetch_nodes(const char *network_path, const char *cache_path, sh_onion_node **nodes,
+                          size_t *n) SH_CLIENT_WUR;
 
 /* ---- The client ------------------------------------------------------------------------------ */
 

@@ -107,9 +107,8 @@ int sh_client_network_parse(const char *text, size_t len, sh_client_network *out
         rc = sh_dir_network_parse((const char *)rest.data, rest.len, &net);
         sh_dir_network_free(net);
     }
-    if (rc == SH_OK && out->n_nodes == 0)
-        rc = sh_err_set(SH_ERR_NOT_FOUND, "the network file names no node to call: this client "
-                        "needs 'node' lines until it reads the directory's map");
+    if (rc == SH_OK && out->n_nodes == 0 && out->n_authorities == 0)
+        rc = sh_err_set(SH_ERR_NOT_FOUND, "the network file names no authority and no node");
     sh_buf_free(&rest);
     return rc;
 }

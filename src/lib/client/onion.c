@@ -5,12 +5,15 @@
  * smallest identity, so every client picks the same one. Requests are built and signed here,
  * afresh for each attempt (a destination refuses a signed request it already ran), with the
  * time corrected from the node times in answers and the proof of work the node asked for. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <uv.h>
 
 #include "client/client.h"
+#include "dir/client.h"
+#include "dir/dir.h"
 #include "node/node.h"
 #include "util/err.h"
 #include "util/time.h"
@@ -287,4 +290,57 @@ int sh_client_onion_new(const sh_onion_node *nodes, size_t n, const sh_onion_cal
                                  .remove = onion_remove, .describe = onion_describe,
                                  .close = onion_close};
     return SH_OK;
+}
+
+typedef struct map_wait {
+    bool done;
+    int status;
+    char message[256];
+} map_wait;
+
+static void map_status_cb(sh_dir_client *c, int status, const char *message, void *ctx)
+{
+    map_wait *w = ctx;
+
+    (void)c;
+    w->done = true;
+    w->status = status;
+    snprintf(w->message, sizeof w->message, "%s", message != NULL ? message : "");
+}
+
+int sh_client_fetch_nodes(const char *network_path, const char *cache_path, sh_onion_node **nodes,
+                          size_t *n)
+{
+    sh_dir_client_config cfg = {.cache_path = cache_path, .status_cb = map_status_cb};
+    sh_dir_network *network = NULL;
+    sh_dir_client *dc = NULL;
+    sh_net *net = NULL;
+    map_wait w = {0};
+    uv_loop_t loop;
+    int rc = sh_dir_network_load(network_path, &network);
+
+    if (rc != SH_OK)
+        return rc;
+    if (uv_loop_init(&loop) != 0) {
+        sh_dir_network_free(network);
+        return sh_err_set(SH_ERR_NOMEM, "cannot start an event loop");
+    }
+    cfg.ctx = &w;
+    if ((rc = sh_net_new(&loop, NULL, &net)) == SH_OK &&
+        (rc = sh_dir_client_new(&loop, net, network, &cfg, &dc)) == SH_OK) {
+        while (!w.done)
+            uv_run(&loop, UV_RUN_ONCE);
+        if (sh_dir_client_map(dc) == NULL)
+            rc = sh_err_set(w.status != SH_OK ? w.status : SH_ERR_UNAVAILABLE,
+                            "no valid network map: %s", w.message);
+        else
+            rc = sh_onion_nodes_from_map(sh_dir_client_map(dc), nodes, n);
+        sh_dir_client_close(dc);
+    }
+    if (net != NULL)
+        sh_net_close(net, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    (void)uv_loop_close(&loop);
+    sh_dir_network_free(network);
+    return rc;
 }
