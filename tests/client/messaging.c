@@ -338,81 +338,10 @@ static void unknown_recipient(const char *exe)
     CHECK_EQ(nt_node_stop(&nodes[0], SIGTERM), 0);
 }
 
-/* ---- onion paths: a signed map of the nodes (as tests/node/onion.c makes it) ---------------- */
+/* ---- onion paths: a signed map of the nodes (nt_onion_map) ------------------------------- */
 
 #define ONION_NODES 6
 #define MAP_TTL (3600LL * 1000)
-
-static void onion_key(sh_dir_onion_key *k, const sh_onion_keyring *kr, sh_onion_slot slot,
-                      const sh_onion_epochs *ep, const uint8_t *identity_sk)
-{
-    CHECK_OK(sh_onion_keyring_public(kr, slot, &k->epoch, k->public_key));
-    sh_onion_epoch_window(ep, k->epoch, &k->valid_after_ms, &k->valid_until_ms);
-    CHECK_OK(sh_dir_onion_key_sign(k, identity_sk));
-}
-
-static void describe_node(const nt_node *n, sh_dir_node *d)
-{
-    sh_onion_epochs ep = {SH_NODE_DEFAULT_ONION_EPOCH_MS, SH_NODE_DEFAULT_ONION_OVERLAP_MS};
-    char path[512];
-    sh_onion_keyring *kr;
-    sh_node_keys *keys;
-    bool created;
-
-    snprintf(path, sizeof path, "%s/%s", n->dir, SH_NODE_KEY_FILE);
-    CHECK_OK(sh_node_keys_load(path, false, &keys, &created));
-    snprintf(path, sizeof path, "%s/%s", n->dir, SH_NODE_ONION_KEYS_FILE);
-    CHECK_OK(sh_onion_keyring_load(&ep, path, &kr));
-    memset(d, 0, sizeof *d);
-    memcpy(d->identity, keys->ed25519_pk, 32);
-    memcpy(d->link_key, keys->link_pk, 32);
-    onion_key(&d->onion_current, kr, SH_ONION_SLOT_CURRENT, &ep, keys->ed25519_sk);
-    onion_key(&d->onion_next, kr, SH_ONION_SLOT_NEXT, &ep, keys->ed25519_sk);
-    snprintf(d->address, sizeof d->address, "127.0.0.1:%u", n->port);
-    strcpy(d->version, SH_NODE_VERSION);
-    d->flags = SH_DIR_FLAG_GUARD;
-    sh_onion_keyring_free(kr);
-    sh_node_keys_free(keys);
-}
-
-static void make_map(nt_node *nodes, const char *map_path, const char *network_path)
-{
-    uint8_t auth_pk[32], auth_sk[64];
-    sh_dir_authority a = {0};
-    sh_dir_swarm_params sp = {.target = 1, .min = 1, .merge_grace_ms = MAP_TTL};
-    sh_dir_node d[ONION_NODES];
-    sh_dir_network *net;
-    sh_dir_vote *vote;
-    sh_dir_map *map;
-    sh_buf b;
-    int64_t now = sh_time_now_ms();
-
-    crypto_sign_keypair(auth_pk, auth_sk);
-    memcpy(a.identity, auth_pk, 32);
-    randombytes_buf(a.link_key, 32);
-    strcpy(a.address, "127.0.0.1:1");
-    CHECK_OK(sh_dir_network_new("client-test", 1, &a, 1, &sp, &net));
-    for (int i = 0; i < ONION_NODES; i++)
-        describe_node(&nodes[i], &d[i]);
-    sh_buf_init(&b);
-    CHECK_OK(sh_dir_vote_create(net, NULL, auth_sk, now - 60000, now + MAP_TTL, d, ONION_NODES, &b));
-    CHECK_OK(sh_dir_vote_load(b.data, b.len, net, NULL, &vote));
-    CHECK_OK(sh_dir_consensus(net, NULL, (const sh_dir_vote *const *)&vote, 1, &map));
-    CHECK_OK(sh_dir_map_sign(map, net, auth_sk));
-    CHECK_OK(sh_dir_map_encode(map, &b));
-    CHECK_OK(sh_fs_write_file(map_path, b.data, b.len, 0600));
-    CHECK_OK(sh_dir_network_format(net, &b));
-    CHECK_OK(sh_fs_write_file(network_path, b.data, b.len, 0600));
-    sh_dir_map_free(map);
-    CHECK_OK(sh_fs_read_file(map_path, SH_DIR_MAP_MAX_BYTES, &b)); /* the client's view */
-    CHECK_OK(sh_dir_map_load(b.data, b.len, net, 0, now, &map));
-    CHECK_OK(sh_onion_nodes_from_map(map, &onodes, &n_onodes));
-    CHECK_EQ(n_onodes, ONION_NODES);
-    sh_dir_map_free(map);
-    sh_dir_vote_free(vote);
-    sh_dir_network_free(net);
-    sh_buf_free(&b);
-}
 
 /* Two accounts talk through 3-hop onion paths over 6 shoald relays. */
 static void onion(const char *exe)
@@ -427,7 +356,8 @@ static void onion(const char *exe)
     start_nodes(nodes, ONION_NODES, exe); /* first start: keys and onion keys */
     for (int i = 0; i < ONION_NODES; i++)
         CHECK_EQ(nt_node_stop(&nodes[i], SIGTERM), 0);
-    make_map(nodes, map_path, network_path);
+    nt_onion_map(nodes, ONION_NODES, "client-test", MAP_TTL, map_path, network_path, &onodes,
+                 &n_onodes);
     snprintf(settings[0], sizeof settings[0], "map_file=%s", map_path);
     snprintf(settings[1], sizeof settings[1], "network_file=%s", network_path);
     for (int i = 0; i < ONION_NODES; i++) {

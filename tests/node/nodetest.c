@@ -9,7 +9,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
+#include "dir/dir.h"
 #include "node/node.h"
+#include "onion/onion.h"
+#include "util/fs.h"
+#include "util/time.h"
 #include "util/encode.h"
 #include "util/err.h"
 
@@ -445,4 +451,81 @@ char *nt_stats(const nt_node *n)
     nt_client_close(&c);
     sh_node_keys_free(k);
     return w.text;
+}
+
+/* ---- a static onion network ------------------------------------------------------------- */
+
+static void onion_key(sh_dir_onion_key *k, const sh_onion_keyring *kr, sh_onion_slot slot,
+                      const sh_onion_epochs *ep, const uint8_t *identity_sk)
+{
+    CHECK_OK(sh_onion_keyring_public(kr, slot, &k->epoch, k->public_key));
+    sh_onion_epoch_window(ep, k->epoch, &k->valid_after_ms, &k->valid_until_ms);
+    CHECK_OK(sh_dir_onion_key_sign(k, identity_sk));
+}
+
+static void describe_node(const nt_node *n, sh_dir_node *d)
+{
+    sh_onion_epochs ep = {SH_NODE_DEFAULT_ONION_EPOCH_MS, SH_NODE_DEFAULT_ONION_OVERLAP_MS};
+    char path[512];
+    sh_onion_keyring *kr;
+    sh_node_keys *keys;
+    bool created;
+
+    snprintf(path, sizeof path, "%s/%s", n->dir, SH_NODE_KEY_FILE);
+    CHECK_OK(sh_node_keys_load(path, false, &keys, &created));
+    snprintf(path, sizeof path, "%s/%s", n->dir, SH_NODE_ONION_KEYS_FILE);
+    CHECK_OK(sh_onion_keyring_load(&ep, path, &kr));
+    memset(d, 0, sizeof *d);
+    memcpy(d->identity, keys->ed25519_pk, 32);
+    memcpy(d->link_key, keys->link_pk, 32);
+    onion_key(&d->onion_current, kr, SH_ONION_SLOT_CURRENT, &ep, keys->ed25519_sk);
+    onion_key(&d->onion_next, kr, SH_ONION_SLOT_NEXT, &ep, keys->ed25519_sk);
+    snprintf(d->address, sizeof d->address, "127.0.0.1:%u", n->port);
+    strcpy(d->version, SH_NODE_VERSION);
+    d->flags = SH_DIR_FLAG_GUARD;
+    sh_onion_keyring_free(kr);
+    sh_node_keys_free(keys);
+}
+
+void nt_onion_map(const nt_node *nodes, size_t n, const char *name, int64_t ttl_ms,
+                  const char *map_path, const char *network_path, sh_onion_node **onodes,
+                  size_t *n_onodes)
+{
+    uint8_t auth_pk[32], auth_sk[64];
+    sh_dir_authority a = {0};
+    sh_dir_swarm_params sp = {.target = 1, .min = 1, .merge_grace_ms = ttl_ms};
+    sh_dir_node *d = calloc(n, sizeof *d);
+    sh_dir_network *net;
+    sh_dir_vote *vote;
+    sh_dir_map *map;
+    sh_buf b;
+    int64_t now = sh_time_now_ms();
+
+    crypto_sign_keypair(auth_pk, auth_sk);
+    memcpy(a.identity, auth_pk, 32);
+    randombytes_buf(a.link_key, 32);
+    strcpy(a.address, "127.0.0.1:1");
+    CHECK(d != NULL);
+    CHECK_OK(sh_dir_network_new(name, 1, &a, 1, &sp, &net));
+    for (size_t i = 0; i < n; i++)
+        describe_node(&nodes[i], &d[i]);
+    sh_buf_init(&b);
+    CHECK_OK(sh_dir_vote_create(net, NULL, auth_sk, now - 60000, now + ttl_ms, d, n, &b));
+    CHECK_OK(sh_dir_vote_load(b.data, b.len, net, NULL, &vote));
+    CHECK_OK(sh_dir_consensus(net, NULL, (const sh_dir_vote *const *)&vote, 1, &map));
+    CHECK_OK(sh_dir_map_sign(map, net, auth_sk));
+    CHECK_OK(sh_dir_map_encode(map, &b));
+    CHECK_OK(sh_fs_write_file(map_path, b.data, b.len, 0600));
+    CHECK_OK(sh_dir_network_format(net, &b));
+    CHECK_OK(sh_fs_write_file(network_path, b.data, b.len, 0600));
+    sh_dir_map_free(map);
+    CHECK_OK(sh_fs_read_file(map_path, SH_DIR_MAP_MAX_BYTES, &b)); /* the client's view */
+    CHECK_OK(sh_dir_map_load(b.data, b.len, net, 0, now, &map));
+    CHECK_OK(sh_onion_nodes_from_map(map, onodes, n_onodes));
+    CHECK_EQ(*n_onodes, n);
+    sh_dir_map_free(map);
+    sh_dir_vote_free(vote);
+    sh_dir_network_free(net);
+    sh_buf_free(&b);
+    free(d);
 }

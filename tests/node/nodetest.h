@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "node/request.h"
+#include "onion/onion.h"
 #include "test.h"
 
 typedef struct nt_node {
@@ -85,5 +86,13 @@ sh_account *nt_account(uint8_t seed_byte, uint8_t owner[static 33]);
 double nt_metric(const char *text, const char *prefix);
 /* The node's metrics text through its own link key (freed by the caller). */
 char *nt_stats(const nt_node *n);
+
+/* A static network for onion tests: one authority (key made here) signs a map of the n running
+ * nodes (their key files and onion keyrings read from their folders; small swarms, target 1, so
+ * that paths outside the destination's swarm exist), valid for ttl_ms. Writes the map and the
+ * network file, then loads the map back as a client would and returns its onion nodes. */
+void nt_onion_map(const nt_node *nodes, size_t n, const char *name, int64_t ttl_ms,
+                  const char *map_path, const char *network_path, sh_onion_node **onodes,
+                  size_t *n_onodes);
 
 #endif
