@@ -387,7 +387,7 @@ static void load_phase(double seconds, unsigned rate)
 int main(void)
 {
     const char *r = getenv("BENCH_RATE");
-    unsigned rate = r != NULL ? (unsigned)atoi(r) : 1000;
+    unsigned rate = r != NULL ? (unsigned)atoi(r) : 500;
     double load_s = bench_quick() ? 3 : 15, idle_s = bench_quick() ? 5 : 20;
     double rtt, ae0[NODES], data[NODES], pct = 0;
 
@@ -413,7 +413,17 @@ int main(void)
     bench_report("replication_lag_p99_ms", p99, "ms");
     bench_report("replication_lag_p50_vs_rtt", p50 / rtt, "x");
 
-    pause_ms(3000); /* anti-entropy settles what the load left */
+    /* Anti-entropy settles what the load left (failed stores leave copies on some nodes). */
+    for (int t = 0; t < 120; t++) {
+        double a = metric(0, "shoal_store_messages");
+        bool same = true;
+        for (int i = 1; i < NODES; i++)
+            same = same && metric(i, "shoal_store_messages") == a;
+        if (same)
+            break;
+        pause_ms(500);
+    }
+    pause_ms(2000);
     for (int i = 0; i < NODES; i++) {
         ae0[i] = metric(i, "shoal_node_antientropy_bytes_total");
         data[i] = metric(i, "shoal_store_data_bytes");

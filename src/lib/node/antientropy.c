@@ -3,8 +3,9 @@
  *   1. swarm.digest over all its owners as one cell: the XOR of the ids of every live message
  *      and owner request (store/scan.c) with their count. Equal: the round ends (an idle swarm
  *      in sync exchanges only this).
- *   2. swarm.digest again with cells of SH__AE_BUCKET_MS of timestamps: the peer answers the
- *      cells where it differs.
+ *   2. swarm.digest again with cells of 10 minutes of timestamps, then with cells of a second
+ *      inside the first 10-minute cell that differs: the peer answers the cells where it
+ *      differs.
  *   3. swarm.fetch of those cells, with the ids we hold there: the peer sends what we lack, up
  *      to antientropy_bytes_per_s times the interval; the rest comes in the next rounds.
  * Each node pulls, so entries spread both ways. Fetched items go through the same checks as
@@ -24,7 +25,8 @@
 #include "util/time.h"
 #include "wire/pb.h"
 
-#define SH__AE_BUCKET_MS (10LL * 60 * 1000)
+#define SH__AE_BUCKET_MS (10LL * 60 * 1000) /* level 1 cells */
+#define SH__AE_FINE_MS 1000LL               /* level 2 cells, inside one level-1 cell */
 #define AE_MAX_CELLS 8192u          /* cells in one digest call */
 #define AE_MAX_HAVE 8192u           /* ids in one fetch call */
 #define AE_MAX_FETCH_BYTES (256u * 1024) /* items in one fetch answer */
@@ -52,6 +54,7 @@ typedef struct entries {
     sh_node *node;
     int64_t bucket_ms;
     uint64_t range_start, range_end;
+    int64_t since_ms, until_ms; /* until 0: no bound */
 } entries;
 
 static int collect_cb(void *ctx, const sh_store_entry *e)
@@ -59,7 +62,9 @@ static int collect_cb(void *ctx, const sh_store_entry *e)
     entries *es = ctx;
     uint64_t pos = sh__node_swarm_position(e->owner);
 
-    if (pos < es->range_start || pos > es->range_end || !sh__node_swarm_owns(es->node, e->owner))
+    if (pos < es->range_start || pos > es->range_end || e->timestamp_ms < es->since_ms ||
+        (es->until_ms > 0 && e->timestamp_ms >= es->until_ms) ||
+        !sh__node_swarm_owns(es->node, e->owner))
         return SH_OK;
     if (es->n == es->cap) {
         size_t cap = es->cap ? 2 * es->cap : 256;
@@ -85,11 +90,13 @@ static int entry_cmp(const void *a, const void *b)
     return memcmp(x->id, y->id, 32);
 }
 
-static int list_entries(sh_node *n, uint64_t start, uint64_t end, int64_t bucket_ms, entries *es)
+static int list_entries(sh_node *n, uint64_t start, uint64_t end, int64_t bucket_ms,
+                        int64_t since_ms, int64_t until_ms, entries *es)
 {
     int rc;
 
-    *es = (entries){.node = n, .bucket_ms = bucket_ms, .range_start = start, .range_end = end};
+    *es = (entries){.node = n, .bucket_ms = bucket_ms, .range_start = start, .range_end = end,
+                    .since_ms = since_ms, .until_ms = until_ms};
     if ((rc = sh_store_scan(n->store, false, collect_cb, es)) != SH_OK) {
         free(es->v);
         es->v = NULL;
@@ -179,7 +186,9 @@ static void respond_pb(sh_node *n, sh_net_req *req, const ProtobufCMessage *m, s
 int sh__node_digest_check(const Shoal__Swarm__DigestRequest *m)
 {
     if (m->range_start > m->range_end || m->n_cells > AE_MAX_CELLS ||
-        (m->bucket_ms != 0 && m->bucket_ms < 1000) || m->bucket_ms > INT64_MAX)
+        (m->bucket_ms != 0 && m->bucket_ms < 1000) || m->bucket_ms > INT64_MAX ||
+        m->since_ms > INT64_MAX || m->until_ms > INT64_MAX ||
+        (m->until_ms != 0 && m->until_ms <= m->since_ms))
         return sh_err_set(SH_ERR_FORMAT, "a digest request with a bad range, bucket or %zu cells",
                           m->n_cells);
     for (size_t i = 0; i < m->n_cells; i++)
@@ -228,7 +237,8 @@ static void on_digest(sh_net_req *req, const uint8_t *body, size_t len, void *ct
         (rc = sh_wire_unpack(&shoal__swarm__digest_request__descriptor, body, len, "digest",
                              (ProtobufCMessage **)&m)) != SH_OK ||
         (rc = sh__node_digest_check(m)) != SH_OK ||
-        (rc = list_entries(n, m->range_start, m->range_end, (int64_t)m->bucket_ms, &es)) != SH_OK ||
+        (rc = list_entries(n, m->range_start, m->range_end, (int64_t)m->bucket_ms,
+                           (int64_t)m->since_ms, (int64_t)m->until_ms, &es)) != SH_OK ||
         (rc = make_cells(&es, &mine, &n_mine)) != SH_OK)
         goto fail;
     if ((diff = calloc(n_mine + m->n_cells + 1, sizeof *diff)) == NULL ||
@@ -516,14 +526,14 @@ static int fetch_cells(sh__node_ae *ae, const Shoal__Swarm__DigestResponse *d)
         return SH_OK;
     }
     m.buckets = buckets;
-    if ((rc = list_entries(ae->n, 0, UINT64_MAX, SH__AE_BUCKET_MS, &es)) == SH_OK &&
+    if ((rc = list_entries(ae->n, 0, UINT64_MAX, SH__AE_FINE_MS, 0, 0, &es)) == SH_OK &&
         (have = calloc(es.n + 1, sizeof *have)) == NULL)
         rc = sh_err_set(SH_ERR_NOMEM, "out of memory");
     for (size_t i = 0; rc == SH_OK && i < es.n && m.n_have < AE_MAX_HAVE; i++)
         if (wanted_bucket(&m, es.v[i].bucket))
             have[m.n_have++] = sh_wire_bin(es.v[i].id, 32);
     m.range_end = UINT64_MAX;
-    m.bucket_ms = SH__AE_BUCKET_MS;
+    m.bucket_ms = SH__AE_FINE_MS;
     m.have = have;
     uint64_t budget = (uint64_t)ae->n->cfg.antientropy_bytes_per_s * ae->n->cfg.antientropy_ms / 1000;
     m.max_bytes = (uint32_t)(budget < AE_MAX_FETCH_BYTES ? (budget ? budget : 1) : AE_MAX_FETCH_BYTES);
@@ -535,10 +545,15 @@ static int fetch_cells(sh__node_ae *ae, const Shoal__Swarm__DigestResponse *d)
     return rc;
 }
 
-static int send_digest(sh__node_ae *ae, int64_t bucket_ms, sh_net_call_cb cb);
+static int send_digest(sh__node_ae *ae, int64_t bucket_ms, int64_t since_ms, int64_t until_ms,
+                       sh_net_call_cb cb);
+static void on_mid(int status, const char *message, const uint8_t *body, size_t len, void *ctx);
+static void on_fine(int status, const char *message, const uint8_t *body, size_t len, void *ctx);
 
+/* level 0: the whole store; 1: cells of 10 minutes; 2: cells of a second inside the first
+ * 10-minute cell that differs, then the fetch. */
 static void on_digest_answer(int status, const char *message, const uint8_t *body, size_t len,
-                             void *ctx, bool fine)
+                             void *ctx, int level)
 {
     sh__node_ae *ae = ctx;
     Shoal__Swarm__DigestResponse *d = NULL;
@@ -551,10 +566,17 @@ static void on_digest_answer(int status, const char *message, const uint8_t *bod
     ae->n->m.ae_bytes += len;
     if ((rc = sh_wire_unpack(&shoal__swarm__digest_response__descriptor, body, len,
                              "digest answer", (ProtobufCMessage **)&d)) == SH_OK) {
-        if (d->n_cells == 0)
-            round_end(ae, NULL); /* in sync */
-        else if (!fine)
-            rc = send_digest(ae, SH__AE_BUCKET_MS, NULL);
+        const Shoal__Swarm__Cell *first = NULL;
+        for (size_t i = 0; i < d->n_cells && first == NULL; i++)
+            if (d->cells[i]->count > 0)
+                first = d->cells[i];
+        if (first == NULL || first->bucket > (uint64_t)INT64_MAX / SH__AE_BUCKET_MS)
+            round_end(ae, NULL); /* in sync, or the peer lacks ours: it fetches them itself */
+        else if (level == 0)
+            rc = send_digest(ae, SH__AE_BUCKET_MS, 0, 0, on_mid);
+        else if (level == 1)
+            rc = send_digest(ae, SH__AE_FINE_MS, (int64_t)first->bucket * SH__AE_BUCKET_MS,
+                             (int64_t)(first->bucket + 1) * SH__AE_BUCKET_MS, on_fine);
         else
             rc = fetch_cells(ae, d);
     }
@@ -565,15 +587,21 @@ static void on_digest_answer(int status, const char *message, const uint8_t *bod
 
 static void on_coarse(int status, const char *message, const uint8_t *body, size_t len, void *ctx)
 {
-    on_digest_answer(status, message, body, len, ctx, false);
+    on_digest_answer(status, message, body, len, ctx, 0);
+}
+
+static void on_mid(int status, const char *message, const uint8_t *body, size_t len, void *ctx)
+{
+    on_digest_answer(status, message, body, len, ctx, 1);
 }
 
 static void on_fine(int status, const char *message, const uint8_t *body, size_t len, void *ctx)
 {
-    on_digest_answer(status, message, body, len, ctx, true);
+    on_digest_answer(status, message, body, len, ctx, 2);
 }
 
-static int send_digest(sh__node_ae *ae, int64_t bucket_ms, sh_net_call_cb cb)
+static int send_digest(sh__node_ae *ae, int64_t bucket_ms, int64_t since_ms, int64_t until_ms,
+                       sh_net_call_cb cb)
 {
     Shoal__Swarm__DigestRequest m = SHOAL__SWARM__DIGEST_REQUEST__INIT;
     Shoal__Swarm__Cell *pb = NULL, **ptrs = NULL;
@@ -582,7 +610,7 @@ static int send_digest(sh__node_ae *ae, int64_t bucket_ms, sh_net_call_cb cb)
     entries es;
     int rc;
 
-    if ((rc = list_entries(ae->n, 0, UINT64_MAX, bucket_ms, &es)) != SH_OK)
+    if ((rc = list_entries(ae->n, 0, UINT64_MAX, bucket_ms, since_ms, until_ms, &es)) != SH_OK)
         return rc;
     if ((rc = make_cells(&es, &c, &n)) == SH_OK &&
         ((pb = calloc(n + 1, sizeof *pb)) == NULL || (ptrs = calloc(n + 1, sizeof *ptrs)) == NULL))
@@ -591,9 +619,11 @@ static int send_digest(sh__node_ae *ae, int64_t bucket_ms, sh_net_call_cb cb)
         cells_to_pb(c, n < AE_MAX_CELLS ? n : AE_MAX_CELLS, pb, ptrs);
         m.range_end = UINT64_MAX;
         m.bucket_ms = (uint64_t)bucket_ms;
+        m.since_ms = (uint64_t)since_ms;
+        m.until_ms = (uint64_t)until_ms;
         m.n_cells = n < AE_MAX_CELLS ? n : AE_MAX_CELLS;
         m.cells = ptrs;
-        rc = call_peer(ae, "swarm.digest", &m.base, cb != NULL ? cb : on_fine);
+        rc = call_peer(ae, "swarm.digest", &m.base, cb);
     }
     free(es.v);
     free(c);
@@ -612,7 +642,7 @@ static void on_ae_timer(uv_timer_t *t)
     memcpy(ae->peer_link, s->peers[ae->next_peer++ % s->n_peers].link_key, 32);
     ae->running = true;
     ae->n->m.ae_rounds++;
-    if (send_digest(ae, 0, on_coarse) != SH_OK)
+    if (send_digest(ae, 0, 0, 0, on_coarse) != SH_OK)
         round_end(ae, sh_err_msg());
 }
 
