@@ -1,4 +1,4 @@
-/* Fuzz targets of the node's swarm protocol (docs/node.md "Replication", "Anti-entropy",
+/* Fuzz targets of the node's swarm protocol (docs/swarm.md "Replication", "Anti-entropy",
  * "Receipts"), one executable per input (FUZZ_TARGET picks it):
  *   node-push         a swarm.push body: decode, then every item's checks (a message's fields;
  *                     a delete or expire call's form and owner signature)

@@ -71,10 +71,8 @@
 #define SH_LABEL_STORAGE_REQUEST "shoal/storage/request/v1"
 /* The first input of the proof-of-work hash of an anonymous store in namespace 0. */
 #define SH_LABEL_STORAGE_POW "shoal/storage/pow/v1"
-/* A node's signed store receipt: it has committed the message (docs/node.md "Receipts"). */
+/* A node's signed store receipt: it has committed the message (docs/swarm.md "Receipts"). */
 #define SH_LABEL_NODE_RECEIPT "shoal/node/receipt/v1"
-/* Anti-entropy cell digests between swarm peers (docs/node.md "Anti-entropy"). */
-#define SH_LABEL_NODE_AE_CELL "shoal/node/ae-cell/v1"
 
 /* Noise prologue of every link (net module): names the link protocol and its version, so that
  * peers speaking another version fail the handshake instead of misreading frames. */

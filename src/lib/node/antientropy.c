@@ -1,4 +1,4 @@
-/* Anti-entropy between swarm peers, and handover (docs/node.md "Anti-entropy", "Handover";
+/* Anti-entropy between swarm peers, and handover (docs/swarm.md "Anti-entropy", "Handover";
  * overview.md "Swarms"). Every antientropy_ms a node asks one peer in turn:
  *   1. swarm.digest over all its owners as one cell: the XOR of the ids of every live message
  *      and owner request (store/scan.c) with their count. Equal: the round ends (an idle swarm

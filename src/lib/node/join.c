@@ -1,4 +1,4 @@
-/* The node joins its network (docs/node.md "Joining the network"; docs/directory.md "Joining as
+/* The node joins its network (docs/swarm.md "Joining"; docs/directory.md "Joining as
  * a node"; overview.md "Network"): it serves the map to anyone (dir.map.get), fetches, verifies
  * and refreshes it into DATA/map, publishes its signed descriptor to the authorities with the
  * current and next onion keys of the relay's keyring (node/relay.c, turned by epoch), lets only the

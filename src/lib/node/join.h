@@ -1,4 +1,4 @@
-/* The node in a network, shared by the node module's files (docs/node.md "Joining the network",
+/* The node in a network, shared by the node module's files (docs/swarm.md "Joining",
  * "Swarms", "Receipts"): the map client, server and publisher, the onion keyring, the node's
  * swarm and its peers (join.c); the owner check (swarm.c); replication (replicate.c);
  * anti-entropy (antientropy.c); receipts (receipts.c). Absent (n->swarm == NULL) when the node

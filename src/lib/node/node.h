@@ -95,7 +95,7 @@ typedef struct sh_node_config {
     size_t n_onion_services;
     char map_file[SH_NODE_PATH_BYTES];
     char network_file[SH_NODE_PATH_BYTES];
-    /* In a network (docs/node.md "Joining the network"); without `network` the node stands
+    /* In a network (docs/swarm.md "Joining"); without `network` the node stands
      * alone and serves every owner. */
     char network[SH_NODE_PATH_BYTES]; /* the network file */
     char advertise[64];      /* "ip:port" in the descriptor; "": listen:port */

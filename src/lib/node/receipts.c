@@ -1,4 +1,4 @@
-/* Signed store receipts (docs/node.md "Receipts"; issue: "messages that silently fail to
+/* Signed store receipts (docs/swarm.md "Receipts"; issue: "messages that silently fail to
  * arrive"): a node signs {label, hash, owner, namespace, expiry, node id, map version} only for
  * a message it has committed: after its own commit (store, swarm.push), or when it finds the
  * message in its store (swarm.receipt, get_receipts). get_receipts(hash), a client method any

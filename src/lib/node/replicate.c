@@ -1,4 +1,4 @@
-/* Replication inside a swarm (docs/node.md "Replication"; overview.md "Swarms"): a client's
+/* Replication inside a swarm (docs/swarm.md "Replication"; overview.md "Swarms"): a client's
  * store is committed here and pushed to every swarm peer at once (swarm.push); the client gets
  * its acknowledgement when this node and at least one peer have committed it, with both nodes'
  * receipts. Owners' deletes and expiry changes are pushed as the signed calls that made them:

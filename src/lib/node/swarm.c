@@ -1,4 +1,4 @@
-/* Which owners this node serves (docs/node.md "Swarms"; overview.md "Swarms"): the owners whose
+/* Which owners this node serves (docs/swarm.md; overview.md "Swarms"): the owners whose
  * swarm in the current map is the node's own. Any other owner is refused with
  * SH_ERR_WRONG_SWARM, and the error body names the members of the right swarm, so that a client
  * goes there at once without fetching a newer map. The client-side parser of that body is here

@@ -1,4 +1,4 @@
-/* What a client of a networked node needs beyond node/request.h (docs/node.md "Swarms",
+/* What a client of a networked node needs beyond node/request.h (docs/swarm.md,
  * "Receipts"; overview.md "Swarms"): signed store receipts and their check against the map, and
  * the swarm a node points to when it refuses an owner with SH_ERR_WRONG_SWARM.
  *

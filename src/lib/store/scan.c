@@ -1,5 +1,5 @@
 /* Every live entry of the store, for anti-entropy and handover between swarm members (node
- * module, docs/node.md "Anti-entropy"): the live messages, and the live owner requests (the
+ * module, docs/swarm.md "Anti-entropy"): the live messages, and the live owner requests (the
  * signed delete and expire calls that tombstones keep), each named by a 32-byte id (a
  * message's hash; BLAKE2b-256 of a request's bytes), so that two members holding the same
  * entries compute the same digests. Runs on the read connection (loop thread); every
