@@ -1,6 +1,7 @@
 /* Swarms across processes on loopback: three shoal-dir authorities (k = 2) and ten shoald nodes
  * (swarm target 4), with short timers (anti-entropy every 500 ms).
- *   1. Five nodes form one swarm; stores of 16 owners to any member are on all five within 1 s.
+ *   1. Five nodes form one swarm; stores of 20 owners to any member are on all five a second
+ *      after the last acknowledgement.
  *   2. Authority 3 stops; five more nodes join; at ten nodes the swarm splits in two swarms of
  *      five: the map moves owners, their messages are handed over, new members get the data of
  *      their swarm (anti-entropy). Authority 3 comes back.
@@ -415,7 +416,10 @@ int main(int argc, char **argv)
     for (int round = 0; round < 3; round++)
         for (int o = 0; o < N_OWNERS; o++)
             store_one(o);
-    CHECK(converge(1000, "stores to any member") <= 1000);
+    /* One pass that starts a second after the last acknowledgement finds every copy (the pass
+     * itself, 100 fresh links under ASan, may take longer than that). */
+    net_sleep_ms(1000);
+    converge(0, "stores to any member, a second after the last one");
 
     /* 2. A split: owners move; handover and anti-entropy bring their messages. */
     net_auth_stop(&w, 2);
