@@ -10,7 +10,10 @@
  * Usage: test-node-swarmjoin PATH-TO-shoald PATH-TO-shoal-dir. */
 #include "nettest.h"
 
+#include <sodium.h>
+
 #include "dir/client.h"
+#include "node/node.h"
 #include "node/swarm.h"
 #include "util/err.h"
 #include "util/time.h"
@@ -146,6 +149,26 @@ int main(int argc, char **argv)
     sh_node_receipt forged = rc[0];
     forged.expiry_ms++;
     CHECK_ERR(sh_node_receipt_verify(&forged, map, NULL), SH_ERR_CRYPTO);
+    /* Receipts outlive map versions; one from a map the client has not seen is stale. */
+    sh_node_receipt aged = rc[0], ahead = rc[0], stranger = rc[0];
+    uint8_t stranger_sk[64];
+    char key_path[600];
+    sh_node_keys *keys;
+    bool created;
+    snprintf(key_path, sizeof key_path, "%s/%s", nodes[member].dir, SH_NODE_KEY_FILE);
+    CHECK_OK(sh_node_keys_load(key_path, false, &keys, &created));
+    CHECK_MEM(keys->ed25519_pk, aged.node_id, 32);
+    aged.map_version = 0;
+    ahead.map_version = sh_dir_map_version(map) + 2;
+    crypto_sign_keypair(stranger.node_id, stranger_sk);
+    sh_node_receipt_sign(&aged, keys->ed25519_sk);
+    sh_node_receipt_sign(&ahead, keys->ed25519_sk);
+    sh_node_keys_free(keys);
+    sh_node_receipt_sign(&stranger, stranger_sk);
+    CHECK_OK(sh_node_receipt_verify(&aged, map, NULL));
+    CHECK_ERR(sh_node_receipt_verify(&ahead, map, NULL), SH_ERR_STALE);
+    CHECK_ERR(sh_node_receipt_verify(&stranger, map, NULL), SH_ERR_NOT_FOUND);
+    printf("an older receipt verifies against the current map; one ahead of it is stale\n");
     printf("the store was acknowledged with 2 receipts that verify; a changed one does not\n");
 
     /* 3. On every member within a second, on no other node. */

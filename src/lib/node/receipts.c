@@ -48,17 +48,21 @@ void sh_node_receipt_sign(sh_node_receipt *r, const uint8_t node_sk[static 64])
 int sh_node_receipt_verify(const sh_node_receipt *r, const sh_dir_map *map, const sh_dir_map *prev)
 {
     uint8_t msg[SH_NODE_RECEIPT_SIGNED_BYTES];
-    const sh_dir_map *against = NULL;
+    const sh_dir_map *against;
     uint64_t v = sh_dir_map_version(map);
 
-    if (r->map_version + 1 >= v && r->map_version <= v + 1)
-        against = map; /* its own map, or a neighbour (maps follow each other every period) */
-    else if (prev != NULL && r->map_version == sh_dir_map_version(prev))
+    /* Maps follow each other every period, so a receipt outlives its map version: an older
+     * one is checked against the map at hand (its node must still be in the network, or in
+     * the previous map if it left since); one more than a version ahead names a map this
+     * client has not seen yet. */
+    if (r->map_version > v + 1)
+        return sh_err_set(SH_ERR_STALE, "the receipt names map version %llu, more than one "
+                          "ahead of version %llu at hand: fetch the newer map",
+                          (unsigned long long)r->map_version, (unsigned long long)v);
+    against = map;
+    if (prev != NULL && r->map_version <= sh_dir_map_version(prev) &&
+        sh_dir_map_find_node(map, r->node_id) == NULL)
         against = prev;
-    if (against == NULL)
-        return sh_err_set(SH_ERR_STALE, "the receipt names map version %llu; the maps at hand "
-                          "are versions %llu%s (one version apart at most)", (unsigned long long)r->map_version,
-                          (unsigned long long)v, prev != NULL ? " and the one before" : "");
     sh_node_receipt_message(r, msg);
     if (crypto_sign_verify_detached(r->signature, msg, sizeof msg, r->node_id) != 0)
         return sh_err_set(SH_ERR_CRYPTO, "the receipt's signature does not verify under its "

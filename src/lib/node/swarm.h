@@ -35,9 +35,9 @@ void sh_node_receipt_message(const sh_node_receipt *r, uint8_t out[SH_NODE_RECEI
 /* Signs r with the node's Ed25519 secret key (libsodium's 64 bytes); r->node_id must be its
  * public half. */
 void sh_node_receipt_sign(sh_node_receipt *r, const uint8_t node_sk[static 64]);
-/* Checks r: the signature by r->node_id, and that the node is in `map` when the receipt's map
- * version is map's or one apart from it, or in `prev` (may be NULL) when it is prev's version;
- * SH_ERR_STALE otherwise. SH_ERR_CRYPTO for a forged signature, SH_ERR_NOT_FOUND for a node that is
+/* Checks r: the signature by r->node_id, and that the node is in `map` (or in `prev`, may be
+ * NULL, for a node that left since and a receipt no newer than prev). A receipt more than one
+ * version ahead of `map` is SH_ERR_STALE. SH_ERR_CRYPTO for a forged signature, SH_ERR_NOT_FOUND for a node that is
  * not in the map. */
 int sh_node_receipt_verify(const sh_node_receipt *r, const sh_dir_map *map, const sh_dir_map *prev)
     SH_NODE_WUR;
