@@ -39,11 +39,11 @@ step "3. shoal status: each publishes its device keys in its own swarm, through 
 
 step "4. Alice sends Bob a message"
 "$shoal" send --data "$work/alice" --network "$net" bob "Hi Bob, this went through three onion hops."
-"$shoal" listen --data "$work/bob" --network "$net" --count 1 --wait-ms 10000
+"$shoal" listen --data "$work/bob" --network "$net" --count 1 --wait-ms 10000 --paths
 
 step "5. Bob replies"
 "$shoal" send --data "$work/bob" --network "$net" alice "Hi Alice! Nobody on the way saw both of us."
-"$shoal" listen --data "$work/alice" --network "$net" --count 1 --wait-ms 10000
+"$shoal" listen --data "$work/alice" --network "$net" --count 1 --wait-ms 10000 --paths
 "$shoal" listen --data "$work/bob" --network "$net" --once >/dev/null
 
 step "6. Alice's conversation with Bob (delivery states)"

@@ -64,4 +64,43 @@ static inline void fuzz_write_seed(const char *dir, const char *name, const uint
         abort();
 }
 
+/* A fixed 3-hop request (its build seed chosen by the target), peeled by every node: the
+ * client's state and each relay's keys, for targets about what comes back to the client. */
+static inline void fuzz_peeled_request(uint8_t seed_byte, sh_onion_client **client,
+                                       sh_onion_peeled peeled[static FUZZ_NODES])
+{
+    sh_onion_hop hops[FUZZ_NODES];
+    sh_onion_replay *rc;
+    sh_buf pkt;
+    uint8_t seed[32] = {seed_byte};
+
+    sh_buf_init(&pkt);
+    fuzz_path(FUZZ_NODES, hops);
+    if (sh__onion_build_seeded(hops, FUZZ_NODES, (const uint8_t *)"q", 1, SH_ONION_BUCKET_1K, seed,
+                               &pkt, client) != SH_OK ||
+        sh_onion_replay_open(NULL, 0, &rc) != SH_OK)
+        abort();
+    for (int i = 0; i < FUZZ_NODES; i++)
+        if (sh_onion_peel(fuzz_nodes[i].kr, rc, pkt.data, pkt.len, &peeled[i]) != SH_OK)
+            abort();
+    sh_onion_replay_close(rc);
+    sh_buf_free(&pkt);
+}
+
+/* LLVMFuzzerInitialize of such targets: nodes, the request, and with $SHOAL_FUZZ_WRITE_SEEDS
+ * the seeds written there by write_seeds, then exit. */
+static inline void fuzz_init_with_request(uint8_t seed_byte, sh_onion_client **client,
+                                          sh_onion_peeled peeled[static FUZZ_NODES],
+                                          void (*write_seeds)(const char *dir))
+{
+    const char *dir = getenv("SHOAL_FUZZ_WRITE_SEEDS");
+
+    fuzz_setup_nodes();
+    fuzz_peeled_request(seed_byte, client, peeled);
+    if (dir != NULL) {
+        write_seeds(dir);
+        exit(0);
+    }
+}
+
 #endif

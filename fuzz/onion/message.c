@@ -13,26 +13,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static sh_onion_client *client;
 static sh_onion_peeled peeled[FUZZ_NODES];
 
-static void setup_request(void)
-{
-    sh_onion_hop hops[FUZZ_NODES];
-    sh_onion_replay *rc;
-    sh_buf pkt;
-    uint8_t seed[32] = {3};
-
-    sh_buf_init(&pkt);
-    fuzz_path(FUZZ_NODES, hops);
-    if (sh__onion_build_seeded(hops, FUZZ_NODES, (const uint8_t *)"q", 1, SH_ONION_BUCKET_1K, seed,
-                               &pkt, &client) != SH_OK ||
-        sh_onion_replay_open(NULL, 0, &rc) != SH_OK)
-        abort();
-    for (int i = 0; i < FUZZ_NODES; i++)
-        if (sh_onion_peel(fuzz_nodes[i].kr, rc, pkt.data, pkt.len, &peeled[i]) != SH_OK)
-            abort();
-    sh_onion_replay_close(rc);
-    sh_buf_free(&pkt);
-}
-
 static void write_seeds(const char *dir)
 {
     sh_buf b;
@@ -53,16 +33,9 @@ static void write_seeds(const char *dir)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    const char *dir = getenv("SHOAL_FUZZ_WRITE_SEEDS");
-
     (void)argc;
     (void)argv;
-    fuzz_setup_nodes();
-    setup_request();
-    if (dir != NULL) {
-        write_seeds(dir);
-        exit(0);
-    }
+    fuzz_init_with_request(3, &client, peeled, write_seeds);
     return 0;
 }
 

@@ -59,6 +59,10 @@ void devnet_print_log_tail(const devnet_state *s, const devnet_proc *p, int line
 
 /* A free TCP port on 127.0.0.1 (bound, then released). */
 int devnet_free_port(uint16_t *port);
+/* Forks and runs argv (argv[0] a path) with stdin from /dev/null and stdout and stderr appended
+ * to `log`: in a session of its own when `detach`, else ended with SIGTERM when shoal-devnet
+ * ends. The child's pid, or -1 with errno when fork fails. */
+pid_t devnet_spawn(bool detach, char *const argv[], const char *log);
 void devnet_sleep_ms(int ms);
 
 #endif

@@ -101,17 +101,10 @@ static int find_program(const char *name, char out[static DEVNET_PATH_BYTES])
 static int run_sync(char *const argv[], const char *log)
 {
     int status;
-    pid_t pid = fork();
+    pid_t pid = devnet_spawn(false, argv, log);
 
     if (pid < 0)
         return sh_err_set(SH_ERR_IO, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        FILE *f = fopen(log, "a");
-        if (f == NULL || dup2(fileno(f), 1) < 0 || dup2(fileno(f), 2) < 0)
-            _exit(127);
-        execv(argv[0], argv);
-        _exit(127);
-    }
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
             return sh_err_set(SH_ERR_IO, "waitpid: %s", strerror(errno));

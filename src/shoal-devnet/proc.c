@@ -320,13 +320,13 @@ static int build_argv(const devnet_state *s, const devnet_proc *p, const char *p
     return SH_OK;
 }
 
-static pid_t spawn(const devnet_state *s, char *const argv[], const char *log)
+pid_t devnet_spawn(bool detach, char *const argv[], const char *log)
 {
     pid_t pid = fork();
 
     if (pid != 0)
         return pid;
-    if (s->detach)
+    if (detach)
         setsid();
     else
         prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -384,7 +384,7 @@ int devnet_start(devnet_state *s, devnet_proc *p, int timeout_ms)
         (rc = sh_fs_mkdir_p(pdir, 0700)) != SH_OK || (rc = build_argv(s, p, pdir, b)) != SH_OK)
         goto done;
     off_t from = stat(log, &st) == 0 ? st.st_size : 0;
-    p->pid = spawn(s, b->v, log);
+    p->pid = devnet_spawn(s->detach, b->v, log);
     if (p->pid < 0) {
         p->pid = 0;
         rc = sh_err_set(SH_ERR_IO, "cannot start %s: %s", name, strerror(errno));

@@ -37,7 +37,7 @@ enum cli_option {
     CLI_OPT_KDF_COST = 1 << 3,
     CLI_OPT_YES = 1 << 4,
     CLI_OPT_NETWORK = 1 << 5,
-    CLI_OPT_LISTEN = 1 << 6, /* --count N, --once, --wait-ms MS */
+    CLI_OPT_LISTEN = 1 << 6, /* --count N, --once, --wait-ms MS, --paths */
 };
 
 typedef struct cli_opts {
@@ -48,6 +48,7 @@ typedef struct cli_opts {
     long count;                  /* --count N: stop after N messages (listen); 0 = never */
     long wait_ms;                /* --wait-ms MS: longest long-poll (listen, bot) */
     bool force, yes, help, once;
+    bool paths;                  /* --paths: print the path each message was fetched through */
     int argc;                    /* positional arguments after the command */
     char **argv;
 } cli_opts;

@@ -83,6 +83,7 @@ static int run_send(const cli_opts *opts)
 {
     cli_session s;
     uint8_t to[SH_SESSION_ID_BYTES];
+    char path[512];
     int64_t row = 0;
     sh_buf text;
     int rc = cli_session_open(opts, CLI_NEED_CLIENT | CLI_NEED_NETWORK, NULL, NULL, &s, "send");
@@ -111,6 +112,8 @@ static int run_send(const cli_opts *opts)
     printf("sent to ");
     print_peer(&s, to);
     printf(rc == SH_OK ? "\n" : " (queued)\n");
+    if (rc == SH_OK && sh_client_describe_peer(s.client, to, path, sizeof path) == SH_OK)
+        printf("path: %s\n", path);
     rc = rc == SH_OK ? CLI_EXIT_OK : send_exit(rc);
 done:
     sh_buf_free(&text);
@@ -136,6 +139,7 @@ const cli_command cli_cmd_send = {
 
 typedef struct listen_ctx {
     cli_session *s;
+    bool paths;
     long printed;
 } listen_ctx;
 
@@ -143,6 +147,7 @@ static void listen_event_cb(const sh_client_event *ev, void *ctx)
 {
     listen_ctx *l = ctx;
     const sh_client_message *m = ev->msg;
+    char path[512];
 
     if (ev->kind != SH_CLIENT_EV_MESSAGE)
         return;
@@ -150,6 +155,8 @@ static void listen_event_cb(const sh_client_event *ev, void *ctx)
     printf(m->outgoing ? " to " : " from ");
     print_peer(l->s, m->peer);
     printf(": %.*s\n", (int)m->text_len, (const char *)m->text);
+    if (l->paths && sh_client_describe(l->s->client, path, sizeof path) == SH_OK)
+        printf("  fetched through %s\n", path);
     fflush(stdout);
     l->printed++;
 }
@@ -157,7 +164,7 @@ static void listen_event_cb(const sh_client_event *ev, void *ctx)
 static int run_listen(const cli_opts *opts)
 {
     cli_session s;
-    listen_ctx l = {.s = &s};
+    listen_ctx l = {.s = &s, .paths = opts->paths};
     uint32_t wait = opts->once ? 0 : opts->wait_ms > 0 ? (uint32_t)opts->wait_ms : 25000;
     size_t got;
     int rc = cli_session_open(opts, CLI_NEED_CLIENT | CLI_NEED_NETWORK, listen_event_cb, &l, &s,
@@ -182,14 +189,16 @@ static int run_listen(const cli_opts *opts)
 const cli_command cli_cmd_listen = {
     .name = "listen",
     .summary = "Print incoming messages as they arrive",
-    .usage = "shoal listen [--data DIR] [--network FILE] [--count N] [--once] [--wait-ms MS]",
+    .usage = "shoal listen [--data DIR] [--network FILE] [--count N] [--once] [--wait-ms MS] "
+             "[--paths]",
     .help = "Publishes this device's keys when needed, sends what waits in the outbox, then\n"
             "long-polls the account's inbox and prints each new message as\n"
             "'<time> from <contact or Session ID>: <text>' (copies of what our other devices\n"
             "sent as 'to'). Each message is acknowledged to its sender.\n\n" DATA_NET_HELP
             "    --count N                stop after N messages\n"
             "    --once                   fetch what is there now and stop\n"
-            "    --wait-ms MS             longest long-poll (default 25000, at most 60000)\n",
+            "    --wait-ms MS             longest long-poll (default 25000, at most 60000)\n"
+            "    --paths                  after each message, the path it was fetched through\n",
     .options = OPTS_NET | CLI_OPT_LISTEN,
     .run = run_listen,
 };

@@ -16,6 +16,7 @@ static const struct option long_options[] = {
     {"count", required_argument, NULL, 'c'},
     {"wait-ms", required_argument, NULL, 'w'},
     {"once", no_argument, NULL, 'o'},
+    {"paths", no_argument, NULL, 'P'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -59,6 +60,7 @@ static bool take_option(const cli_command *cmd, int c, cli_opts *opts)
     case 'c': opts->count = number(optarg); return (cmd->options & CLI_OPT_LISTEN) != 0;
     case 'w': opts->wait_ms = number(optarg); return (cmd->options & CLI_OPT_LISTEN) != 0;
     case 'o': opts->once = true; return (cmd->options & CLI_OPT_LISTEN) != 0;
+    case 'P': opts->paths = true; return (cmd->options & CLI_OPT_LISTEN) != 0;
     default: return false;
     }
 }

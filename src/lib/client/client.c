@@ -145,6 +145,12 @@ int sh_client_describe(sh_client *c, char *out, size_t out_size)
     return c->tp->describe(c->tp->ctx, c->sid, out, out_size);
 }
 
+int sh_client_describe_peer(sh_client *c, const uint8_t sid[static SH_SESSION_ID_BYTES],
+                            char *out, size_t out_size)
+{
+    return c->tp->describe(c->tp->ctx, sid, out, out_size);
+}
+
 static int need_transport(sh_client *c)
 {
     if (c->tp == NULL)

@@ -312,6 +312,10 @@ int sh_client_flush(sh_client *c, size_t *sent) SH_CLIENT_WUR;
 int sh_client_poll(sh_client *c, uint32_t wait_ms, size_t *received) SH_CLIENT_WUR;
 /* The transport's description of the node serving our account. */
 int sh_client_describe(sh_client *c, char *out, size_t out_size) SH_CLIENT_WUR;
+/* The same for the account `sid`: over onion paths, the last path that answered a call for it
+ * (guard, middle, swarm node). */
+int sh_client_describe_peer(sh_client *c, const uint8_t sid[static SH_SESSION_ID_BYTES],
+                            char *out, size_t out_size) SH_CLIENT_WUR;
 
 /* ---- Bot commands (bot.c): one JSON object per line ----------------------------------------- */
 

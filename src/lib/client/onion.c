@@ -31,6 +31,14 @@ typedef struct onion_tp {
     uint32_t hop_timeout_ms;
     sh_node_clock clock;
     uint32_t pow_bits;
+    const uint8_t *calling_owner;  /* the owner of the request in flight */
+    struct {
+        uint8_t owner[33];
+        char text[200];
+    } paths[4];                    /* the last path that answered, for recent owners */
+    unsigned next_path;
+    sh_onion_attempt_cb user_attempt_cb;
+    void *user_attempt_ctx;
 } onion_tp;
 
 typedef struct answer {
@@ -90,6 +98,7 @@ static int attempt(onion_tp *t, const uint8_t *dest, const char *method, sh_node
     int rc;
 
     r->timestamp_ms = sh_node_clock_now(&t->clock);
+    t->calling_owner = r->owner;
     if (r->method == SH_NODE_STORE && r->ns == 0) {
         uint8_t h[SH_STORE_HASH_BYTES];
         sh_store_msg_hash(h, r->owner, r->ns, r->data, r->data_len);
@@ -225,16 +234,43 @@ static int onion_remove(void *ctx, const uint8_t owner[static 33], int16_t ns,
     return rc;
 }
 
+/* Notes the path of each answered attempt under its owner (shown by `shoal send`/`listen`). */
+static void note_path_cb(const sh_onion_attempt *a, void *ctx)
+{
+    onion_tp *t = ctx;
+    unsigned slot = t->next_path;
+
+    if (t->user_attempt_cb != NULL)
+        t->user_attempt_cb(a, t->user_attempt_ctx);
+    if (a->started || a->status != SH_OK || t->calling_owner == NULL)
+        return;
+    for (unsigned i = 0; i < 4; i++)
+        if (memcmp(t->paths[i].owner, t->calling_owner, 33) == 0)
+            slot = i;
+    if (slot == t->next_path)
+        t->next_path = (t->next_path + 1) % 4;
+    memcpy(t->paths[slot].owner, t->calling_owner, 33);
+    snprintf(t->paths[slot].text, sizeof t->paths[slot].text,
+             "guard %s:%u -> middle %s:%u -> swarm node %s:%u", a->path[0]->host,
+             a->path[0]->port, a->path[1]->host, a->path[1]->port, a->path[2]->host,
+             a->path[2]->port);
+}
+
 static int onion_describe(void *ctx, const uint8_t owner[static 33], char *out, size_t out_size)
 {
     onion_tp *t = ctx;
     const uint8_t *dest;
     int rc = dest_of(t, owner, &dest);
 
-    if (rc == SH_OK)
-        snprintf(out, out_size, "onion paths (3 hops) to node %02x%02x%02x%02x of %zu nodes",
-                 dest[0], dest[1], dest[2], dest[3], t->n_nodes);
-    return rc;
+    if (rc != SH_OK)
+        return rc;
+    snprintf(out, out_size, "onion paths (3 hops) to node %02x%02x%02x%02x of %zu nodes",
+             dest[0], dest[1], dest[2], dest[3], t->n_nodes);
+    for (unsigned i = 0; i < 4; i++)
+        if (t->paths[i].text[0] != '\0' && memcmp(t->paths[i].owner, owner, 33) == 0 &&
+            strlen(out) + 1 < out_size)
+            snprintf(out + strlen(out), out_size - strlen(out), "; last: %s", t->paths[i].text);
+    return SH_OK;
 }
 
 static void onion_close(void *ctx)
@@ -269,6 +305,10 @@ int sh_client_onion_new(const sh_onion_node *nodes, size_t n, const sh_onion_cal
     else
         sh_onion_caller_config_default(&c);
     c.max_attempts = 1; /* attempts are made here: each needs a new signature */
+    t->user_attempt_cb = c.attempt_cb;
+    t->user_attempt_ctx = c.attempt_ctx;
+    c.attempt_cb = note_path_cb;
+    c.attempt_ctx = t;
     t->hop_timeout_ms = c.hop_timeout_ms;
     t->cfg = c;
     if (uv_loop_init(&t->loop) != 0) {
