@@ -148,7 +148,7 @@ int cli_session_open(const cli_opts *opts, unsigned what, sh_client_event_cb cb,
         rc = rc == SH_ERR_INVALID || rc == SH_ERR_FORMAT || rc == SH_ERR_NOT_FOUND ||
                      rc == SH_ERR_UNSUPPORTED || rc == SH_ERR_LIMIT
                  ? cli_failf(cmd, CLI_EXIT_USAGE, "%s", sh_err_msg())
-                 : cli_fail(cmd, rc);
+                 : cli_session_exit(cmd, rc);
         goto out;
     }
     if (rc == SH_OK && (what & CLI_NEED_CLIENT)) {

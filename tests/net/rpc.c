@@ -577,6 +577,26 @@ static void test_connect_failures(void)
     for (int i = 0; i < 3; i++)
         close(fill[i]);
     close(lfd);
+    /* A refused connect (a closed port): calls wait through reconnects until their deadline,
+     * or with fail_fast fail at once with the reason. */
+    lfd = raw_listen(0, &port);
+    close(lfd);
+    CHECK_OK(sh_net_peer_new(client, "127.0.0.1", port, server_pk, NULL, &peer));
+    memset(&a, 0, sizeof a);
+    CHECK_OK(sh_net_call(peer, "echo", U("x"), 1, 400, answer_cb, &a));
+    run_until(&a.done);
+    CHECK_EQ(a.status, SH_ERR_TIMEOUT);
+    answer_free(&a);
+    sh_net_peer_close(peer);
+    sh_net_peer_opts fast = {.fail_fast = true};
+    CHECK_OK(sh_net_peer_new(client, "127.0.0.1", port, server_pk, &fast, &peer));
+    memset(&a, 0, sizeof a);
+    CHECK_OK(sh_net_call(peer, "echo", U("x"), 1, 60000, answer_cb, &a));
+    run_until(&a.done);
+    CHECK_EQ(a.status, SH_ERR_UNAVAILABLE);
+    CHECK(strstr(a.msg, "is unreachable (cannot connect: connection refused)") != NULL);
+    answer_free(&a);
+    sh_net_peer_close(peer);
     /* Handshake timeout: the kernel accepts, nobody answers. */
     lfd = raw_listen(16, &port);
     CHECK_OK(sh_net_peer_new(client, "127.0.0.1", port, server_pk, NULL, &peer));

@@ -352,7 +352,8 @@ static void try_next_source(sh_dir_client *c)
 {
     while (c->next_source < c->n_sources) {
         const source *s = &c->sources[c->next_source++];
-        int rc = sh_net_peer_new(c->net, s->host, s->port, s->link_key, NULL, &c->peer);
+        sh_net_peer_opts opts = {.fail_fast = true}; /* a dead source: on to the next */
+        int rc = sh_net_peer_new(c->net, s->host, s->port, s->link_key, &opts, &c->peer);
 
         if (rc == SH_OK) {
             sh__dir_assembly_init(&c->blob, SH__DIR_BLOB_MAX_BYTES);

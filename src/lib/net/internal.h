@@ -165,7 +165,7 @@ struct sh_net_peer {
     char name[SH_NET_NAME_BYTES];
     uint8_t remote_key[SH_NET_KEY_BYTES];
     uint8_t *local_sk; /* sh_secret_alloc, or NULL for a fresh key per connection */
-    bool keep_open, closing, backoff_active;
+    bool keep_open, fail_fast, closing, backoff_active;
     sh_link *link;
     sh_list pending;
     size_t pending_bytes; /* bodies waiting in pending */

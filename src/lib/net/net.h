@@ -164,6 +164,10 @@ typedef struct sh_net_peer_opts {
     const uint8_t *local_static_sk;
     /* Keep a link up even without calls (node-to-node), reconnecting when it drops. */
     bool keep_open;
+    /* When an attempt to connect fails, the calls waiting for the link fail at once with its
+     * error (SH_ERR_UNAVAILABLE), instead of waiting through reconnects until their deadlines:
+     * for callers with other nodes to try (clients fetching a map, onion guards). */
+    bool fail_fast;
 } sh_net_peer_opts;
 
 /* address: numeric IPv4/IPv6; remote_key: the responder's static X25519 public key. opts may

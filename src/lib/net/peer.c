@@ -329,6 +329,13 @@ static uint64_t backoff_ms(const sh_net_config *cfg, unsigned failures)
     return d / 2 + randombytes_uniform((uint32_t)(d / 2 + 1));
 }
 
+static void fail_pending(sh_net_peer *peer, int code, const char *reason)
+{
+    while (!sh__list_empty(&peer->pending))
+        call_fail(SH_CONTAINER_OF(peer->pending.next, sh_call, node), code, "%s is unreachable (%s)", peer->name,
+                  reason);
+}
+
 void sh__peer_link_closed(sh_net_peer *peer, sh_link *l, int code, const char *reason)
 {
     uint64_t delay = 0;
@@ -339,6 +346,8 @@ void sh__peer_link_closed(sh_net_peer *peer, sh_link *l, int code, const char *r
         snprintf(peer->last_error, sizeof peer->last_error, "%s", reason);
         if (!l->was_open)
             peer->failures++;
+        if (!l->was_open && peer->fail_fast)
+            fail_pending(peer, code, reason);
         delay = backoff_ms(&peer->net->cfg, peer->failures > 0 ? peer->failures : 1);
     }
     if (peer->closing || peer->net->closing || peer->net->draining)
@@ -372,6 +381,8 @@ static void peer_kick(sh_net_peer *peer)
     if (rc != SH_OK) {
         snprintf(peer->last_error, sizeof peer->last_error, "%s", sh_err_msg());
         peer->failures++;
+        if (peer->fail_fast)
+            fail_pending(peer, rc, peer->last_error);
         peer->backoff_active = true;
         uv_timer_start(&peer->backoff_timer, on_backoff,
                        backoff_ms(&peer->net->cfg, peer->failures), 0);
@@ -410,6 +421,7 @@ int sh_net_peer_new(sh_net *net, const char *address, uint16_t port,
     peer->net = net;
     memcpy(peer->remote_key, remote_key, SH_NET_KEY_BYTES);
     peer->keep_open = opts != NULL && opts->keep_open;
+    peer->fail_fast = opts != NULL && opts->fail_fast;
     sh__list_init(&peer->pending);
     uv_timer_init(net->loop, &peer->backoff_timer);
     peer->backoff_timer.data = peer;

@@ -114,7 +114,8 @@ static sh_net_peer *out_peer(sh__node_relay *rl, const sh_dir_node *d, uint64_t 
     uint16_t port;
     out_link *grown;
     sh_net_peer *p;
-    sh_net_peer_opts o = {.local_static_sk = rl->link_sk};
+    /* A dead next hop is reported back at once (the client retries on a new path). */
+    sh_net_peer_opts o = {.local_static_sk = rl->link_sk, .fail_fast = true};
 
     for (size_t i = 0; i < rl->n_links; i++)
         if (memcmp(rl->links[i].id, d->identity, SH_ONION_ID_BYTES) == 0)

@@ -269,11 +269,12 @@ static sh_net_peer *guard_peer(sh_onion_caller *c, const sh_onion_node *g)
 {
     guard_link *grown;
     sh_net_peer *p;
+    sh_net_peer_opts opts = {.fail_fast = true}; /* a dead guard: a new path at once */
 
     for (size_t i = 0; i < c->n_links; i++)
         if (memcmp(c->links[i].id, g->cand.id, SH_ONION_ID_BYTES) == 0)
             return c->links[i].peer;
-    if (sh_net_peer_new(c->net, g->host, g->port, g->link_key, NULL, &p) != SH_OK)
+    if (sh_net_peer_new(c->net, g->host, g->port, g->link_key, &opts, &p) != SH_OK)
         return NULL;
     if ((grown = realloc(c->links, (c->n_links + 1) * sizeof *grown)) == NULL) {
         sh_net_peer_close(p);
