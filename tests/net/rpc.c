@@ -543,6 +543,14 @@ static int raw_connect(uint16_t port)
     return fd;
 }
 
+/* One "echo x" call with this deadline, waited for; the answer in *a (answer_free it). */
+static void echo_x(sh_net_peer *peer, uint32_t deadline_ms, answer *a)
+{
+    memset(a, 0, sizeof *a);
+    CHECK_OK(sh_net_call(peer, "echo", U("x"), 1, deadline_ms, answer_cb, a));
+    run_until(&a->done);
+}
+
 static void test_connect_failures(void)
 {
     sh_net_config cfg;
@@ -566,9 +574,7 @@ static void test_connect_failures(void)
         fill[i] = raw_connect(port);
     run_for(20);
     CHECK_OK(sh_net_peer_new(client, "127.0.0.1", port, server_pk, NULL, &peer));
-    memset(&a, 0, sizeof a);
-    CHECK_OK(sh_net_call(peer, "echo", U("x"), 1, 250, answer_cb, &a));
-    run_until(&a.done);
+    echo_x(peer, 250, &a);
     CHECK_EQ(a.status, SH_ERR_TIMEOUT);
     CHECK(strstr(a.msg, "unreachable (TCP connect did not complete within 60 ms)") != NULL);
     CHECK(cev.by_status[-SH_ERR_TIMEOUT] >= 1);
@@ -582,17 +588,13 @@ static void test_connect_failures(void)
     lfd = raw_listen(0, &port);
     close(lfd);
     CHECK_OK(sh_net_peer_new(client, "127.0.0.1", port, server_pk, NULL, &peer));
-    memset(&a, 0, sizeof a);
-    CHECK_OK(sh_net_call(peer, "echo", U("x"), 1, 400, answer_cb, &a));
-    run_until(&a.done);
+    echo_x(peer, 400, &a);
     CHECK_EQ(a.status, SH_ERR_TIMEOUT);
     answer_free(&a);
     sh_net_peer_close(peer);
     sh_net_peer_opts fast = {.fail_fast = true};
     CHECK_OK(sh_net_peer_new(client, "127.0.0.1", port, server_pk, &fast, &peer));
-    memset(&a, 0, sizeof a);
-    CHECK_OK(sh_net_call(peer, "echo", U("x"), 1, 60000, answer_cb, &a));
-    run_until(&a.done);
+    echo_x(peer, 60000, &a);
     CHECK_EQ(a.status, SH_ERR_UNAVAILABLE);
     CHECK(strstr(a.msg, "is unreachable (cannot connect: connection refused)") != NULL);
     answer_free(&a);
@@ -600,9 +602,7 @@ static void test_connect_failures(void)
     /* Handshake timeout: the kernel accepts, nobody answers. */
     lfd = raw_listen(16, &port);
     CHECK_OK(sh_net_peer_new(client, "127.0.0.1", port, server_pk, NULL, &peer));
-    memset(&a, 0, sizeof a);
-    CHECK_OK(sh_net_call(peer, "echo", U("x"), 1, 250, answer_cb, &a));
-    run_until(&a.done);
+    echo_x(peer, 250, &a);
     CHECK_EQ(a.status, SH_ERR_TIMEOUT);
     CHECK(strstr(a.msg, "the handshake did not complete within 60 ms") != NULL);
     answer_free(&a);
@@ -617,9 +617,7 @@ static void test_connect_failures(void)
     memcpy(wrong_pk, server_pk, 32);
     wrong_pk[0] ^= 1;
     CHECK_OK(sh_net_peer_new(client, "127.0.0.1", port, wrong_pk, NULL, &peer));
-    memset(&a, 0, sizeof a);
-    CHECK_OK(sh_net_call(peer, "echo", U("x"), 1, 150, answer_cb, &a));
-    run_until(&a.done);
+    echo_x(peer, 150, &a);
     CHECK_EQ(a.status, SH_ERR_TIMEOUT);
     CHECK(strstr(a.msg, "wrong responder key") != NULL);
     CHECK(sev.by_status[-SH_ERR_CRYPTO] >= 1);
