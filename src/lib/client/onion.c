@@ -20,6 +20,11 @@
 
 #define ONION_ATTEMPTS 3
 #define ONION_POLL_MARGIN_MS 3000u /* a long-poll ends this long before the hops' deadline */
+/* A page's data bytes, so that the whole answer (per message at most ~96 bytes of hash, times
+ * and framing) fits in the largest onion reply; a full page of the store's own cap does not. */
+#define ONION_PAGE_MAX_BYTES (128u * 1024)
+_Static_assert(ONION_PAGE_MAX_BYTES + SH_STORE_PAGE_MAX_COUNT * 96u + 1024u <=
+                   SH_ONION_MESSAGE_MAX_BYTES, "an onion retrieve page fits in one reply");
 
 typedef struct onion_tp {
     uv_loop_t loop;
@@ -202,7 +207,7 @@ static int onion_retrieve(void *ctx, const uint8_t owner[static 33], int16_t ns,
                             ? t->hop_timeout_ms - ONION_POLL_MARGIN_MS : 0;
     sh_node_request r = {.method = SH_NODE_RETRIEVE, .ns = ns, .lookback = after && lookback,
                          .max_count = SH_STORE_PAGE_MAX_COUNT,
-                         .max_bytes = SH_STORE_PAGE_MAX_BYTES,
+                         .max_bytes = ONION_PAGE_MAX_BYTES,
                          .wait_ms = wait_ms < max_wait ? wait_ms : max_wait};
     answer a = {0};
     int rc;

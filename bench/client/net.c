@@ -1,0 +1,433 @@
+/* Benchmark of the client on a 12-node devnet (issue 10, docs/client.md "Benchmark"): starts
+ * `shoal-devnet up` (its defaults: 1 authority, 12 nodes, swarm target 4) in a temporary folder
+ * and, in the same run, measures
+ *   - devnet_up_s: from `up` until the map is published and every node has it;
+ *   - the 3-hop onion round trip of an `info` call through the onion caller (the limit);
+ *   - latency from sh_client_send_text (onion transport) to the recipient's message event while
+ *     the recipient long-polls through onion paths in a second thread, p50 and p99, against
+ *     twice the onion round trip;
+ *   - messages per second one client gets acknowledged as stored (through onion paths), against
+ *     the 3-hop packets of the same size a client builds per second on one core.
+ * The devnet runs in the foreground as our child with PR_SET_PDEATHSIG, so it ends with us
+ * whatever happens; `down` runs at the end as well. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include <uv.h>
+
+#include "bench.h"
+#include "client/client.h"
+#include "node/node.h"
+#include "node/request.h"
+#include "util/time.h"
+
+#define POLL_WAIT_MS 5000
+#define HOPS 3
+#define LONG_POLL_SETTLE_MS 5
+
+typedef struct party {
+    uint8_t seed[SH_SEED_BYTES];
+    uint8_t sid[33];
+    char db[512], key[512];
+    sh_client_state *state;
+    sh_client_transport tp;
+    sh_client *client;
+} party;
+
+static char dir[] = "/tmp/bench-client-net-XXXXXX";
+static char net_dir[64], network_path[96];
+static pid_t devnet_pid;
+static sh_onion_node *nodes;
+static size_t n_nodes;
+static sh_onion_caller_config caller_cfg;
+static atomic_llong received_at_us;
+static atomic_int received_count, stop_bob;
+/* When the recipient's current long-poll started (its transport's retrieve with a wait), 0 while
+ * it does something else. */
+static atomic_llong bob_polling_since_us;
+static int (*inner_retrieve)(void *, const uint8_t[static 33], int16_t, const sh_store_cursor *,
+                             bool, uint32_t, const sh_node_signer *, sh_node_page *);
+/* The transport's store, wrapped to learn the size of what a send stores. */
+static int (*inner_store)(void *, const uint8_t[static 33], int16_t, const uint8_t *, size_t,
+                          int64_t, const sh_node_signer *, sh_client_receipt *);
+static atomic_size_t stored_bytes;
+static pthread_t sender;
+static double store_s; /* time spent in stores to inboxes (the sender's thread only counts) */
+
+static void devnet_down(void)
+{
+    char cmd[256];
+
+    if (devnet_pid > 0) {
+        kill(devnet_pid, SIGTERM);
+        waitpid(devnet_pid, NULL, 0);
+        devnet_pid = 0;
+        snprintf(cmd, sizeof cmd, "'%s' down --dir '%s' >/dev/null", SHOAL_DEVNET_PATH, net_dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "bench-client-net: shoal-devnet down failed\n");
+    }
+    if (dir[sizeof dir - 2] != 'X') {
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "bench-client-net: cannot remove %s\n", dir);
+    }
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench-client-net: %s: %s\n", what, sh_err_msg());
+    devnet_down();
+    _exit(1);
+}
+
+/* Starts `shoal-devnet up --foreground` and returns the seconds until it reported the network
+ * up (map published, swarms formed, every node holding the map). */
+static double devnet_up(void)
+{
+    char line[512];
+    int fds[2];
+    FILE *out;
+    double t0 = bench_now_s(), up = -1;
+
+    snprintf(net_dir, sizeof net_dir, "%s/devnet", dir);
+    snprintf(network_path, sizeof network_path, "%s/network", net_dir);
+    if (pipe(fds) != 0 || (devnet_pid = fork()) < 0)
+        die("cannot start shoal-devnet");
+    if (devnet_pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        execl(SHOAL_DEVNET_PATH, SHOAL_DEVNET_PATH, "up", "--dir", net_dir, "--foreground",
+              "--timeout", "60", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    if ((out = fdopen(fds[0], "r")) == NULL)
+        die("pipe");
+    while (up < 0 && fgets(line, sizeof line, out) != NULL)
+        if (strncmp(line, "devnet: up in", 13) == 0)
+            up = bench_now_s() - t0;
+    if (up < 0)
+        die("shoal-devnet up did not report the network up");
+    /* The rest of its output is not needed; it must not block on a full pipe either. */
+    fclose(out);
+    return up;
+}
+
+static void fetch_nodes(void)
+{
+    bool local = true;
+
+    if (sh_client_fetch_nodes(network_path, NULL, &nodes, &n_nodes) != SH_OK)
+        die("fetching the map");
+    sh_onion_caller_config_default(&caller_cfg);
+    for (size_t i = 0; i < n_nodes; i++)
+        local = local && strncmp(nodes[i].host, "127.", 4) == 0;
+    caller_cfg.policy.allow_same_subnet = local; /* every devnet node is on 127.0.0.1 */
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, int n, int p)
+{
+    int i = (n * p) / 100;
+
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return v[i < n ? i : n - 1];
+}
+
+typedef struct info_wait {
+    bool done;
+    int status;
+} info_wait;
+
+static void info_cb(int status, const char *message, const uint8_t *body, size_t len, void *ctx)
+{
+    info_wait *w = ctx;
+
+    (void)message, (void)body, (void)len;
+    w->done = true;
+    w->status = status;
+}
+
+/* The limit: `info` calls through 3-hop onion paths, one at a time, every node in turn as the
+ * destination. Fills ms[0..n) with round trips. */
+static void onion_rtt(int n, double *ms)
+{
+    uv_loop_t loop;
+    sh_net *net;
+    sh_onion_caller *caller;
+    static const uint8_t empty[1];
+
+    if (uv_loop_init(&loop) != 0 || sh_net_new(&loop, NULL, &net) != SH_OK ||
+        sh_onion_caller_new(&loop, net, &caller_cfg, nodes, n_nodes, NULL, &caller) != SH_OK)
+        die("onion caller");
+    for (int i = -HOPS; i < n; i++) { /* the first calls open the guard links */
+        info_wait w = {0};
+        double t0 = bench_now_s();
+
+        if (sh_onion_caller_request(caller, nodes[(size_t)(i + HOPS) % n_nodes].cand.id, "info",
+                                    empty, 0, info_cb, &w) != SH_OK)
+            die("info request");
+        while (!w.done)
+            uv_run(&loop, UV_RUN_ONCE);
+        if (w.status != SH_OK)
+            die("info through an onion path");
+        if (i >= 0)
+            ms[i] = (bench_now_s() - t0) * 1e3;
+    }
+    sh_onion_caller_free(caller);
+    sh_net_close(net, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    (void)uv_loop_close(&loop);
+}
+
+/* 3-hop packets with reply state carrying msg_len bytes that one core builds per second,
+ * over the devnet's own nodes and onion keys; best of three rounds. */
+static double onion_build_per_s(size_t msg_len, size_t *bucket)
+{
+    sh_onion_hop hops[HOPS];
+    uint8_t *msg = calloc(1, msg_len);
+    int n = (int)bench_iters(1000);
+    double best = 0;
+    sh_onion_client *st;
+    sh_buf pkt;
+
+    if (msg == NULL)
+        die("memory");
+    for (int i = 0; i < HOPS; i++)
+        if (sh_onion_node_hop(&nodes[i], sh_time_now_ms(), &hops[i]) != SH_OK)
+            die("onion keys");
+    sh_buf_init(&pkt);
+    for (int r = 0; r < 3; r++) {
+        double t0 = bench_now_s();
+        for (int i = 0; i < n; i++) {
+            if (sh_onion_build(hops, HOPS, msg, msg_len, &pkt, &st) != SH_OK)
+                die("onion build");
+            sh_onion_client_free(st);
+        }
+        t0 = n / (bench_now_s() - t0);
+        best = t0 > best ? t0 : best;
+    }
+    *bucket = pkt.len - SH_ONION_HEADER_BYTES;
+    sh_buf_free(&pkt);
+    free(msg);
+    return best;
+}
+
+static int measuring_store(void *ctx, const uint8_t owner[static 33], int16_t ns,
+                           const uint8_t *data, size_t len, int64_t ttl_ms,
+                           const sh_node_signer *signer, sh_client_receipt *out)
+{
+    double t0 = bench_now_s();
+    int rc = inner_store(ctx, owner, ns, data, len, ttl_ms, signer, out);
+
+    if (ns == 0 && pthread_equal(pthread_self(), sender)) {
+        atomic_store(&stored_bytes, len);
+        store_s += bench_now_s() - t0;
+    }
+    return rc;
+}
+
+/* What a send's store costs without the client around it: envelope-sized blobs stored through
+ * onion paths into a third account's inbox (proof of work included), and the proof of work alone
+ * at the bits the node asked for. ms[0..n) round trips; *pow_ms the mean solve time. */
+static void raw_stores(party *p, size_t len, int n, double *ms, double *pow_ms)
+{
+    uint8_t *blob = malloc(len), carol[33], h[SH_STORE_HASH_BYTES];
+    sh_client_receipt r;
+    double t0;
+
+    if (blob == NULL)
+        die("memory");
+    carol[0] = SH_SESSION_ID_PREFIX;
+    randombytes_buf(carol + 1, 32);
+    for (int i = 0; i < n; i++) {
+        randombytes_buf(blob, len);
+        t0 = bench_now_s();
+        if (inner_store(p->tp.ctx, carol, 0, blob, len, 60000, NULL, &r) != SH_OK)
+            die("raw store");
+        ms[i] = (bench_now_s() - t0) * 1e3;
+    }
+    t0 = bench_now_s();
+    for (int i = 0; i < n; i++) {
+        randombytes_buf(h, sizeof h);
+        (void)sh_node_pow_solve(carol, h, sh_time_now_ms(), SH_NODE_DEFAULT_POW_BITS);
+    }
+    *pow_ms = (bench_now_s() - t0) * 1e3 / n;
+    free(blob);
+}
+
+static int watched_retrieve(void *ctx, const uint8_t owner[static 33], int16_t ns,
+                            const sh_store_cursor *after, bool lookback, uint32_t wait_ms,
+                            const sh_node_signer *signer, sh_node_page *out)
+{
+    int rc;
+
+    if (wait_ms > 0)
+        atomic_store(&bob_polling_since_us, (long long)(bench_now_s() * 1e6));
+    rc = inner_retrieve(ctx, owner, ns, after, lookback, wait_ms, signer, out);
+    atomic_store(&bob_polling_since_us, 0);
+    return rc;
+}
+
+static void event_cb(const sh_client_event *ev, void *ctx)
+{
+    (void)ctx;
+    if (ev->kind == SH_CLIENT_EV_MESSAGE) {
+        atomic_store(&received_at_us, (long long)(bench_now_s() * 1e6));
+        atomic_fetch_add(&received_count, 1);
+    }
+}
+
+static void party_open(party *p, const char *name, uint8_t seed_byte)
+{
+    sh_client_keysrc k = {.key_file = p->key};
+    sh_account *a;
+
+    memset(p->seed, seed_byte, sizeof p->seed);
+    snprintf(p->db, sizeof p->db, "%s/%s.db", dir, name);
+    snprintf(p->key, sizeof p->key, "%s/%s.key", dir, name);
+    if (sh_account_from_seed(&a, p->seed) != SH_OK)
+        die("account");
+    sh_account_session_id(a, p->sid);
+    sh_account_free(a);
+    if (sh_client_state_open(p->db, &k, &p->state) != SH_OK ||
+        sh_client_onion_new(nodes, n_nodes, &caller_cfg, &p->tp) != SH_OK)
+        die("opening a client");
+    inner_store = p->tp.store;
+    inner_retrieve = p->tp.retrieve;
+    p->tp.store = measuring_store;
+    p->tp.retrieve = watched_retrieve;
+    if (sh_client_new(p->seed, p->state, &p->tp, event_cb, p, &p->client) != SH_OK ||
+        sh_client_publish(p->client, false) != SH_OK)
+        die("opening a client");
+}
+
+static void party_close(party *p)
+{
+    sh_client_free(p->client);
+    p->tp.close(p->tp.ctx);
+    sh_client_state_close(p->state);
+}
+
+static void *bob_loop(void *arg)
+{
+    party *bob = arg;
+    size_t got;
+
+    while (!atomic_load(&stop_bob))
+        if (sh_client_poll(bob->client, POLL_WAIT_MS, &got) != SH_OK)
+            die("bob's poll");
+    return NULL;
+}
+
+/* Send -> event, one message at a time, each sent once the recipient has been in its long-poll
+ * for LONG_POLL_SETTLE_MS (so its acknowledgement of the previous one and its periodic look-back
+ * read are not counted); ms[0..n). */
+static void latency(party *alice, party *bob, int n, double *ms)
+{
+    int64_t row;
+
+    for (int i = -2; i < n; i++) { /* two first messages set up the ratchet session */
+        int before = atomic_load(&received_count);
+        double t0;
+        long long since;
+
+        while ((since = atomic_load(&bob_polling_since_us)) == 0 ||
+               bench_now_s() * 1e6 - (double)since < LONG_POLL_SETTLE_MS * 1e3)
+            usleep(200);
+        t0 = bench_now_s();
+
+        if (sh_client_send_text(alice->client, bob->sid, (const uint8_t *)"ping", 4, &row) !=
+            SH_OK)
+            die("send");
+        while (atomic_load(&received_count) == before)
+            usleep(50);
+        if (i >= 0)
+            ms[i] = (double)atomic_load(&received_at_us) / 1e3 - t0 * 1e3;
+    }
+}
+
+int main(void)
+{
+    party alice, bob;
+    pthread_t t;
+    int n_rtt = (int)bench_iters(400), n_lat = (int)bench_iters(400),
+        n_send = (int)bench_iters(600);
+    double *rtt = calloc((size_t)n_rtt, sizeof *rtt), *lat = calloc((size_t)n_lat, sizeof *lat);
+    double up_s, rtt50, rtt99, lat50, lat99, t0, send_per_s, build_per_s;
+    size_t bucket;
+    int64_t row;
+
+    if (rtt == NULL || lat == NULL || sh_identity_init() != SH_OK || mkdtemp(dir) == NULL)
+        die("setup");
+    signal(SIGPIPE, SIG_IGN);
+    up_s = devnet_up();
+    printf("devnet (1 authority, 12 nodes, swarm target 4) up in %.1f s\n", up_s);
+    fetch_nodes();
+    onion_rtt(n_rtt, rtt);
+    rtt50 = pct(rtt, n_rtt, 50);
+    rtt99 = pct(rtt, n_rtt, 99);
+    printf("3-hop onion round trip (info): p50 %.2f ms, p99 %.2f ms over %d calls\n", rtt50, rtt99,
+           n_rtt);
+    party_open(&alice, "alice", 1);
+    party_open(&bob, "bob", 2);
+    if (pthread_create(&t, NULL, bob_loop, &bob) != 0)
+        die("thread");
+    latency(&alice, &bob, n_lat, lat);
+    lat50 = pct(lat, n_lat, 50);
+    lat99 = pct(lat, n_lat, 99);
+    printf("send -> event (recipient long-polling through onion paths): p50 %.2f ms, p99 %.2f ms "
+           "over %d messages\n", lat50, lat99, n_lat);
+    atomic_store(&stop_bob, 1);
+    pthread_join(t, NULL);
+    sender = pthread_self();
+    store_s = 0;
+    t0 = bench_now_s();
+    for (int i = 0; i < n_send; i++)
+        if (sh_client_send_text(alice.client, bob.sid, (const uint8_t *)"hello", 5, &row) != SH_OK)
+            die("send");
+    send_per_s = n_send / (bench_now_s() - t0);
+    {
+        double pow_ms, *raw = calloc((size_t)n_rtt, sizeof *raw);
+        raw_stores(&alice, atomic_load(&stored_bytes), n_rtt, raw, &pow_ms);
+        printf("DEBUG raw store p50 %.2f ms, pow %.2f ms\n", pct(raw, n_rtt, 50), pow_ms);
+        free(raw);
+    }
+    printf("DEBUG store %.2f ms per send of %.2f ms\n", store_s*1e3/n_send, 1e3/send_per_s);
+    build_per_s = onion_build_per_s(atomic_load(&stored_bytes) + 256, &bucket);
+    printf("sealed, stored through onion paths and acknowledged: %.0f messages/s (one client)\n",
+           send_per_s);
+    printf("3-hop onion packets (%zu-byte store, %zu-byte bucket) built on one core: %.0f/s\n",
+           atomic_load(&stored_bytes) + 256, bucket, build_per_s);
+    bench_report("devnet_up_s", up_s, "s");
+    bench_report("onion_rtt_p50_ms", rtt50, "ms");
+    bench_report("e2e_latency_p50_ms", lat50, "ms");
+    bench_report("e2e_latency_p99_ms", lat99, "ms");
+    bench_report("e2e_vs_onion_ratio", lat50 / (2 * rtt50), "ratio");
+    bench_report("e2e_p99_vs_p50_ratio", lat99 / lat50, "ratio");
+    bench_report("onion_build_per_s", build_per_s, "packets/s");
+    bench_report("client_send_per_s", send_per_s, "msg/s");
+    bench_report("client_send_vs_onion_build_ratio", send_per_s / build_per_s, "ratio");
+    party_close(&alice);
+    party_close(&bob);
+    free(nodes);
+    free(rtt);
+    free(lat);
+    devnet_down();
+    return 0;
+}
