@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +34,16 @@
 #define POLL_WAIT_MS 5000
 #define HOPS 3
 #define LONG_POLL_SETTLE_MS 5
+/* What a store request adds to the envelope it carries (owner, times, TTL, framing): the onion
+ * build figure uses packets of that size. */
+#define STORE_REQUEST_EXTRA_BYTES 96
+
+/* One latency sample split in phases (ms): alice before her store (payload, seal, SQLite), from
+ * her store's start to the answer of bob's long-poll (proof of work, onion build, 3 hops, the
+ * node's commit and wake-up, 3 hops back), bob after it (open, SQLite) until the event. */
+typedef struct phases {
+    double *total, *seal, *network, *open;
+} phases;
 
 typedef struct party {
     uint8_t seed[SH_SEED_BYTES];
@@ -61,6 +72,7 @@ static int (*inner_store)(void *, const uint8_t[static 33], int16_t, const uint8
                           int64_t, const sh_node_signer *, sh_client_receipt *);
 static atomic_size_t stored_bytes;
 static pthread_t sender;
+static atomic_llong store_start_us, bob_answer_us;
 static double store_s; /* time spent in stores to inboxes (the sender's thread only counts) */
 
 static void devnet_down(void)
@@ -133,6 +145,16 @@ static void fetch_nodes(void)
     for (size_t i = 0; i < n_nodes; i++)
         local = local && strncmp(nodes[i].host, "127.", 4) == 0;
     caller_cfg.policy.allow_same_subnet = local; /* every devnet node is on 127.0.0.1 */
+}
+
+/* CPU seconds this thread has used. */
+static double thread_cpu_s(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_THREAD, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -232,10 +254,15 @@ static int measuring_store(void *ctx, const uint8_t owner[static 33], int16_t ns
                            const uint8_t *data, size_t len, int64_t ttl_ms,
                            const sh_node_signer *signer, sh_client_receipt *out)
 {
+    bool mine = ns == 0 && pthread_equal(pthread_self(), sender);
     double t0 = bench_now_s();
-    int rc = inner_store(ctx, owner, ns, data, len, ttl_ms, signer, out);
+    int rc;
 
-    if (ns == 0 && pthread_equal(pthread_self(), sender)) {
+    if (mine)
+        atomic_store(&store_start_us, (long long)(t0 * 1e6));
+    rc = inner_store(ctx, owner, ns, data, len, ttl_ms, signer, out);
+
+    if (mine) {
         atomic_store(&stored_bytes, len);
         store_s += bench_now_s() - t0;
     }
@@ -280,6 +307,7 @@ static int watched_retrieve(void *ctx, const uint8_t owner[static 33], int16_t n
     if (wait_ms > 0)
         atomic_store(&bob_polling_since_us, (long long)(bench_now_s() * 1e6));
     rc = inner_retrieve(ctx, owner, ns, after, lookback, wait_ms, signer, out);
+    atomic_store(&bob_answer_us, (long long)(bench_now_s() * 1e6));
     atomic_store(&bob_polling_since_us, 0);
     return rc;
 }
@@ -335,31 +363,74 @@ static void *bob_loop(void *arg)
     return NULL;
 }
 
-/* Send -> event, one message at a time, each sent once the recipient has been in its long-poll
- * for LONG_POLL_SETTLE_MS (so its acknowledgement of the previous one and its periodic look-back
- * read are not counted); ms[0..n). */
-static void latency(party *alice, party *bob, int n, double *ms)
+/* Waits until the recipient has been in its long-poll for LONG_POLL_SETTLE_MS. */
+static void wait_bob_polling(void)
+{
+    long long since;
+
+    while ((since = atomic_load(&bob_polling_since_us)) == 0 ||
+           bench_now_s() * 1e6 - (double)since < LONG_POLL_SETTLE_MS * 1e3)
+        usleep(200);
+}
+
+/* Send -> event, one message at a time, each sent once the recipient is long-polling (so its
+ * acknowledgement of the previous message and its periodic look-back read are not counted).
+ * Two first messages set up the session; alice then reads bob's acknowledgements, as in a
+ * conversation, so that her envelopes no longer carry the handshake. */
+static void latency(party *alice, party *bob, int n, phases *ph)
 {
     int64_t row;
+    size_t got;
 
-    for (int i = -2; i < n; i++) { /* two first messages set up the ratchet session */
+    for (int i = -2; i < n; i++) {
         int before = atomic_load(&received_count);
         double t0;
-        long long since;
 
-        while ((since = atomic_load(&bob_polling_since_us)) == 0 ||
-               bench_now_s() * 1e6 - (double)since < LONG_POLL_SETTLE_MS * 1e3)
-            usleep(200);
-        t0 = bench_now_s();
-
+        wait_bob_polling();
+        if (i == 0 && sh_client_poll(alice->client, 0, &got) != SH_OK)
+            die("alice's poll");
+        wait_bob_polling();
+        t0 = bench_now_s() * 1e3;
         if (sh_client_send_text(alice->client, bob->sid, (const uint8_t *)"ping", 4, &row) !=
             SH_OK)
             die("send");
         while (atomic_load(&received_count) == before)
             usleep(50);
-        if (i >= 0)
-            ms[i] = (double)atomic_load(&received_at_us) / 1e3 - t0 * 1e3;
+        if (i < 0)
+            continue;
+        ph->total[i] = (double)atomic_load(&received_at_us) / 1e3 - t0;
+        ph->seal[i] = (double)atomic_load(&store_start_us) / 1e3 - t0;
+        ph->network[i] = (double)(atomic_load(&bob_answer_us) - atomic_load(&store_start_us)) / 1e3;
+        ph->open[i] = (double)(atomic_load(&received_at_us) - atomic_load(&bob_answer_us)) / 1e3;
     }
+}
+
+/* Messages per second alice gets stored, one send after the other (the recipient stopped:
+ * the figure is the sender's alone); also her CPU per send and the share in stores. */
+static double throughput(party *alice, party *bob, int n, double *cpu_ms, double *store_ms)
+{
+    double t0, cpu0;
+    int64_t row;
+
+    store_s = 0;
+    cpu0 = thread_cpu_s();
+    t0 = bench_now_s();
+    for (int i = 0; i < n; i++)
+        if (sh_client_send_text(alice->client, bob->sid, (const uint8_t *)"hello", 5, &row) != SH_OK)
+            die("send");
+    t0 = bench_now_s() - t0;
+    *cpu_ms = (thread_cpu_s() - cpu0) * 1e3 / n;
+    *store_ms = store_s * 1e3 / n;
+    return n / t0;
+}
+
+static double *samples(int n)
+{
+    double *v = calloc((size_t)n, sizeof *v);
+
+    if (v == NULL)
+        die("out of memory");
+    return v;
 }
 
 int main(void)
@@ -368,52 +439,49 @@ int main(void)
     pthread_t t;
     int n_rtt = (int)bench_iters(400), n_lat = (int)bench_iters(400),
         n_send = (int)bench_iters(600);
-    double *rtt = calloc((size_t)n_rtt, sizeof *rtt), *lat = calloc((size_t)n_lat, sizeof *lat);
-    double up_s, rtt50, rtt99, lat50, lat99, t0, send_per_s, build_per_s;
-    size_t bucket;
-    int64_t row;
+    double *rtt = samples(n_rtt), *raw = samples(n_rtt), up_s, rtt50, lat50, lat99, send_per_s,
+           build_per_s, cpu_ms, store_ms, pow_ms;
+    phases ph = {samples(n_lat), samples(n_lat), samples(n_lat), samples(n_lat)};
+    size_t bucket, sent_bytes;
 
-    if (rtt == NULL || lat == NULL || sh_identity_init() != SH_OK || mkdtemp(dir) == NULL)
+    if (sh_identity_init() != SH_OK || mkdtemp(dir) == NULL)
         die("setup");
     signal(SIGPIPE, SIG_IGN);
+    sender = pthread_self();
     up_s = devnet_up();
     printf("devnet (1 authority, 12 nodes, swarm target 4) up in %.1f s\n", up_s);
     fetch_nodes();
     onion_rtt(n_rtt, rtt);
     rtt50 = pct(rtt, n_rtt, 50);
-    rtt99 = pct(rtt, n_rtt, 99);
-    printf("3-hop onion round trip (info): p50 %.2f ms, p99 %.2f ms over %d calls\n", rtt50, rtt99,
-           n_rtt);
+    printf("3-hop onion round trip (info, 1 KiB buckets): p50 %.2f ms, p99 %.2f ms over %d calls\n",
+           rtt50, pct(rtt, n_rtt, 99), n_rtt);
     party_open(&alice, "alice", 1);
     party_open(&bob, "bob", 2);
     if (pthread_create(&t, NULL, bob_loop, &bob) != 0)
         die("thread");
-    latency(&alice, &bob, n_lat, lat);
-    lat50 = pct(lat, n_lat, 50);
-    lat99 = pct(lat, n_lat, 99);
+    latency(&alice, &bob, n_lat, &ph);
+    lat50 = pct(ph.total, n_lat, 50);
+    lat99 = pct(ph.total, n_lat, 99);
     printf("send -> event (recipient long-polling through onion paths): p50 %.2f ms, p99 %.2f ms "
            "over %d messages\n", lat50, lat99, n_lat);
+    printf("  medians: before the store (seal, SQLite) %.2f ms; store start -> answer of the "
+           "long-poll %.2f ms; answer -> event (open, SQLite) %.2f ms\n", pct(ph.seal, n_lat, 50),
+           pct(ph.network, n_lat, 50), pct(ph.open, n_lat, 50));
     atomic_store(&stop_bob, 1);
     pthread_join(t, NULL);
-    sender = pthread_self();
-    store_s = 0;
-    t0 = bench_now_s();
-    for (int i = 0; i < n_send; i++)
-        if (sh_client_send_text(alice.client, bob.sid, (const uint8_t *)"hello", 5, &row) != SH_OK)
-            die("send");
-    send_per_s = n_send / (bench_now_s() - t0);
-    {
-        double pow_ms, *raw = calloc((size_t)n_rtt, sizeof *raw);
-        raw_stores(&alice, atomic_load(&stored_bytes), n_rtt, raw, &pow_ms);
-        printf("DEBUG raw store p50 %.2f ms, pow %.2f ms\n", pct(raw, n_rtt, 50), pow_ms);
-        free(raw);
-    }
-    printf("DEBUG store %.2f ms per send of %.2f ms\n", store_s*1e3/n_send, 1e3/send_per_s);
-    build_per_s = onion_build_per_s(atomic_load(&stored_bytes) + 256, &bucket);
-    printf("sealed, stored through onion paths and acknowledged: %.0f messages/s (one client)\n",
-           send_per_s);
-    printf("3-hop onion packets (%zu-byte store, %zu-byte bucket) built on one core: %.0f/s\n",
-           atomic_load(&stored_bytes) + 256, bucket, build_per_s);
+    send_per_s = throughput(&alice, &bob, n_send, &cpu_ms, &store_ms);
+    sent_bytes = atomic_load(&stored_bytes);
+    raw_stores(&alice, sent_bytes, n_rtt, raw, &pow_ms);
+    build_per_s = onion_build_per_s(sent_bytes + STORE_REQUEST_EXTRA_BYTES, &bucket);
+    printf("sealed, stored through onion paths and acknowledged: %.0f messages/s (one client, one "
+           "after the other): %.2f ms each, %.2f ms of it in the store call; %.2f ms of CPU\n",
+           send_per_s, 1e3 / send_per_s, store_ms, cpu_ms);
+    printf("  a %zu-byte envelope stored alone through onion paths: p50 %.2f ms, of which proof of "
+           "work (%u bits) %.2f ms\n", sent_bytes, pct(raw, n_rtt, 50), SH_NODE_DEFAULT_POW_BITS,
+           pow_ms);
+    printf("3-hop onion packets of a store (~%zu bytes, %zu-byte bucket) built on one core: %.0f/s "
+           "(%.2f ms)\n", sent_bytes + STORE_REQUEST_EXTRA_BYTES, bucket, build_per_s,
+           1e3 / build_per_s);
     bench_report("devnet_up_s", up_s, "s");
     bench_report("onion_rtt_p50_ms", rtt50, "ms");
     bench_report("e2e_latency_p50_ms", lat50, "ms");
@@ -426,8 +494,6 @@ int main(void)
     party_close(&alice);
     party_close(&bob);
     free(nodes);
-    free(rtt);
-    free(lat);
     devnet_down();
     return 0;
 }
