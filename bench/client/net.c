@@ -37,6 +37,8 @@
 /* What a store request adds to the envelope it carries (owner, times, TTL, framing): the onion
  * build figure uses packets of that size. */
 #define STORE_REQUEST_EXTRA_BYTES 96
+/* A blob whose store request fits in a 4 KiB onion bucket, for comparison. */
+#define SMALL_BLOB_BYTES 3000
 
 /* One latency sample split in phases (ms): alice before her store (payload, seal, SQLite), from
  * her store's start to the answer of bob's long-poll (proof of work, onion build, 3 hops, the
@@ -99,6 +101,24 @@ static void die(const char *what)
     fprintf(stderr, "bench-client-net: %s: %s\n", what, sh_err_msg());
     devnet_down();
     _exit(1);
+}
+
+/* SIGINT / SIGTERM: stop the devnet and remove the folder with async-signal-safe calls only. */
+static void on_signal(int sig)
+{
+    pid_t rm;
+
+    if (devnet_pid > 0) {
+        kill(devnet_pid, SIGTERM);
+        waitpid(devnet_pid, NULL, 0);
+    }
+    if ((rm = fork()) == 0) {
+        execl("/bin/rm", "rm", "-rf", dir, (char *)NULL);
+        _exit(127);
+    }
+    if (rm > 0)
+        waitpid(rm, NULL, 0);
+    _exit(128 + sig);
 }
 
 /* Starts `shoal-devnet up --foreground` and returns the seconds until it reported the network
@@ -433,64 +453,105 @@ static double *samples(int n)
     return v;
 }
 
+typedef struct results {
+    int n_rtt, n_lat, n_send;
+    double up_s, rtt50, rtt99, lat50, lat99, seal50, network50, open50;
+    double send_per_s, cpu_ms, store_ms, raw50, small50, pow_ms, build_per_s;
+    size_t sent_bytes, bucket;
+} results;
+
+/* The latency phase: bob long-polls in a second thread while alice sends. */
+static void run_latency(party *alice, party *bob, results *r)
+{
+    phases ph = {samples(r->n_lat), samples(r->n_lat), samples(r->n_lat), samples(r->n_lat)};
+    pthread_t t;
+
+    if (pthread_create(&t, NULL, bob_loop, bob) != 0)
+        die("thread");
+    latency(alice, bob, r->n_lat, &ph);
+    atomic_store(&stop_bob, 1);
+    pthread_join(t, NULL);
+    r->lat50 = pct(ph.total, r->n_lat, 50);
+    r->lat99 = pct(ph.total, r->n_lat, 99);
+    r->seal50 = pct(ph.seal, r->n_lat, 50);
+    r->network50 = pct(ph.network, r->n_lat, 50);
+    r->open50 = pct(ph.open, r->n_lat, 50);
+    free(ph.total), free(ph.seal), free(ph.network), free(ph.open);
+}
+
+/* Sends per second, then what one store and one onion build of that size cost alone. */
+static void run_throughput(party *alice, party *bob, results *r)
+{
+    double *raw = samples(r->n_rtt), *small = samples(r->n_rtt), pow_small;
+
+    r->send_per_s = throughput(alice, bob, r->n_send, &r->cpu_ms, &r->store_ms);
+    r->sent_bytes = atomic_load(&stored_bytes);
+    raw_stores(alice, r->sent_bytes, r->n_rtt, raw, &r->pow_ms);
+    raw_stores(alice, SMALL_BLOB_BYTES, r->n_rtt, small, &pow_small);
+    r->raw50 = pct(raw, r->n_rtt, 50);
+    r->small50 = pct(small, r->n_rtt, 50);
+    r->build_per_s = onion_build_per_s(r->sent_bytes + STORE_REQUEST_EXTRA_BYTES, &r->bucket);
+    free(raw);
+    free(small);
+}
+
+static void report(const results *r)
+{
+    printf("send -> event (recipient long-polling through onion paths): p50 %.2f ms, p99 %.2f ms "
+           "over %d messages\n", r->lat50, r->lat99, r->n_lat);
+    printf("  medians: before the store (seal, SQLite) %.2f ms; store start -> answer of the "
+           "long-poll %.2f ms; answer -> event (open, SQLite) %.2f ms\n", r->seal50,
+           r->network50, r->open50);
+    printf("sealed, stored through onion paths and acknowledged: %.0f messages/s (one client, one "
+           "after the other): %.2f ms each, %.2f ms of it in the store call; %.2f ms of CPU\n",
+           r->send_per_s, 1e3 / r->send_per_s, r->store_ms, r->cpu_ms);
+    printf("  a %zu-byte envelope stored alone through onion paths: p50 %.2f ms, of which proof of "
+           "work (%u bits) %.2f ms\n", r->sent_bytes, r->raw50, SH_NODE_DEFAULT_POW_BITS, r->pow_ms);
+    printf("  a %d-byte blob (its store fits a 4 KiB bucket; the envelope's takes 16 KiB) stored "
+           "alone: p50 %.2f ms\n", SMALL_BLOB_BYTES, r->small50);
+    printf("  if its stores were pipelined, the sender's CPU would allow %.0f messages/s "
+           "(ratio %.2f)\n", 1e3 / r->cpu_ms, 1e3 / r->cpu_ms / r->build_per_s);
+    printf("3-hop onion packets of a store (~%zu bytes, %zu-byte bucket) built on one core: %.0f/s "
+           "(%.2f ms)\n", r->sent_bytes + STORE_REQUEST_EXTRA_BYTES, r->bucket, r->build_per_s,
+           1e3 / r->build_per_s);
+    bench_report("devnet_up_s", r->up_s, "s");
+    bench_report("onion_rtt_p50_ms", r->rtt50, "ms");
+    bench_report("e2e_latency_p50_ms", r->lat50, "ms");
+    bench_report("e2e_latency_p99_ms", r->lat99, "ms");
+    bench_report("e2e_vs_onion_ratio", r->lat50 / (2 * r->rtt50), "ratio");
+    bench_report("e2e_p99_vs_p50_ratio", r->lat99 / r->lat50, "ratio");
+    bench_report("onion_build_per_s", r->build_per_s, "packets/s");
+    bench_report("client_send_per_s", r->send_per_s, "msg/s");
+    bench_report("client_send_vs_onion_build_ratio", r->send_per_s / r->build_per_s, "ratio");
+}
+
 int main(void)
 {
+    results r = {.n_rtt = (int)bench_iters(400), .n_lat = (int)bench_iters(400),
+                 .n_send = (int)bench_iters(600)};
+    double *rtt = samples(r.n_rtt);
     party alice, bob;
-    pthread_t t;
-    int n_rtt = (int)bench_iters(400), n_lat = (int)bench_iters(400),
-        n_send = (int)bench_iters(600);
-    double *rtt = samples(n_rtt), *raw = samples(n_rtt), up_s, rtt50, lat50, lat99, send_per_s,
-           build_per_s, cpu_ms, store_ms, pow_ms;
-    phases ph = {samples(n_lat), samples(n_lat), samples(n_lat), samples(n_lat)};
-    size_t bucket, sent_bytes;
 
     if (sh_identity_init() != SH_OK || mkdtemp(dir) == NULL)
         die("setup");
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
     sender = pthread_self();
-    up_s = devnet_up();
-    printf("devnet (1 authority, 12 nodes, swarm target 4) up in %.1f s\n", up_s);
+    r.up_s = devnet_up();
+    printf("devnet (1 authority, 12 nodes, swarm target 4) up in %.1f s\n", r.up_s);
     fetch_nodes();
-    onion_rtt(n_rtt, rtt);
-    rtt50 = pct(rtt, n_rtt, 50);
+    onion_rtt(r.n_rtt, rtt);
+    r.rtt50 = pct(rtt, r.n_rtt, 50);
+    r.rtt99 = pct(rtt, r.n_rtt, 99);
+    free(rtt);
     printf("3-hop onion round trip (info, 1 KiB buckets): p50 %.2f ms, p99 %.2f ms over %d calls\n",
-           rtt50, pct(rtt, n_rtt, 99), n_rtt);
+           r.rtt50, r.rtt99, r.n_rtt);
     party_open(&alice, "alice", 1);
     party_open(&bob, "bob", 2);
-    if (pthread_create(&t, NULL, bob_loop, &bob) != 0)
-        die("thread");
-    latency(&alice, &bob, n_lat, &ph);
-    lat50 = pct(ph.total, n_lat, 50);
-    lat99 = pct(ph.total, n_lat, 99);
-    printf("send -> event (recipient long-polling through onion paths): p50 %.2f ms, p99 %.2f ms "
-           "over %d messages\n", lat50, lat99, n_lat);
-    printf("  medians: before the store (seal, SQLite) %.2f ms; store start -> answer of the "
-           "long-poll %.2f ms; answer -> event (open, SQLite) %.2f ms\n", pct(ph.seal, n_lat, 50),
-           pct(ph.network, n_lat, 50), pct(ph.open, n_lat, 50));
-    atomic_store(&stop_bob, 1);
-    pthread_join(t, NULL);
-    send_per_s = throughput(&alice, &bob, n_send, &cpu_ms, &store_ms);
-    sent_bytes = atomic_load(&stored_bytes);
-    raw_stores(&alice, sent_bytes, n_rtt, raw, &pow_ms);
-    build_per_s = onion_build_per_s(sent_bytes + STORE_REQUEST_EXTRA_BYTES, &bucket);
-    printf("sealed, stored through onion paths and acknowledged: %.0f messages/s (one client, one "
-           "after the other): %.2f ms each, %.2f ms of it in the store call; %.2f ms of CPU\n",
-           send_per_s, 1e3 / send_per_s, store_ms, cpu_ms);
-    printf("  a %zu-byte envelope stored alone through onion paths: p50 %.2f ms, of which proof of "
-           "work (%u bits) %.2f ms\n", sent_bytes, pct(raw, n_rtt, 50), SH_NODE_DEFAULT_POW_BITS,
-           pow_ms);
-    printf("3-hop onion packets of a store (~%zu bytes, %zu-byte bucket) built on one core: %.0f/s "
-           "(%.2f ms)\n", sent_bytes + STORE_REQUEST_EXTRA_BYTES, bucket, build_per_s,
-           1e3 / build_per_s);
-    bench_report("devnet_up_s", up_s, "s");
-    bench_report("onion_rtt_p50_ms", rtt50, "ms");
-    bench_report("e2e_latency_p50_ms", lat50, "ms");
-    bench_report("e2e_latency_p99_ms", lat99, "ms");
-    bench_report("e2e_vs_onion_ratio", lat50 / (2 * rtt50), "ratio");
-    bench_report("e2e_p99_vs_p50_ratio", lat99 / lat50, "ratio");
-    bench_report("onion_build_per_s", build_per_s, "packets/s");
-    bench_report("client_send_per_s", send_per_s, "msg/s");
-    bench_report("client_send_vs_onion_build_ratio", send_per_s / build_per_s, "ratio");
+    run_latency(&alice, &bob, &r);
+    run_throughput(&alice, &bob, &r);
+    report(&r);
     party_close(&alice);
     party_close(&bob);
     free(nodes);
