@@ -37,6 +37,8 @@
 /* What a store request adds to the envelope it carries (owner, times, TTL, framing): the onion
  * build figure uses packets of that size. */
 #define STORE_REQUEST_EXTRA_BYTES 96
+/* A short text's envelope (docs/protocol-v2.md §10: the smallest bucket). */
+#define ENVELOPE_BYTES 4096
 /* A blob whose store request fits in a 4 KiB onion bucket, for comparison. */
 #define SMALL_BLOB_BYTES 3000
 
@@ -45,6 +47,7 @@
  * node's commit and wake-up, 3 hops back), bob after it (open, SQLite) until the event. */
 typedef struct phases {
     double *total, *seal, *network, *open;
+    double *rtt; /* the onion round trip measured just before each message */
 } phases;
 
 typedef struct party {
@@ -206,44 +209,56 @@ static void info_cb(int status, const char *message, const uint8_t *body, size_t
 }
 
 /* The limit: `info` calls through 3-hop onion paths, one at a time, every node in turn as the
- * destination. Fills ms[0..n) with round trips. */
-static void onion_rtt(int n, double *ms)
-{
+ * destination, from a caller of our own (as a client's). */
+typedef struct rtt_caller {
     uv_loop_t loop;
     sh_net *net;
     sh_onion_caller *caller;
+    size_t next_dest;
+} rtt_caller;
+
+static double rtt_call(rtt_caller *c)
+{
     static const uint8_t empty[1];
+    info_wait w = {0};
+    double t0 = bench_now_s();
 
-    if (uv_loop_init(&loop) != 0 || sh_net_new(&loop, NULL, &net) != SH_OK ||
-        sh_onion_caller_new(&loop, net, &caller_cfg, nodes, n_nodes, NULL, &caller) != SH_OK)
+    if (sh_onion_caller_request(c->caller, nodes[c->next_dest++ % n_nodes].cand.id, "info", empty,
+                                0, info_cb, &w) != SH_OK)
+        die("info request");
+    while (!w.done)
+        uv_run(&c->loop, UV_RUN_ONCE);
+    if (w.status != SH_OK)
+        die("info through an onion path");
+    return (bench_now_s() - t0) * 1e3;
+}
+
+static void rtt_open(rtt_caller *c)
+{
+    if (uv_loop_init(&c->loop) != 0 || sh_net_new(&c->loop, NULL, &c->net) != SH_OK ||
+        sh_onion_caller_new(&c->loop, c->net, &caller_cfg, nodes, n_nodes, NULL, &c->caller) !=
+            SH_OK)
         die("onion caller");
-    for (int i = -HOPS; i < n; i++) { /* the first calls open the guard links */
-        info_wait w = {0};
-        double t0 = bench_now_s();
+    c->next_dest = 0;
+    for (int i = 0; i < HOPS; i++) /* the first calls open the guard links */
+        (void)rtt_call(c);
+}
 
-        if (sh_onion_caller_request(caller, nodes[(size_t)(i + HOPS) % n_nodes].cand.id, "info",
-                                    empty, 0, info_cb, &w) != SH_OK)
-            die("info request");
-        while (!w.done)
-            uv_run(&loop, UV_RUN_ONCE);
-        if (w.status != SH_OK)
-            die("info through an onion path");
-        if (i >= 0)
-            ms[i] = (bench_now_s() - t0) * 1e3;
-    }
-    sh_onion_caller_free(caller);
-    sh_net_close(net, NULL, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    (void)uv_loop_close(&loop);
+static void rtt_close(rtt_caller *c)
+{
+    sh_onion_caller_free(c->caller);
+    sh_net_close(c->net, NULL, NULL);
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+    (void)uv_loop_close(&c->loop);
 }
 
 /* 3-hop packets with reply state carrying msg_len bytes that one core builds per second,
- * over the devnet's own nodes and onion keys; best of three rounds. */
+ * over the devnet's own nodes and onion keys; best of three rounds of 300. */
 static double onion_build_per_s(size_t msg_len, size_t *bucket)
 {
     sh_onion_hop hops[HOPS];
     uint8_t *msg = calloc(1, msg_len);
-    int n = (int)bench_iters(1000);
+    int n = (int)bench_iters(300);
     double best = 0;
     sh_onion_client *st;
     sh_buf pkt;
@@ -394,14 +409,18 @@ static void wait_bob_polling(void)
 }
 
 /* Send -> event, one message at a time, each sent once the recipient is long-polling (so its
- * acknowledgement of the previous message and its periodic look-back read are not counted).
+ * acknowledgement of the previous message and its periodic look-back read are not counted);
+ * before each message, one onion round trip (the limit, interleaved so that both see the same
+ * load on this shared machine).
  * Two first messages set up the session; alice then reads bob's acknowledgements, as in a
  * conversation, so that her envelopes no longer carry the handshake. */
 static void latency(party *alice, party *bob, int n, phases *ph)
 {
+    rtt_caller rc;
     int64_t row;
     size_t got;
 
+    rtt_open(&rc);
     for (int i = -2; i < n; i++) {
         int before = atomic_load(&received_count);
         double t0;
@@ -409,6 +428,8 @@ static void latency(party *alice, party *bob, int n, phases *ph)
         wait_bob_polling();
         if (i == 0 && sh_client_poll(alice->client, 0, &got) != SH_OK)
             die("alice's poll");
+        if (i >= 0)
+            ph->rtt[i] = rtt_call(&rc);
         wait_bob_polling();
         t0 = bench_now_s() * 1e3;
         if (sh_client_send_text(alice->client, bob->sid, (const uint8_t *)"ping", 4, &row) !=
@@ -423,6 +444,7 @@ static void latency(party *alice, party *bob, int n, phases *ph)
         ph->network[i] = (double)(atomic_load(&bob_answer_us) - atomic_load(&store_start_us)) / 1e3;
         ph->open[i] = (double)(atomic_load(&received_at_us) - atomic_load(&bob_answer_us)) / 1e3;
     }
+    rtt_close(&rc);
 }
 
 /* Messages per second alice gets stored, one send after the other (the recipient stopped:
@@ -460,10 +482,20 @@ typedef struct results {
     size_t sent_bytes, bucket;
 } results;
 
+/* The machine is shared and noisy: the build rate is sampled at several points of the run
+ * (between the network phases, so nothing else of ours runs) and the best sample counts. */
+static void sample_build(results *r, size_t envelope_bytes)
+{
+    double b = onion_build_per_s(envelope_bytes + STORE_REQUEST_EXTRA_BYTES, &r->bucket);
+
+    r->build_per_s = b > r->build_per_s ? b : r->build_per_s;
+}
+
 /* The latency phase: bob long-polls in a second thread while alice sends. */
 static void run_latency(party *alice, party *bob, results *r)
 {
-    phases ph = {samples(r->n_lat), samples(r->n_lat), samples(r->n_lat), samples(r->n_lat)};
+    phases ph = {samples(r->n_lat), samples(r->n_lat), samples(r->n_lat), samples(r->n_lat),
+                 samples(r->n_lat)};
     pthread_t t;
 
     if (pthread_create(&t, NULL, bob_loop, bob) != 0)
@@ -476,7 +508,9 @@ static void run_latency(party *alice, party *bob, results *r)
     r->seal50 = pct(ph.seal, r->n_lat, 50);
     r->network50 = pct(ph.network, r->n_lat, 50);
     r->open50 = pct(ph.open, r->n_lat, 50);
-    free(ph.total), free(ph.seal), free(ph.network), free(ph.open);
+    r->rtt50 = pct(ph.rtt, r->n_lat, 50);
+    r->rtt99 = pct(ph.rtt, r->n_lat, 99);
+    free(ph.total), free(ph.seal), free(ph.network), free(ph.open), free(ph.rtt);
 }
 
 /* Sends per second, then what one store and one onion build of that size cost alone. */
@@ -490,13 +524,17 @@ static void run_throughput(party *alice, party *bob, results *r)
     raw_stores(alice, SMALL_BLOB_BYTES, r->n_rtt, small, &pow_small);
     r->raw50 = pct(raw, r->n_rtt, 50);
     r->small50 = pct(small, r->n_rtt, 50);
-    r->build_per_s = onion_build_per_s(r->sent_bytes + STORE_REQUEST_EXTRA_BYTES, &r->bucket);
+    if (r->sent_bytes != ENVELOPE_BYTES) /* sampled so far for another size: start again */
+        r->build_per_s = 0;
+    sample_build(r, r->sent_bytes);
     free(raw);
     free(small);
 }
 
 static void report(const results *r)
 {
+    printf("3-hop onion round trip (info, 1 KiB buckets, one before each message): p50 %.2f ms, "
+           "p99 %.2f ms over %d calls\n", r->rtt50, r->rtt99, r->n_lat);
     printf("send -> event (recipient long-polling through onion paths): p50 %.2f ms, p99 %.2f ms "
            "over %d messages\n", r->lat50, r->lat99, r->n_lat);
     printf("  medians: before the store (seal, SQLite) %.2f ms; store start -> answer of the "
@@ -529,7 +567,6 @@ int main(void)
 {
     results r = {.n_rtt = (int)bench_iters(400), .n_lat = (int)bench_iters(400),
                  .n_send = (int)bench_iters(600)};
-    double *rtt = samples(r.n_rtt);
     party alice, bob;
 
     if (sh_identity_init() != SH_OK || mkdtemp(dir) == NULL)
@@ -541,15 +578,11 @@ int main(void)
     r.up_s = devnet_up();
     printf("devnet (1 authority, 12 nodes, swarm target 4) up in %.1f s\n", r.up_s);
     fetch_nodes();
-    onion_rtt(r.n_rtt, rtt);
-    r.rtt50 = pct(rtt, r.n_rtt, 50);
-    r.rtt99 = pct(rtt, r.n_rtt, 99);
-    free(rtt);
-    printf("3-hop onion round trip (info, 1 KiB buckets): p50 %.2f ms, p99 %.2f ms over %d calls\n",
-           r.rtt50, r.rtt99, r.n_rtt);
     party_open(&alice, "alice", 1);
     party_open(&bob, "bob", 2);
+    sample_build(&r, ENVELOPE_BYTES);
     run_latency(&alice, &bob, &r);
+    sample_build(&r, ENVELOPE_BYTES);
     run_throughput(&alice, &bob, &r);
     report(&r);
     party_close(&alice);
