@@ -62,6 +62,7 @@ typedef struct party {
 static char dir[] = "/tmp/bench-client-net-XXXXXX";
 static char net_dir[64], network_path[96];
 static pid_t devnet_pid;
+static FILE *devnet_out; /* its stdout, kept open until it ends (it writes on its way out) */
 static sh_onion_node *nodes;
 static size_t n_nodes;
 static sh_onion_caller_config caller_cfg;
@@ -88,6 +89,9 @@ static void devnet_down(void)
         kill(devnet_pid, SIGTERM);
         waitpid(devnet_pid, NULL, 0);
         devnet_pid = 0;
+        if (devnet_out != NULL)
+            fclose(devnet_out);
+        devnet_out = NULL;
         snprintf(cmd, sizeof cmd, "'%s' down --dir '%s' >/dev/null", SHOAL_DEVNET_PATH, net_dir);
         if (system(cmd) != 0)
             fprintf(stderr, "bench-client-net: shoal-devnet down failed\n");
@@ -130,7 +134,6 @@ static double devnet_up(void)
 {
     char line[512];
     int fds[2];
-    FILE *out;
     double t0 = bench_now_s(), up = -1;
 
     snprintf(net_dir, sizeof net_dir, "%s/devnet", dir);
@@ -146,15 +149,13 @@ static double devnet_up(void)
         _exit(127);
     }
     close(fds[1]);
-    if ((out = fdopen(fds[0], "r")) == NULL)
+    if ((devnet_out = fdopen(fds[0], "r")) == NULL)
         die("pipe");
-    while (up < 0 && fgets(line, sizeof line, out) != NULL)
+    while (up < 0 && fgets(line, sizeof line, devnet_out) != NULL)
         if (strncmp(line, "devnet: up in", 13) == 0)
             up = bench_now_s() - t0;
     if (up < 0)
         die("shoal-devnet up did not report the network up");
-    /* The rest of its output is not needed; it must not block on a full pipe either. */
-    fclose(out);
     return up;
 }
 
