@@ -479,6 +479,7 @@ static double *samples(int n)
 typedef struct results {
     int n_rtt, n_lat, n_send;
     double up_s, rtt50, rtt99, lat50, lat99, seal50, network50, open50;
+    double tail_seal, tail_network, tail_open; /* the slowest 1 %, averaged */
     double send_per_s, cpu_ms, store_ms, raw50, small50, pow_ms, build_per_s;
     size_t sent_bytes, bucket;
 } results;
@@ -490,6 +491,26 @@ static void sample_build(results *r, size_t envelope_bytes)
     double b = onion_build_per_s(envelope_bytes + STORE_REQUEST_EXTRA_BYTES, &r->bucket);
 
     r->build_per_s = b > r->build_per_s ? b : r->build_per_s;
+}
+
+/* The phases of the slowest 1 % of messages, averaged (before the samples are sorted). */
+static void tail_phases(const phases *ph, results *r)
+{
+    double *sorted = samples(r->n_lat), cut;
+    int n = 0;
+
+    memcpy(sorted, ph->total, (size_t)r->n_lat * sizeof *sorted);
+    cut = pct(sorted, r->n_lat, 99);
+    r->tail_seal = r->tail_network = r->tail_open = 0;
+    for (int i = 0; i < r->n_lat; i++)
+        if (ph->total[i] >= cut) {
+            r->tail_seal += ph->seal[i];
+            r->tail_network += ph->network[i];
+            r->tail_open += ph->open[i];
+            n++;
+        }
+    r->tail_seal /= n, r->tail_network /= n, r->tail_open /= n;
+    free(sorted);
 }
 
 /* The latency phase: bob long-polls in a second thread while alice sends. */
@@ -504,6 +525,7 @@ static void run_latency(party *alice, party *bob, results *r)
     latency(alice, bob, r->n_lat, &ph);
     atomic_store(&stop_bob, 1);
     pthread_join(t, NULL);
+    tail_phases(&ph, r);
     r->lat50 = pct(ph.total, r->n_lat, 50);
     r->lat99 = pct(ph.total, r->n_lat, 99);
     r->seal50 = pct(ph.seal, r->n_lat, 50);
@@ -541,6 +563,8 @@ static void report(const results *r)
     printf("  medians: before the store (seal, SQLite) %.2f ms; store start -> answer of the "
            "long-poll %.2f ms; answer -> event (open, SQLite) %.2f ms\n", r->seal50,
            r->network50, r->open50);
+    printf("  the slowest 1 %%, averaged: %.2f ms; %.2f ms; %.2f ms\n", r->tail_seal,
+           r->tail_network, r->tail_open);
     printf("sealed, stored through onion paths and acknowledged: %.0f messages/s (one client, one "
            "after the other): %.2f ms each, %.2f ms of it in the store call; %.2f ms of CPU\n",
            r->send_per_s, 1e3 / r->send_per_s, r->store_ms, r->cpu_ms);
