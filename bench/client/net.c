@@ -2,7 +2,8 @@
  * `shoal-devnet up` (its defaults: 1 authority, 12 nodes, swarm target 4) in a temporary folder
  * and, in the same run, measures
  *   - devnet_up_s: from `up` until the map is published and every node has it;
- *   - the 3-hop onion round trip of an `info` call through the onion caller (the limit);
+ *   - the 3-hop onion round trip of an `info` call through the onion caller (the limit), one
+ *     before each latency message so that both see the same load;
  *   - latency from sh_client_send_text (onion transport) to the recipient's message event while
  *     the recipient long-polls through onion paths in a second thread, p50 and p99, against
  *     twice the onion round trip;
@@ -71,9 +72,10 @@ static atomic_int received_count, stop_bob;
 /* When the recipient's current long-poll started (its transport's retrieve with a wait), 0 while
  * it does something else. */
 static atomic_llong bob_polling_since_us;
+/* The onion transport's store and retrieve (the same functions for both parties), wrapped to
+ * time the sender's stores and learn their size, and to see when the recipient long-polls. */
 static int (*inner_retrieve)(void *, const uint8_t[static 33], int16_t, const sh_store_cursor *,
                              bool, uint32_t, const sh_node_signer *, sh_node_page *);
-/* The transport's store, wrapped to learn the size of what a send stores. */
 static int (*inner_store)(void *, const uint8_t[static 33], int16_t, const uint8_t *, size_t,
                           int64_t, const sh_node_signer *, sh_client_receipt *);
 static atomic_size_t stored_bytes;
@@ -297,7 +299,6 @@ static int measuring_store(void *ctx, const uint8_t owner[static 33], int16_t ns
     if (mine)
         atomic_store(&store_start_us, (long long)(t0 * 1e6));
     rc = inner_store(ctx, owner, ns, data, len, ttl_ms, signer, out);
-
     if (mine) {
         atomic_store(&stored_bytes, len);
         store_s += bench_now_s() - t0;
@@ -307,7 +308,7 @@ static int measuring_store(void *ctx, const uint8_t owner[static 33], int16_t ns
 
 /* What a send's store costs without the client around it: envelope-sized blobs stored through
  * onion paths into a third account's inbox (proof of work included), and the proof of work alone
- * at the bits the node asked for. ms[0..n) round trips; *pow_ms the mean solve time. */
+ * at the node's default bits (what an idle devnet node asks for). ms[0..n) round trips; *pow_ms the mean solve time. */
 static void raw_stores(party *p, size_t len, int n, double *ms, double *pow_ms)
 {
     uint8_t *blob = malloc(len), carol[33], h[SH_STORE_HASH_BYTES];
