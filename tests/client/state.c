@@ -6,6 +6,10 @@
 #include <string.h>
 
 #include "client/client.h"
+#include "e2e/e2e.h"
+#include "node/node.h"
+#include "onion/onion.h"
+#include "store/namespaces.h"
 #include "test.h"
 #include "util/encode.h"
 #include "util/fs.h"
@@ -432,6 +436,39 @@ static void bot(void)
     sh_client_bot_cmd_free(&c);
 }
 
+/* An envelope of each bucket but the largest, stored to an inbox through onion paths (an
+ * unsigned store with its proof of work, every field at its widest), fits the onion bucket of
+ * the same power of two: 4 KiB for a short text, not 16. */
+static void envelope_fits_onion_bucket(void)
+{
+    static const struct {
+        size_t envelope, onion;
+    } pairs[] = {{4096 - SH_E2E_BUCKET_SLACK_BYTES, SH_ONION_BUCKET_4K},
+                 {16384 - SH_E2E_BUCKET_SLACK_BYTES, SH_ONION_BUCKET_16K}};
+    uint8_t owner[33] = {0x05}, *data = calloc(1, 16384);
+    sh_buf body, msg;
+
+    CHECK(data != NULL);
+    memset(owner + 1, 0xff, 32);
+    sh_buf_init(&body);
+    sh_buf_init(&msg);
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        sh_node_request r = {.method = SH_NODE_STORE, .ns = SH_NS_INBOX, .data = data,
+                             .data_len = pairs[i].envelope, .timestamp_ms = INT64_MAX,
+                             .ttl_ms = INT64_MAX, .pow_nonce = UINT64_MAX};
+        memcpy(r.owner, owner, 33);
+        sh_buf_reset(&body);
+        CHECK_OK(sh_node_request_encode(&r, NULL, &body));
+        CHECK_OK(sh_onion_request_encode("", "store", body.data, body.len, &msg));
+        CHECK(msg.len <= pairs[i].onion - SH_ONION_E2E_OVERHEAD_BYTES);
+        printf("a %zu-byte envelope's store: %zu bytes, fits the %zu-byte onion bucket\n",
+               pairs[i].envelope, msg.len, pairs[i].onion);
+    }
+    sh_buf_free(&body);
+    sh_buf_free(&msg);
+    free(data);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -440,7 +477,8 @@ int main(int argc, char **argv)
     } cases[] = {{"roundtrip", roundtrip}, {"sealed_at_rest", sealed_at_rest},
                  {"outbox_restart", outbox_restart}, {"passphrase", passphrase},
                  {"keyfile", keyfile}, {"corrupt", corrupt}, {"damaged_row", damaged_row},
-                 {"payload", payload}, {"netfile", netfile}, {"bot", bot}};
+                 {"payload", payload}, {"netfile", netfile}, {"bot", bot},
+                 {"envelope_fits_onion_bucket", envelope_fits_onion_bucket}};
     const char *which = argc > 1 ? argv[1] : "";
 
     CHECK_OK(sh_identity_init());

@@ -469,9 +469,11 @@ static void envelope_layout(void)
     inner[0] = 7;
     CHECK_ERR(sh__e2e_inner_parse(&v, inner, n), SH_ERR_UNSUPPORTED);
     /* Buckets. */
-    CHECK_EQ(sh__e2e_bucket_for(1), 4096);
-    CHECK_EQ(sh__e2e_bucket_for(4096 - SH_E2E_OUTER_OVERHEAD), 4096);
-    CHECK_EQ(sh__e2e_bucket_for(4096 - SH_E2E_OUTER_OVERHEAD + 1), 8192);
+    CHECK_EQ(sh__e2e_bucket_for(1), 3840);
+    CHECK_EQ(sh__e2e_bucket_for(3840 - SH_E2E_OUTER_OVERHEAD), 3840);
+    CHECK_EQ(sh__e2e_bucket_for(3840 - SH_E2E_OUTER_OVERHEAD + 1), 7936);
+    CHECK_EQ(sh__e2e_bucket_for(7936 - SH_E2E_OUTER_OVERHEAD + 1), 16128);
+    CHECK_EQ(sh__e2e_bucket_for(16128 - SH_E2E_OUTER_OVERHEAD + 1), 32512);
     CHECK_EQ(sh__e2e_bucket_for(SH_E2E_ENVELOPE_MAX_BYTES - SH_E2E_OUTER_OVERHEAD), SH_E2E_ENVELOPE_MAX_BYTES);
     CHECK_EQ(sh__e2e_bucket_for(SH_E2E_ENVELOPE_MAX_BYTES - SH_E2E_OUTER_OVERHEAD + 1), 0);
 }

@@ -40,6 +40,9 @@
 #define SH_E2E_LINK_TTL_MS (10 * 60 * 1000LL)
 #define SH_E2E_REPLAY_MAX 65536           /* handshakes remembered per signed prekey */
 #define SH_E2E_ENVELOPE_MAX_BYTES 61440   /* the largest bucket = the storage limit (60 KiB) */
+/* The other buckets are 4, 8, 16 and 32 KiB less this, so that the store request carrying an
+ * envelope fits the onion bucket of the same power of two (tests/client checks it). */
+#define SH_E2E_BUCKET_SLACK_BYTES 256
 #define SH_E2E_MAX_PAYLOAD_BYTES 40960
 #define SH_E2E_LINK_CODE_BYTES 96         /* room for the text of a link code and its NUL */
 #define SH_E2E_SAS_EMOJI 6
