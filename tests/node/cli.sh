@@ -6,24 +6,10 @@ set -eu
 shoald=$1
 scenario=$2
 work=$(mktemp -d "${TMPDIR:-/tmp}/shoald-cli-XXXXXX")
+. "$(dirname "$0")/../lib.sh"
 pid=
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 unset XDG_DATA_HOME
-
-fail() { echo "FAIL ($scenario): $*" >&2; exit 1; }
-
-# expect CODE CMD...: runs CMD, keeps its output in $work/out and $work/err, checks the exit code.
-expect() {
-    want=$1
-    shift
-    set +e
-    "$@" >"$work/out" 2>"$work/err" </dev/null
-    got=$?
-    set -e
-    [ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want; stderr: $(cat "$work/err")"
-}
-grep_out() { grep -q -- "$1" "$work/out" || fail "stdout lacks '$1': $(cat "$work/out")"; }
-grep_err() { grep -q -- "$1" "$work/err" || fail "stderr lacks '$1': $(cat "$work/err")"; }
 
 usage() {
     expect 0 "$shoald" --version

@@ -9,22 +9,10 @@ set -eu
 devnet=$1
 scenario=$2
 work=$(mktemp -d "${TMPDIR:-/tmp}/shoal-devnet-XXXXXX")
+. "$(dirname "$0")/../lib.sh"
 dir=$work/net
 trap 'pkill -9 -f "$work" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-fail() { echo "FAIL ($scenario): $*" >&2; exit 1; }
-
-expect() {
-    want=$1
-    shift
-    set +e
-    "$@" >"$work/out" 2>"$work/err" </dev/null
-    got=$?
-    set -e
-    [ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want; stdout: $(cat "$work/out"); stderr: $(cat "$work/err")"
-}
-grep_out() { grep -q -- "$1" "$work/out" || fail "stdout lacks '$1': $(cat "$work/out")"; }
-grep_err() { grep -q -- "$1" "$work/err" || fail "stderr lacks '$1': $(cat "$work/err")"; }
 procs_left() { pgrep -f "$dir" | wc -l; }
 
 usage() {

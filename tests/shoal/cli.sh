@@ -6,6 +6,7 @@ set -eu
 shoal=$1
 scenario=$2
 work=$(mktemp -d "${TMPDIR:-/tmp}/shoal-cli-XXXXXX")
+. "$(dirname "$0")/../lib.sh"
 trap 'rm -rf "$work"' EXIT
 export SHOAL_KDF_COST=min
 unset XDG_DATA_HOME
@@ -14,22 +15,6 @@ unset XDG_DATA_HOME
 VECTOR_ID=05d2ad010eeb72d72e561d9de7bd7b6989af77dcabffa03a5111a6c859ae5c3a72
 VECTOR_PHRASE="vexed enjoy pigment films adept voted vexed enjoy pigment films adept voted adept"
 
-fail() { echo "FAIL ($scenario): $*" >&2; exit 1; }
-
-# expect CODE CMD...: runs CMD with stdin from $input (then clears it), keeps its output in
-# $work/out and $work/err, and checks the exit code.
-expect() {
-    want=$1
-    shift
-    set +e
-    printf '%s' "${input:-}" | "$@" >"$work/out" 2>"$work/err"
-    got=$?
-    set -e
-    input=
-    [ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want; stderr: $(cat "$work/err")"
-}
-grep_out() { grep -q -- "$1" "$work/out" || fail "stdout lacks '$1': $(cat "$work/out")"; }
-grep_err() { grep -q -- "$1" "$work/err" || fail "stderr lacks '$1': $(cat "$work/err")"; }
 id_line() { sed -n 's/^Session ID: //p' "$work/out"; }
 phrase_line() { sed -n '/^Recovery phrase/{n;p;}' "$work/out"; }
 mode_of() { stat -c %a "$1"; }

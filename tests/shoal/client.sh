@@ -7,27 +7,12 @@ shoal=$1
 shoald=$2
 scenario=$3
 work=$(mktemp -d "${TMPDIR:-/tmp}/shoal-client-XXXXXX")
+. "$(dirname "$0")/../lib.sh"
 node_pid=
 bot_pid=
 trap '[ -n "$node_pid" ] && kill -9 $node_pid 2>/dev/null; [ -n "$bot_pid" ] && kill -9 $bot_pid 2>/dev/null; [ -d "$work/dn" ] && "${SHOAL_DEVNET:-true}" down --dir "$work/dn" >/dev/null 2>&1; rm -rf "$work"' EXIT
 export SHOAL_KDF_COST=min SHOAL_DEADLINE_MS=1000
 unset XDG_DATA_HOME SHOAL_NETWORK
-
-fail() { echo "FAIL ($scenario): $*" >&2; exit 1; }
-
-expect() {
-    want=$1
-    shift
-    set +e
-    printf '%s' "${input:-}" | "$@" >"$work/out" 2>"$work/err"
-    got=$?
-    set -e
-    input=
-    [ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want; stderr: $(cat "$work/err")"
-}
-grep_out() { grep -q -- "$1" "$work/out" || fail "stdout lacks '$1': $(cat "$work/out")"; }
-grep_err() { grep -q -- "$1" "$work/err" || fail "stderr lacks '$1': $(cat "$work/err")"; }
-lines_out() { [ "$(wc -l <"$work/out")" -eq "$1" ] || fail "expected $1 lines: $(cat "$work/out")"; }
 
 # start_node [PORT]: runs shoald (proof of work low, for speed) and writes $work/net for it.
 start_node() {
