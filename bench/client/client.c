@@ -17,19 +17,12 @@
 
 #include "bench.h"
 #include "client/client.h"
+#include "party.h"
+#include "e2e/e2e.h"
 #include "util/encode.h"
 #include "util/time.h"
 
-#define ENVELOPE_BYTES 4096
-
-typedef struct party {
-    uint8_t seed[SH_SEED_BYTES];
-    uint8_t sid[33];
-    char db[256], key[256];
-    sh_client_state *state;
-    sh_client_transport tp;
-    sh_client *client;
-} party;
+#define ENVELOPE_BYTES (4096 - SH_E2E_BUCKET_SLACK_BYTES) /* a short text's bucket */
 
 static sh_client_network network;
 static pid_t node_pid;
@@ -107,24 +100,6 @@ static void party_open(party *p, const char *dir, const char *name, uint8_t seed
         die("opening a client");
 }
 
-static void party_close(party *p)
-{
-    sh_client_free(p->client);
-    p->tp.close(p->tp.ctx);
-    sh_client_state_close(p->state);
-}
-
-static void *bob_loop(void *arg)
-{
-    party *bob = arg;
-    size_t got;
-
-    while (!atomic_load(&stop_bob))
-        if (sh_client_poll(bob->client, 300, &got) != SH_OK)
-            die("bob's poll");
-    return NULL;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -185,7 +160,8 @@ int main(void)
     party_open(&alice, dir, "alice", 1);
     party_open(&bob, dir, "bob", 2);
     raw_rtt = raw_store_s(&alice, n_send, &raw_per_s);
-    if (pthread_create(&t, NULL, bob_loop, &bob) != 0)
+    party_poller poller = {.p = &bob, .wait_ms = 300, .stop = &stop_bob};
+    if (pthread_create(&t, NULL, party_poll_loop, &poller) != 0)
         die("thread");
     latency(&alice, &bob, n_lat, &p50, &p99);
     t0 = bench_now_s();

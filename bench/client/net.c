@@ -28,6 +28,7 @@
 
 #include "bench.h"
 #include "client/client.h"
+#include "party.h"
 #include "e2e/e2e.h"
 #include "node/node.h"
 #include "node/request.h"
@@ -51,15 +52,6 @@ typedef struct phases {
     double *total, *seal, *network, *open;
     double *rtt; /* the onion round trip measured just before each message */
 } phases;
-
-typedef struct party {
-    uint8_t seed[SH_SEED_BYTES];
-    uint8_t sid[33];
-    char db[512], key[512];
-    sh_client_state *state;
-    sh_client_transport tp;
-    sh_client *client;
-} party;
 
 static char dir[] = "/tmp/bench-client-net-XXXXXX";
 static char net_dir[64], network_path[96];
@@ -383,24 +375,6 @@ static void party_open(party *p, const char *name, uint8_t seed_byte)
         die("opening a client");
 }
 
-static void party_close(party *p)
-{
-    sh_client_free(p->client);
-    p->tp.close(p->tp.ctx);
-    sh_client_state_close(p->state);
-}
-
-static void *bob_loop(void *arg)
-{
-    party *bob = arg;
-    size_t got;
-
-    while (!atomic_load(&stop_bob))
-        if (sh_client_poll(bob->client, POLL_WAIT_MS, &got) != SH_OK)
-            die("bob's poll");
-    return NULL;
-}
-
 /* Waits until the recipient has been in its long-poll for LONG_POLL_SETTLE_MS. */
 static void wait_bob_polling(void)
 {
@@ -520,9 +494,10 @@ static void run_latency(party *alice, party *bob, results *r)
 {
     phases ph = {samples(r->n_lat), samples(r->n_lat), samples(r->n_lat), samples(r->n_lat),
                  samples(r->n_lat)};
+    party_poller poller = {.p = bob, .wait_ms = POLL_WAIT_MS, .stop = &stop_bob};
     pthread_t t;
 
-    if (pthread_create(&t, NULL, bob_loop, bob) != 0)
+    if (pthread_create(&t, NULL, party_poll_loop, &poller) != 0)
         die("thread");
     latency(alice, bob, r->n_lat, &ph);
     atomic_store(&stop_bob, 1);
