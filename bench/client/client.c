@@ -17,17 +17,17 @@
 
 #include "bench.h"
 #include "client/client.h"
-#include "party.h"
 #include "e2e/e2e.h"
 #include "util/encode.h"
 #include "util/time.h"
+
+#include "party.h"
 
 #define ENVELOPE_BYTES (4096 - SH_E2E_BUCKET_SLACK_BYTES) /* a short text's bucket */
 
 static sh_client_network network;
 static pid_t node_pid;
-static atomic_llong received_at_us;
-static atomic_int received_count, stop_bob;
+static atomic_int stop_bob;
 
 static void die(const char *what)
 {
@@ -72,30 +72,11 @@ static void node_start(const char *dir)
         die("bad keys in the ready line");
 }
 
-static void event_cb(const sh_client_event *ev, void *ctx)
-{
-    (void)ctx;
-    if (ev->kind == SH_CLIENT_EV_MESSAGE) {
-        atomic_store(&received_at_us, (long long)(bench_now_s() * 1e6));
-        atomic_fetch_add(&received_count, 1);
-    }
-}
-
 static void party_open(party *p, const char *dir, const char *name, uint8_t seed_byte)
 {
-    sh_client_keysrc k = {.key_file = p->key};
-    sh_account *a;
-
-    memset(p->seed, seed_byte, sizeof p->seed);
-    snprintf(p->db, sizeof p->db, "%s/%s.db", dir, name);
-    snprintf(p->key, sizeof p->key, "%s/%s.key", dir, name);
-    if (sh_account_from_seed(&a, p->seed) != SH_OK)
-        die("account");
-    sh_account_session_id(a, p->sid);
-    sh_account_free(a);
-    if (sh_client_state_open(p->db, &k, &p->state) != SH_OK ||
-        sh_client_direct_new(&network, 10000, &p->tp) != SH_OK ||
-        sh_client_new(p->seed, p->state, &p->tp, event_cb, p, &p->client) != SH_OK ||
+    party_state_open(p, dir, name, seed_byte);
+    if (sh_client_direct_new(&network, 10000, &p->tp) != SH_OK ||
+        sh_client_new(p->seed, p->state, &p->tp, party_event_cb, p, &p->client) != SH_OK ||
         sh_client_publish(p->client, false) != SH_OK)
         die("opening a client");
 }

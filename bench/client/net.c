@@ -28,11 +28,12 @@
 
 #include "bench.h"
 #include "client/client.h"
-#include "party.h"
 #include "e2e/e2e.h"
 #include "node/node.h"
 #include "node/request.h"
 #include "util/time.h"
+
+#include "party.h"
 
 #define POLL_WAIT_MS 5000
 #define HOPS 3
@@ -60,8 +61,7 @@ static FILE *devnet_out; /* its stdout, kept open until it ends (it writes on it
 static sh_onion_node *nodes;
 static size_t n_nodes;
 static sh_onion_caller_config caller_cfg;
-static atomic_llong received_at_us;
-static atomic_int received_count, stop_bob;
+static atomic_int stop_bob;
 /* When the recipient's current long-poll started (its transport's retrieve with a wait), 0 while
  * it does something else. */
 static atomic_llong bob_polling_since_us;
@@ -342,35 +342,16 @@ static int watched_retrieve(void *ctx, const uint8_t owner[static 33], int16_t n
     return rc;
 }
 
-static void event_cb(const sh_client_event *ev, void *ctx)
-{
-    (void)ctx;
-    if (ev->kind == SH_CLIENT_EV_MESSAGE) {
-        atomic_store(&received_at_us, (long long)(bench_now_s() * 1e6));
-        atomic_fetch_add(&received_count, 1);
-    }
-}
-
 static void party_open(party *p, const char *name, uint8_t seed_byte)
 {
-    sh_client_keysrc k = {.key_file = p->key};
-    sh_account *a;
-
-    memset(p->seed, seed_byte, sizeof p->seed);
-    snprintf(p->db, sizeof p->db, "%s/%s.db", dir, name);
-    snprintf(p->key, sizeof p->key, "%s/%s.key", dir, name);
-    if (sh_account_from_seed(&a, p->seed) != SH_OK)
-        die("account");
-    sh_account_session_id(a, p->sid);
-    sh_account_free(a);
-    if (sh_client_state_open(p->db, &k, &p->state) != SH_OK ||
-        sh_client_onion_new(nodes, n_nodes, &caller_cfg, &p->tp) != SH_OK)
+    party_state_open(p, dir, name, seed_byte);
+    if (sh_client_onion_new(nodes, n_nodes, &caller_cfg, &p->tp) != SH_OK)
         die("opening a client");
     inner_store = p->tp.store;
     inner_retrieve = p->tp.retrieve;
     p->tp.store = measuring_store;
     p->tp.retrieve = watched_retrieve;
-    if (sh_client_new(p->seed, p->state, &p->tp, event_cb, p, &p->client) != SH_OK ||
+    if (sh_client_new(p->seed, p->state, &p->tp, party_event_cb, p, &p->client) != SH_OK ||
         sh_client_publish(p->client, false) != SH_OK)
         die("opening a client");
 }
