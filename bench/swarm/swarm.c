@@ -393,7 +393,7 @@ int main(void)
 
     if (sodium_init() < 0)
         bench_die("sodium");
-    snprintf(tmp, sizeof tmp, "/tmp/bench-swarm-XXXXXX");
+    snprintf(tmp, sizeof tmp, "%s/bench-swarm-XXXXXX", getenv("BENCH_TMP") ? getenv("BENCH_TMP") : "/tmp");
     if (mkdtemp(tmp) == NULL)
         bench_die("mkdtemp");
     signal(SIGPIPE, SIG_IGN);

@@ -259,6 +259,52 @@ static double sum_metric(const char *name)
 
 /* ---- 4. a member down for a while ---------------------------------------------------------- */
 
+/* The owner sets a new expiry on one message through a running member. */
+static void expire_one(const msg *d, int64_t expiry_ms)
+{
+    nt_node *m[16];
+    size_t k = members_of(d->owner, m);
+    sh_node_request r = {.method = SH_NODE_EXPIRE, .ns = 0, .n_hashes = 1, .expiry_ms = expiry_ms,
+                         .mode = SH_STORE_EXPIRE_SET};
+    sh_node_signer signer = {.account = accounts[d->owner]};
+    uint8_t hashes[1][32];
+    nt_client c;
+    int rc = SH_ERR_UNAVAILABLE;
+
+    memcpy(r.owner, owners[d->owner], 33);
+    memcpy(hashes[0], d->hash, 32);
+    r.hashes = (const uint8_t(*)[32])hashes;
+    for (size_t i = 0; i < k && rc != SH_OK; i++) {
+        if (!running(m[i]))
+            continue;
+        nt_client_open(&c, m[i]);
+        rc = nt_change(&c, &r, &signer, NULL);
+        nt_client_close(&c);
+    }
+    CHECK_OK(rc);
+}
+
+/* The message's expiry on a node (0: not there). */
+static int64_t expiry_on(nt_node *n, const msg *d)
+{
+    sh_node_request r = nt_req_retrieve(owners[d->owner], 0);
+    sh_node_signer signer = {.account = accounts[d->owner]};
+    int64_t expiry = 0;
+    nt_client c;
+    nt_page p;
+
+    r.max_count = 1000;
+    nt_client_open(&c, n);
+    if (nt_retrieve(&c, &r, &signer, &p) == SH_OK) {
+        for (size_t j = 0; j < p.count; j++)
+            if (memcmp(p.msgs[j].hash, d->hash, 32) == 0)
+                expiry = p.msgs[j].expiry_ms;
+        nt_page_free(&p);
+    }
+    nt_client_close(&c);
+    return expiry;
+}
+
 static void kill_and_catch_up(void)
 {
     nt_node *m[16];
@@ -275,6 +321,20 @@ static void kill_and_catch_up(void)
             delete_one(&msgs[i]);
             break;
         }
+    /* A TTL change while it is down: a message of an owner of the victim's swarm gets a new
+     * expiry, which the victim must learn after its restart. */
+    msg *timed = NULL;
+    for (size_t i = 0; i < first_new && timed == NULL; i++) {
+        nt_node *mm[16];
+        size_t kk = members_of(msgs[i].owner, mm);
+        for (size_t j = 0; j < kk && !msgs[i].deleted && timed == NULL; j++)
+            if (mm[j] == victim)
+                timed = &msgs[i];
+    }
+    CHECK(timed != NULL);
+    int64_t old_expiry = expiry_on(m[1], timed), new_expiry = old_expiry - 600 * 1000;
+    CHECK(old_expiry > 0);
+    expire_one(timed, new_expiry);
     /* The peers' receipts come as replication reaches them; never the dead member's. */
     for (int t = 0; t < 50 && receipts_of(m[1], msgs[first_new].hash) < 4; t++)
         net_sleep_ms(100);
@@ -283,6 +343,10 @@ static void kill_and_catch_up(void)
     net_sleep_ms(2000);
     nt_node_start(victim);
     converge(15000, "the killed member restarted and caught up");
+    for (int t = 0; t < 100 && expiry_on(victim, timed) != new_expiry; t++)
+        net_sleep_ms(100);
+    CHECK_EQ(expiry_on(victim, timed), new_expiry);
+    printf("the TTL change made while it was down reached it\n");
     /* Its peers' links to it reconnect with backoff: the fifth receipt comes within seconds. */
     for (int t = 0; t < 50 && receipts_of(m[1], msgs[first_new].hash) != 5; t++)
         net_sleep_ms(100);

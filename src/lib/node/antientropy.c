@@ -16,6 +16,7 @@
  *
  * Handover: when a new map moves owners out of our swarm, their entries are pushed to every
  * member of their new swarm (which accepts them as its own). */
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,11 +52,28 @@ typedef struct entry {
 typedef struct entries {
     entry *v;
     size_t n, cap;
-    sh_node *node;
+    const sh__node_view *view; /* set by the scan */
     int64_t bucket_ms;
     uint64_t range_start, range_end;
     int64_t since_ms, until_ms; /* until 0: no bound */
 } entries;
+
+/* The id a digest counts: a request's own id; a message's hash bound to its expiry, so that
+ * two members holding the same message with different expiries differ (a TTL change that one
+ * of them missed). */
+static void digest_id(const sh_store_entry *e, uint8_t out[32])
+{
+    uint8_t in[40];
+
+    if (e->is_request) {
+        memcpy(out, e->id, 32);
+        return;
+    }
+    memcpy(in, e->id, 32);
+    for (int i = 0; i < 8; i++)
+        in[32 + i] = (uint8_t)((uint64_t)e->expiry_ms >> (56 - 8 * i));
+    crypto_generichash(out, 32, in, sizeof in, NULL, 0);
+}
 
 static int collect_cb(void *ctx, const sh_store_entry *e)
 {
@@ -64,7 +82,7 @@ static int collect_cb(void *ctx, const sh_store_entry *e)
 
     if (pos < es->range_start || pos > es->range_end || e->timestamp_ms < es->since_ms ||
         (es->until_ms > 0 && e->timestamp_ms >= es->until_ms) ||
-        !sh__node_swarm_owns(es->node, e->owner))
+        !sh__node_view_owns(es->view, e->owner))
         return SH_OK;
     if (es->n == es->cap) {
         size_t cap = es->cap ? 2 * es->cap : 256;
@@ -76,7 +94,7 @@ static int collect_cb(void *ctx, const sh_store_entry *e)
     }
     es->v[es->n].bucket = es->bucket_ms > 0 && e->timestamp_ms > 0
                               ? (uint64_t)(e->timestamp_ms / es->bucket_ms) : 0;
-    memcpy(es->v[es->n].id, e->id, 32);
+    digest_id(e, es->v[es->n].id);
     es->n++;
     return SH_OK;
 }
@@ -90,16 +108,24 @@ static int entry_cmp(const void *a, const void *b)
     return memcmp(x->id, y->id, 32);
 }
 
-static int list_entries(sh_node *n, uint64_t start, uint64_t end, int64_t bucket_ms,
-                        int64_t since_ms, int64_t until_ms, entries *es)
+static void entries_init(entries *es, uint64_t start, uint64_t end, int64_t bucket_ms,
+                         int64_t since_ms, int64_t until_ms)
 {
+    *es = (entries){.bucket_ms = bucket_ms, .range_start = start, .range_end = end,
+                    .since_ms = since_ms, .until_ms = until_ms};
+}
+
+/* Scan work (pool thread): the entries of *ctx's range, sorted. */
+static int list_work(sh_store *store, const sh__node_view *view, void *ctx)
+{
+    entries *es = ctx;
     int rc;
 
-    *es = (entries){.node = n, .bucket_ms = bucket_ms, .range_start = start, .range_end = end,
-                    .since_ms = since_ms, .until_ms = until_ms};
-    if ((rc = sh_store_scan(n->store, false, collect_cb, es)) != SH_OK) {
+    es->view = view;
+    if ((rc = sh_store_scan(store, false, collect_cb, es)) != SH_OK) {
         free(es->v);
         es->v = NULL;
+        es->n = 0;
         return rc;
     }
     if (es->n > 1)
@@ -222,55 +248,90 @@ static size_t diff_cells(const cell *mine, size_t n_mine, Shoal__Swarm__Cell **t
     return n;
 }
 
-static void on_digest(sh_net_req *req, const uint8_t *body, size_t len, void *ctx)
+typedef struct digest_in {
+    entries es; /* first: list_work's ctx */
+    sh_node *n;
+    sh_net_req *req;
+    Shoal__Swarm__DigestRequest *m;
+    size_t len;
+} digest_in;
+
+static void digest_answer(digest_in *di)
 {
-    sh_node *n = ctx;
-    Shoal__Swarm__DigestRequest *m = NULL;
     Shoal__Swarm__DigestResponse a = SHOAL__SWARM__DIGEST_RESPONSE__INIT;
     Shoal__Swarm__Cell *pb = NULL, **ptrs = NULL;
     cell *mine = NULL, *diff = NULL;
-    size_t n_mine = 0, n_diff = 0;
-    entries es = {0};
+    size_t n_mine = 0, n_diff = 0, cap;
     int rc;
 
-    if ((rc = rate_check(n, req, "digest")) != SH_OK ||
-        (rc = sh_wire_unpack(&shoal__swarm__digest_request__descriptor, body, len, "digest",
-                             (ProtobufCMessage **)&m)) != SH_OK ||
-        (rc = sh__node_digest_check(m)) != SH_OK ||
-        (rc = list_entries(n, m->range_start, m->range_end, (int64_t)m->bucket_ms,
-                           (int64_t)m->since_ms, (int64_t)m->until_ms, &es)) != SH_OK ||
-        (rc = make_cells(&es, &mine, &n_mine)) != SH_OK)
-        goto fail;
-    if ((diff = calloc(n_mine + m->n_cells + 1, sizeof *diff)) == NULL ||
-        (pb = calloc(n_mine + m->n_cells + 1, sizeof *pb)) == NULL ||
-        (ptrs = calloc(n_mine + m->n_cells + 1, sizeof *ptrs)) == NULL) {
-        rc = sh_err_set(SH_ERR_NOMEM, "out of memory comparing digests");
-        goto fail;
+    if ((rc = make_cells(&di->es, &mine, &n_mine)) == SH_OK) {
+        cap = n_mine + di->m->n_cells + 1;
+        if ((diff = calloc(cap, sizeof *diff)) == NULL || (pb = calloc(cap, sizeof *pb)) == NULL ||
+            (ptrs = calloc(cap, sizeof *ptrs)) == NULL)
+            rc = sh_err_set(SH_ERR_NOMEM, "out of memory comparing digests");
     }
-    n_diff = diff_cells(mine, n_mine, m->cells, m->n_cells, diff);
-    cells_to_pb(diff, n_diff, pb, ptrs);
-    a.node_time_ms = (uint64_t)sh_time_now_ms();
-    a.n_cells = n_diff;
-    a.cells = ptrs;
-    respond_pb(n, req, &a.base, len);
-    goto done;
-fail:
-    sh_log_debug(SH_NODE_LOG_AREA, "digest refused: %s", sh_err_msg());
-    (void)sh_net_respond(req, rc, NULL, 0, "%s", sh_err_msg());
-done:
-    sh_wire_free(m);
-    free(es.v);
+    if (rc == SH_OK) {
+        n_diff = diff_cells(mine, n_mine, di->m->cells, di->m->n_cells, diff);
+        cells_to_pb(diff, n_diff, pb, ptrs);
+        a.node_time_ms = (uint64_t)sh_time_now_ms();
+        a.n_cells = n_diff;
+        a.cells = ptrs;
+        respond_pb(di->n, di->req, &a.base, di->len);
+    } else {
+        (void)sh_net_respond(di->req, rc, NULL, 0, "%s", sh_err_msg());
+    }
     free(mine);
     free(diff);
     free(pb);
     free(ptrs);
 }
 
+static void digest_scanned(void *ctx, int status, const char *error)
+{
+    digest_in *di = ctx;
+
+    if (status == SH_OK)
+        digest_answer(di);
+    else
+        (void)sh_net_respond(di->req, status, NULL, 0, "%s", error);
+    sh_wire_free(di->m);
+    free(di->es.v);
+    free(di);
+}
+
+static void on_digest(sh_net_req *req, const uint8_t *body, size_t len, void *ctx)
+{
+    sh_node *n = ctx;
+    Shoal__Swarm__DigestRequest *m = NULL;
+    digest_in *di = NULL;
+    int rc;
+
+    if ((rc = rate_check(n, req, "digest")) != SH_OK ||
+        (rc = sh_wire_unpack(&shoal__swarm__digest_request__descriptor, body, len, "digest",
+                             (ProtobufCMessage **)&m)) != SH_OK ||
+        (rc = sh__node_digest_check(m)) != SH_OK)
+        goto fail;
+    if ((di = calloc(1, sizeof *di)) == NULL) {
+        rc = sh_err_set(SH_ERR_NOMEM, "out of memory comparing digests");
+        goto fail;
+    }
+    *di = (digest_in){.n = n, .req = req, .m = m, .len = len};
+    entries_init(&di->es, m->range_start, m->range_end, (int64_t)m->bucket_ms,
+                 (int64_t)m->since_ms, (int64_t)m->until_ms);
+    if ((rc = sh__node_scan_submit(n, list_work, digest_scanned, di)) == SH_OK)
+        return;
+fail:
+    sh_log_debug(SH_NODE_LOG_AREA, "digest refused: %s", sh_err_msg());
+    (void)sh_net_respond(req, rc, NULL, 0, "%s", sh_err_msg());
+    sh_wire_free(m);
+    free(di);
+}
+
 /* ---- swarm.fetch ----------------------------------------------------------------------------- */
 
 typedef struct fetch_out {
     const Shoal__Swarm__FetchRequest *m;
-    sh_node *n;
+    const sh__node_view *view; /* set by the scan */
     Shoal__Swarm__Item *items;
     size_t n_items, cap;
     size_t bytes, max_bytes;
@@ -287,12 +348,18 @@ static bool wanted_bucket(const Shoal__Swarm__FetchRequest *m, uint64_t b)
     return false;
 }
 
+static int have_cmp(const void *a, const void *b)
+{
+    return memcmp(((const ProtobufCBinaryData *)a)->data, ((const ProtobufCBinaryData *)b)->data,
+                  32);
+}
+
+/* m->have is sorted (fetch_work) and every id is 32 bytes (sh__node_fetch_check). */
 static bool has_id(const Shoal__Swarm__FetchRequest *m, const uint8_t id[32])
 {
-    for (size_t i = 0; i < m->n_have; i++)
-        if (m->have[i].len == 32 && memcmp(m->have[i].data, id, 32) == 0)
-            return true;
-    return false;
+    ProtobufCBinaryData key = {32, (uint8_t *)id};
+
+    return m->n_have != 0 && bsearch(&key, m->have, m->n_have, sizeof *m->have, have_cmp) != NULL;
 }
 
 static const char *request_method(const uint8_t *body, size_t len)
@@ -356,9 +423,13 @@ static int fetch_cb(void *ctx, const sh_store_entry *e)
     uint64_t pos = sh__node_swarm_position(e->owner);
     uint64_t bucket = (uint64_t)(e->timestamp_ms > 0 ? e->timestamp_ms : 0) /
                       f->m->bucket_ms;
+    uint8_t id[32];
 
     if (pos < f->m->range_start || pos > f->m->range_end || !wanted_bucket(f->m, bucket) ||
-        has_id(f->m, e->id) || !sh__node_swarm_owns(f->n, e->owner))
+        !sh__node_view_owns(f->view, e->owner))
+        return SH_OK;
+    digest_id(e, id);
+    if (has_id(f->m, id))
         return SH_OK;
     if (f->bytes + e->data_len + e->slot_len + 64 > f->max_bytes && f->n_items > 0) {
         f->more = true;
@@ -390,51 +461,100 @@ int sh__node_fetch_check(const Shoal__Swarm__FetchRequest *m)
         m->max_bytes == 0)
         return sh_err_set(SH_ERR_FORMAT, "a fetch request with a bad range, bucket, %zu buckets "
                           "or %zu ids", m->n_buckets, m->n_have);
+    for (size_t i = 0; i < m->n_have; i++)
+        if (m->have[i].len != 32)
+            return sh_err_set(SH_ERR_FORMAT, "a fetch request's id %zu is not 32 bytes", i);
     return SH_OK;
+}
+
+typedef struct fetch_in {
+    fetch_out f; /* first: fetch_work's ctx */
+    sh_node *n;
+    sh_net_req *req;
+    Shoal__Swarm__FetchRequest *m;
+    size_t len;
+} fetch_in;
+
+static void fetch_out_free(fetch_out *f)
+{
+    free(f->items);
+    free(f->offsets);
+    sh_buf_free(&f->arena);
+}
+
+/* Scan work (pool thread): the entries the caller lacks in its cells, with their data. */
+static int fetch_work(sh_store *store, const sh__node_view *view, void *ctx)
+{
+    fetch_in *fi = ctx;
+
+    fi->f.view = view;
+    if (fi->m->n_have > 1)
+        qsort(fi->m->have, fi->m->n_have, sizeof *fi->m->have, have_cmp);
+    return sh_store_scan(store, true, fetch_cb, &fi->f);
+}
+
+static void fetch_answer(fetch_in *fi)
+{
+    Shoal__Swarm__FetchResponse a = SHOAL__SWARM__FETCH_RESPONSE__INIT;
+    Shoal__Swarm__Item **ptrs = NULL;
+    fetch_out *f = &fi->f;
+
+    fix_items(f);
+    if (f->n_items && (ptrs = calloc(f->n_items, sizeof *ptrs)) == NULL) {
+        (void)sh_net_respond(fi->req, SH_ERR_NOMEM, NULL, 0, "out of memory answering a fetch");
+        return;
+    }
+    for (size_t i = 0; i < f->n_items; i++)
+        ptrs[i] = &f->items[i];
+    a.node_time_ms = (uint64_t)sh_time_now_ms();
+    a.n_items = f->n_items;
+    a.items = ptrs;
+    a.more = f->more;
+    respond_pb(fi->n, fi->req, &a.base, fi->len);
+    free(ptrs);
+}
+
+static void fetch_scanned(void *ctx, int status, const char *error)
+{
+    fetch_in *fi = ctx;
+
+    if (status == SH_OK)
+        fetch_answer(fi);
+    else
+        (void)sh_net_respond(fi->req, status, NULL, 0, "%s", error);
+    sh_wire_free(fi->m);
+    fetch_out_free(&fi->f);
+    free(fi);
 }
 
 static void on_fetch(sh_net_req *req, const uint8_t *body, size_t len, void *ctx)
 {
     sh_node *n = ctx;
     Shoal__Swarm__FetchRequest *m = NULL;
-    Shoal__Swarm__FetchResponse a = SHOAL__SWARM__FETCH_RESPONSE__INIT;
-    Shoal__Swarm__Item **ptrs = NULL;
-    fetch_out f = {0};
+    fetch_in *fi = NULL;
     int rc;
 
-    sh_buf_init(&f.arena);
     if ((rc = rate_check(n, req, "fetch")) != SH_OK ||
         (rc = sh_wire_unpack(&shoal__swarm__fetch_request__descriptor, body, len, "fetch",
                              (ProtobufCMessage **)&m)) != SH_OK ||
         (rc = sh__node_fetch_check(m)) != SH_OK)
         goto fail;
-    f.m = m;
-    f.n = n;
-    f.max_bytes = m->max_bytes < AE_MAX_FETCH_BYTES ? m->max_bytes : AE_MAX_FETCH_BYTES;
-    if ((rc = sh_store_scan(n->store, true, fetch_cb, &f)) != SH_OK)
-        goto fail;
-    fix_items(&f);
-    if (f.n_items && (ptrs = calloc(f.n_items, sizeof *ptrs)) == NULL) {
+    if ((fi = calloc(1, sizeof *fi)) == NULL) {
         rc = sh_err_set(SH_ERR_NOMEM, "out of memory answering a fetch");
         goto fail;
     }
-    for (size_t i = 0; i < f.n_items; i++)
-        ptrs[i] = &f.items[i];
-    a.node_time_ms = (uint64_t)sh_time_now_ms();
-    a.n_items = f.n_items;
-    a.items = ptrs;
-    a.more = f.more;
-    respond_pb(n, req, &a.base, len);
-    goto done;
+    *fi = (fetch_in){.n = n, .req = req, .m = m, .len = len};
+    fi->f.m = m;
+    fi->f.max_bytes = m->max_bytes < AE_MAX_FETCH_BYTES ? m->max_bytes : AE_MAX_FETCH_BYTES;
+    sh_buf_init(&fi->f.arena);
+    if ((rc = sh__node_scan_submit(n, fetch_work, fetch_scanned, fi)) == SH_OK)
+        return;
+    fetch_out_free(&fi->f);
 fail:
     sh_log_debug(SH_NODE_LOG_AREA, "fetch refused: %s", sh_err_msg());
     (void)sh_net_respond(req, rc, NULL, 0, "%s", sh_err_msg());
-done:
     sh_wire_free(m);
-    free(f.items);
-    free(f.offsets);
-    free(ptrs);
-    sh_buf_free(&f.arena);
+    free(fi);
 }
 
 /* ---- Our rounds ------------------------------------------------------------------------------ */
@@ -506,42 +626,82 @@ static void on_fetched(int status, const char *message, const uint8_t *body, siz
     round_end(ae, NULL);
 }
 
-/* Step 3: the differing cells, with the ids we hold in them. */
-static int fetch_cells(sh__node_ae *ae, const Shoal__Swarm__DigestResponse *d)
-{
-    Shoal__Swarm__FetchRequest m = SHOAL__SWARM__FETCH_REQUEST__INIT;
-    uint64_t *buckets = calloc(d->n_cells + 1, sizeof *buckets);
-    ProtobufCBinaryData *have = NULL;
-    entries es = {0};
-    int rc;
+/* Step 3: the differing cells, with the ids we hold in them (listed by a scan). */
+typedef struct fetch_req {
+    entries es; /* first: list_work's ctx */
+    sh__node_ae *ae;
+    uint64_t *buckets;
+    size_t n_buckets;
+} fetch_req;
 
-    if (buckets == NULL)
-        return sh_err_set(SH_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < d->n_cells; i++)
-        if (d->cells[i]->count > 0 && m.n_buckets < AE_MAX_CELLS)
-            buckets[m.n_buckets++] = d->cells[i]->bucket;
-    if (m.n_buckets == 0) {
-        free(buckets);
-        round_end(ae, NULL); /* the peer lacks some of ours: it fetches them itself */
-        return SH_OK;
+static void fetch_req_free(fetch_req *fr)
+{
+    free(fr->es.v);
+    free(fr->buckets);
+    free(fr);
+}
+
+static void fetch_listed(void *ctx, int status, const char *error)
+{
+    fetch_req *fr = ctx;
+    sh__node_ae *ae = fr->ae;
+    Shoal__Swarm__FetchRequest m = SHOAL__SWARM__FETCH_REQUEST__INIT;
+    ProtobufCBinaryData *have = NULL;
+    uint64_t budget;
+    int rc = status;
+
+    if (status == SH_ERR_CANCELLED) { /* the node is stopping: ae may be gone */
+        fetch_req_free(fr);
+        return;
     }
-    m.buckets = buckets;
-    if ((rc = list_entries(ae->n, 0, UINT64_MAX, SH__AE_FINE_MS, 0, 0, &es)) == SH_OK &&
-        (have = calloc(es.n + 1, sizeof *have)) == NULL)
+    m.buckets = fr->buckets;
+    m.n_buckets = fr->n_buckets;
+    if (rc == SH_OK && (have = calloc(fr->es.n + 1, sizeof *have)) == NULL)
         rc = sh_err_set(SH_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; rc == SH_OK && i < es.n && m.n_have < AE_MAX_HAVE; i++)
-        if (wanted_bucket(&m, es.v[i].bucket))
-            have[m.n_have++] = sh_wire_bin(es.v[i].id, 32);
+    for (size_t i = 0; rc == SH_OK && i < fr->es.n && m.n_have < AE_MAX_HAVE; i++)
+        if (wanted_bucket(&m, fr->es.v[i].bucket))
+            have[m.n_have++] = sh_wire_bin(fr->es.v[i].id, 32);
     m.range_end = UINT64_MAX;
     m.bucket_ms = SH__AE_FINE_MS;
     m.have = have;
-    uint64_t budget = (uint64_t)ae->n->cfg.antientropy_bytes_per_s * ae->n->cfg.antientropy_ms / 1000;
-    m.max_bytes = (uint32_t)(budget < AE_MAX_FETCH_BYTES ? (budget ? budget : 1) : AE_MAX_FETCH_BYTES);
+    budget = (uint64_t)ae->n->cfg.antientropy_bytes_per_s * ae->n->cfg.antientropy_ms / 1000;
+    m.max_bytes = (uint32_t)(budget < AE_MAX_FETCH_BYTES ? (budget ? budget : 1)
+                                                         : AE_MAX_FETCH_BYTES);
     if (rc == SH_OK)
         rc = call_peer(ae, "swarm.fetch", &m.base, on_fetched);
-    free(buckets);
+    if (rc != SH_OK)
+        round_end(ae, status != SH_OK ? error : sh_err_msg());
     free(have);
-    free(es.v);
+    fetch_req_free(fr);
+}
+
+static int fetch_cells(sh__node_ae *ae, const Shoal__Swarm__DigestResponse *d)
+{
+    fetch_req *fr = calloc(1, sizeof *fr);
+    uint64_t lo = UINT64_MAX, hi = 0;
+    int rc;
+
+    if (fr == NULL || (fr->buckets = calloc(d->n_cells + 1, sizeof *fr->buckets)) == NULL) {
+        free(fr);
+        return sh_err_set(SH_ERR_NOMEM, "out of memory");
+    }
+    fr->ae = ae;
+    for (size_t i = 0; i < d->n_cells; i++)
+        if (d->cells[i]->count > 0 && fr->n_buckets < AE_MAX_CELLS &&
+            d->cells[i]->bucket <= (uint64_t)INT64_MAX / SH__AE_FINE_MS - 1) {
+            uint64_t b = fr->buckets[fr->n_buckets++] = d->cells[i]->bucket;
+            lo = b < lo ? b : lo;
+            hi = b > hi ? b : hi;
+        }
+    if (fr->n_buckets == 0) {
+        fetch_req_free(fr);
+        round_end(ae, NULL); /* the peer lacks some of ours: it fetches them itself */
+        return SH_OK;
+    }
+    entries_init(&fr->es, 0, UINT64_MAX, SH__AE_FINE_MS, (int64_t)lo * SH__AE_FINE_MS,
+                 (int64_t)(hi + 1) * SH__AE_FINE_MS);
+    if ((rc = sh__node_scan_submit(ae->n, list_work, fetch_listed, fr)) != SH_OK)
+        fetch_req_free(fr);
     return rc;
 }
 
@@ -600,35 +760,64 @@ static void on_fine(int status, const char *message, const uint8_t *body, size_t
     on_digest_answer(status, message, body, len, ctx, 2);
 }
 
-static int send_digest(sh__node_ae *ae, int64_t bucket_ms, int64_t since_ms, int64_t until_ms,
-                       sh_net_call_cb cb)
+typedef struct digest_out {
+    entries es; /* first: list_work's ctx */
+    sh__node_ae *ae;
+    sh_net_call_cb cb;
+} digest_out;
+
+static void digest_listed(void *ctx, int status, const char *error)
 {
+    digest_out *dout = ctx;
+    sh__node_ae *ae = dout->ae;
     Shoal__Swarm__DigestRequest m = SHOAL__SWARM__DIGEST_REQUEST__INIT;
     Shoal__Swarm__Cell *pb = NULL, **ptrs = NULL;
     cell *c = NULL;
     size_t n = 0;
-    entries es;
-    int rc;
+    int rc = status;
 
-    if ((rc = list_entries(ae->n, 0, UINT64_MAX, bucket_ms, since_ms, until_ms, &es)) != SH_OK)
-        return rc;
-    if ((rc = make_cells(&es, &c, &n)) == SH_OK &&
+    if (status == SH_ERR_CANCELLED) { /* the node is stopping: ae may be gone */
+        free(dout->es.v);
+        free(dout);
+        return;
+    }
+    if (rc == SH_OK && (rc = make_cells(&dout->es, &c, &n)) == SH_OK &&
         ((pb = calloc(n + 1, sizeof *pb)) == NULL || (ptrs = calloc(n + 1, sizeof *ptrs)) == NULL))
         rc = sh_err_set(SH_ERR_NOMEM, "out of memory");
     if (rc == SH_OK) {
-        cells_to_pb(c, n < AE_MAX_CELLS ? n : AE_MAX_CELLS, pb, ptrs);
+        n = n < AE_MAX_CELLS ? n : AE_MAX_CELLS;
+        cells_to_pb(c, n, pb, ptrs);
         m.range_end = UINT64_MAX;
-        m.bucket_ms = (uint64_t)bucket_ms;
-        m.since_ms = (uint64_t)since_ms;
-        m.until_ms = (uint64_t)until_ms;
-        m.n_cells = n < AE_MAX_CELLS ? n : AE_MAX_CELLS;
+        m.bucket_ms = (uint64_t)dout->es.bucket_ms;
+        m.since_ms = (uint64_t)dout->es.since_ms;
+        m.until_ms = (uint64_t)dout->es.until_ms;
+        m.n_cells = n;
         m.cells = ptrs;
-        rc = call_peer(ae, "swarm.digest", &m.base, cb);
+        rc = call_peer(ae, "swarm.digest", &m.base, dout->cb);
     }
-    free(es.v);
+    if (rc != SH_OK)
+        round_end(ae, status != SH_OK ? error : sh_err_msg());
+    free(dout->es.v);
+    free(dout);
     free(c);
     free(pb);
     free(ptrs);
+}
+
+/* Lists our cells on the thread pool, then sends them. */
+static int send_digest(sh__node_ae *ae, int64_t bucket_ms, int64_t since_ms, int64_t until_ms,
+                       sh_net_call_cb cb)
+{
+    digest_out *dout = calloc(1, sizeof *dout);
+    int rc;
+
+    if (dout == NULL)
+        return sh_err_set(SH_ERR_NOMEM, "out of memory");
+    entries_init(&dout->es, 0, UINT64_MAX, bucket_ms, since_ms, until_ms);
+    dout->ae = ae;
+    dout->cb = cb;
+    if ((rc = sh__node_scan_submit(ae->n, list_work, digest_listed, dout)) != SH_OK)
+        free(dout);
     return rc;
 }
 

@@ -112,8 +112,10 @@ sh_net_peer *sh__node_other_peer(sh_node *n, const sh_dir_node *m)
         p = &s->others[s->n_others++];
     } else {
         p = &s->others[s->next_other++ % SH__NODE_MAX_PEERS];
-        if (p->peer != NULL)
+        if (p->peer != NULL) {
+            sh__node_pushq_forget(n, p->peer);
             sh_net_peer_close(p->peer);
+        }
     }
     if (open_peer(s, m, p) != SH_OK) {
         memset(p, 0, sizeof *p); /* matches no key */
@@ -155,8 +157,10 @@ static void set_peers(sh__node_swarm *s, const sh_dir_node **members, size_t cou
                         members[i]->address, sh_err_msg());
     }
     for (size_t i = 0; i < n_old; i++)
-        if (old[i].peer != NULL)
+        if (old[i].peer != NULL) {
+            sh__node_pushq_forget(s->n, old[i].peer);
             sh_net_peer_close(old[i].peer);
+        }
 }
 
 /* Whether the map's swarms differ from the last map's (then owners moved). */
@@ -321,7 +325,9 @@ int sh__node_join_start(sh_node *n, const sh_node_keys *keys)
     if ((rc = sh_dir_network_load(n->cfg.network, &s->network)) != SH_OK)
         return sh_err_wrap(rc, "the network file %s", n->cfg.network);
     if ((rc = start_map(s)) != SH_OK ||
-        (rc = start_publisher(s, keys)) != SH_OK || (rc = sh__node_replicate_register(n)) != SH_OK ||
+        (rc = start_publisher(s, keys)) != SH_OK || (rc = sh__node_pushq_start(n)) != SH_OK ||
+        (rc = sh__node_scan_start(n)) != SH_OK ||
+        (rc = sh__node_replicate_register(n)) != SH_OK ||
         (rc = sh__node_receipts_register(n)) != SH_OK || (rc = sh__node_ae_start(n)) != SH_OK)
         return rc;
     uv_timer_start(&s->key_timer, on_key_timer, KEY_TIMER_MS, KEY_TIMER_MS);
@@ -339,6 +345,8 @@ void sh__node_join_stop(sh_node *n)
         return;
     s->closing = true;
     sh__node_ae_stop(n);
+    sh__node_pushq_stop(n);
+    sh__node_scan_close(n);
     uv_timer_stop(&s->key_timer);
     if (s->pub != NULL)
         sh_dir_publisher_close(s->pub);
@@ -365,6 +373,7 @@ void sh__node_join_free(sh_node *n)
         return;
     sh__node_join_stop(n);
     sh__node_ae_free(n);
+    sh__node_pushq_free(n);
     if (s->server != NULL)
         sh_dir_server_free(s->server);
     sh_dir_network_free(s->network);

@@ -13,6 +13,7 @@
 #include "swarm.pb-c.h"
 
 #define SH__NODE_MAX_PEERS 64 /* swarm peers we replicate to (a swarm splits at 2*target+1) */
+#define SH__NODE_PUSH_MAX_ITEMS 64 /* items in one swarm.push call */
 
 typedef struct sh__node_peer {
     uint8_t identity[32];
@@ -25,6 +26,8 @@ typedef struct sh__node_peer {
 } sh__node_peer;
 
 typedef struct sh__node_ae sh__node_ae;
+typedef struct sh__node_pushq sh__node_pushq;
+typedef struct sh__node_scanner sh__node_scanner;
 
 struct sh__node_swarm {
     sh_node *n;
@@ -46,6 +49,8 @@ struct sh__node_swarm {
     sh__node_peer peers[SH__NODE_MAX_PEERS];
     size_t n_peers;
     sh__node_ae *ae;
+    sh__node_pushq *pushq;
+    sh__node_scanner *scanner;
     /* Links to members of other swarms (handover), reused round-robin. */
     sh__node_peer others[SH__NODE_MAX_PEERS];
     size_t n_others, next_other;
@@ -105,6 +110,18 @@ int sh__node_fetch_check(const Shoal__Swarm__FetchRequest *m) SH_NODE_WUR;
 /* Handover: the map moved owners away from our swarm; push their messages to their new swarm. */
 void sh__node_handover(sh_node *n);
 
+/* push.c: outgoing swarm.push calls, batched per peer and loop turn. cb(ctx, status, receipt):
+ * SH_OK when the peer committed the item (receipt: the peer's, for a message), an error
+ * otherwise (SH_ERR_UNAVAILABLE: answered, but the item was not applied). */
+typedef void (*sh__node_pushed_cb)(void *ctx, int status, const sh_node_receipt *receipt);
+int sh__node_pushq_start(sh_node *n) SH_NODE_WUR;
+int sh__node_push(sh_node *n, sh_net_peer *peer, const Shoal__Swarm__Item *it,
+                  uint32_t timeout_ms, sh__node_pushed_cb cb, void *ctx) SH_NODE_WUR;
+/* Fails what is still queued for the peer (NULL: for every peer), before the peer is closed. */
+void sh__node_pushq_forget(sh_node *n, const sh_net_peer *peer);
+void sh__node_pushq_stop(sh_node *n);
+void sh__node_pushq_free(sh_node *n);
+
 /* receipts.c */
 int sh__node_receipts_register(sh_node *n) SH_NODE_WUR;
 /* Our receipt for a message we have committed. */
@@ -117,6 +134,26 @@ void sh__node_receipt_to_pb(const sh_node_receipt *r, Shoal__Swarm__Receipt *m);
 int sh__node_receipts_parse_push(const uint8_t *body, size_t len, sh_node_receipt *out, size_t *n)
     SH_NODE_WUR;
 int sh__node_receipt_from_pb(const Shoal__Swarm__Receipt *m, sh_node_receipt *r) SH_NODE_WUR;
+
+/* scan.c: whole-store scans on the thread pool (one at a time, over a second store handle).
+ * work(store, view, ctx) runs on a pool thread and sees the swarm through `view` only;
+ * done(ctx, status, error) runs on the loop; SH_ERR_CANCELLED once the node stops (then done
+ * may only free ctx: the node may be gone). */
+typedef struct sh__node_view {
+    uint64_t *ids; /* the map's swarm ids, sorted */
+    size_t n;
+    uint64_t swarm_id; /* ours, when in_swarm */
+    bool in_swarm;
+} sh__node_view;
+bool sh__node_view_owner_swarm(const sh__node_view *v,
+                               const uint8_t owner[static SH_STORE_OWNER_BYTES], uint64_t *id);
+bool sh__node_view_owns(const sh__node_view *v, const uint8_t owner[static SH_STORE_OWNER_BYTES]);
+typedef int (*sh__node_scan_work_fn)(sh_store *store, const sh__node_view *view, void *ctx);
+typedef void (*sh__node_scan_done_fn)(void *ctx, int status, const char *error);
+int sh__node_scan_start(sh_node *n) SH_NODE_WUR;
+int sh__node_scan_submit(sh_node *n, sh__node_scan_work_fn work, sh__node_scan_done_fn done,
+                         void *ctx) SH_NODE_WUR;
+void sh__node_scan_close(sh_node *n);
 
 /* antientropy.c */
 int sh__node_ae_start(sh_node *n) SH_NODE_WUR;

@@ -14,7 +14,7 @@
 #include "util/time.h"
 #include "wire/pb.h"
 
-#define PUSH_MAX_ITEMS 64
+#define PUSH_MAX_ITEMS SH__NODE_PUSH_MAX_ITEMS
 #define PUSH_RATE {2000, 4000} /* per peer link: pushes per second, burst */
 
 /* ---- Items ---------------------------------------------------------------------------------- */
@@ -27,25 +27,15 @@ static void item_of_request(const sh_node_request *r, Shoal__Swarm__Item *it)
     it->timestamp_ms = (uint64_t)r->timestamp_ms;
 }
 
-static int push_to_peers(sh_node *n, Shoal__Swarm__Item *it, bool want_receipts,
-                         sh_net_call_cb cb, void *ctx, unsigned *sent)
+/* Queued for every peer (push.c sends them batched); *sent counts the peers. */
+static void push_to_peers(sh_node *n, const Shoal__Swarm__Item *it, sh__node_pushed_cb cb,
+                          void *ctx, unsigned *sent)
 {
-    Shoal__Swarm__PushRequest m = SHOAL__SWARM__PUSH_REQUEST__INIT;
-    sh_buf body;
-    int rc;
-
     *sent = 0;
-    m.n_items = 1;
-    m.items = &it;
-    m.want_receipts = want_receipts;
-    sh_buf_init(&body);
-    if ((rc = sh_wire_pack(&m.base, &body)) == SH_OK)
-        for (size_t i = 0; i < n->swarm->n_peers; i++)
-            if (sh_net_call(n->swarm->peers[i].peer, "swarm.push", body.data, body.len,
-                            n->cfg.replicate_timeout_ms, cb, ctx) == SH_OK)
-                (*sent)++;
-    sh_buf_free(&body);
-    return rc;
+    for (size_t i = 0; i < n->swarm->n_peers; i++)
+        if (sh__node_push(n, n->swarm->peers[i].peer, it, n->cfg.replicate_timeout_ms, cb, ctx) ==
+            SH_OK)
+            (*sent)++;
 }
 
 /* ---- A client's store ---------------------------------------------------------------------- */
@@ -139,16 +129,15 @@ static void on_local_put(void *ctx, int status, sh_store_outcome outcome,
     settle(rp);
 }
 
-static void on_pushed(int status, const char *message, const uint8_t *body, size_t len, void *ctx)
+static void on_pushed(void *ctx, int status, const sh_node_receipt *receipt)
 {
     repl *rp = ctx;
-    size_t got = 0;
 
-    (void)message;
     rp->pending--;
-    if (status == SH_OK && !rp->peer_ok &&
-        sh__node_receipts_parse_push(body, len, &rp->peer_receipt, &got) == SH_OK && got == 1)
+    if (status == SH_OK && receipt != NULL && !rp->peer_ok) {
+        rp->peer_receipt = *receipt;
         rp->peer_ok = true;
+    }
     settle(rp);
 }
 
@@ -177,16 +166,10 @@ int sh__node_replicate_store(sh_node *n, sh_net_req *req, const sh_node_request 
     it.expiry_ms = (uint64_t)msg.expiry_ms;
     it.data = sh_wire_bin(r->data, r->data_len);
     it.slot = sh_wire_bin(msg.slot, msg.slot_len);
-    if (push_to_peers(n, &it, true, on_pushed, rp, &sent) == SH_OK)
-        rp->pending += sent;
+    push_to_peers(n, &it, on_pushed, rp, &sent);
+    rp->pending += sent;
     rp->has_peers = n->swarm->n_peers != 0;
     return SH_OK;
-}
-
-static void on_change_pushed(int status, const char *message, const uint8_t *body, size_t len,
-                             void *ctx)
-{
-    (void)status, (void)message, (void)body, (void)len, (void)ctx;
 }
 
 void sh__node_replicate_change(sh_node *n, const sh_node_request *r, const uint8_t *body,
@@ -200,7 +183,8 @@ void sh__node_replicate_change(sh_node *n, const sh_node_request *r, const uint8
     item_of_request(r, &it);
     it.method = (char *)sh_node_method_name(r->method);
     it.request = sh_wire_bin(body, len);
-    if (push_to_peers(n, &it, false, on_change_pushed, NULL, &sent) != SH_OK)
+    push_to_peers(n, &it, NULL, NULL, &sent);
+    if (sent < n->swarm->n_peers)
         sh_log_warn(SH_NODE_LOG_AREA, "cannot push an owner's %s to the swarm: %s",
                     it.method, sh_err_msg());
 }
