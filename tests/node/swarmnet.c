@@ -240,11 +240,22 @@ static void wait_peers(size_t want_peers, const char *what)
     printf("%s: every node has %zu swarm peers\n", what, want_peers);
 }
 
-static void start_node(size_t i)
+static void start_node_with(size_t i, const char *setting)
 {
+    size_t k = 0;
+
     net_node_init(&w, &nodes[i]);
+    while (nodes[i].settings[k] != NULL)
+        k++;
+    nodes[i].settings[k] = setting;
+    nodes[i].settings[k + 1] = NULL;
     nt_node_start(&nodes[i]);
     up[n_up++] = &nodes[i];
+}
+
+static void start_node(size_t i)
+{
+    start_node_with(i, NULL);
 }
 
 static double sum_metric(const char *name)
@@ -495,15 +506,39 @@ int main(int argc, char **argv)
     converge(0, "stores to any member, a second after the last one");
 
     /* 2. A split: owners move; handover and anti-entropy bring their messages. */
+    /* The new nodes refresh their map only every 4 s: when the old members see the split, the
+     * new ones still hold a map without themselves and refuse what is handed over to them (as
+     * a member that is down would not answer); the old members push again with backoff until
+     * each new member confirms. */
+    uint64_t old_id;
+    CHECK_OK(sh_dir_map_owner_swarm(map, owners[0] + 1, &old_id));
     net_auth_stop(&w, 2);
     for (size_t i = 5; i < N_NODES; i++)
-        start_node(i);
+        start_node_with(i, "map_refresh_ms=4000");
     wait_peers(4, "ten nodes, authority 3 down");
     size_t swarms = 0;
     CHECK(sh_dir_map_swarms(map, &swarms) != NULL && swarms == 2);
     converge(15000, "after the split (handover, new members)");
-    printf("handed over: %.0f copies; fetched by anti-entropy: %.0f items\n",
-           sum_metric("shoal_node_handed_over_total"), sum_metric("shoal_node_antientropy_items_total"));
+    /* Each of the five old members hands over to every member of the new swarm but itself,
+     * and each must confirm in the end. */
+    const uint64_t *ids = sh_dir_map_swarm_ids(map, &swarms);
+    const sh_dir_node *fresh[16];
+    size_t n_fresh = 0, expected = 0;
+    CHECK_OK(sh_dir_map_swarm_members(map, ids[0] == old_id ? ids[1] : ids[0], fresh, 16,
+                                      &n_fresh));
+    for (size_t i = 0; i < 5; i++) {
+        expected += n_fresh;
+        for (size_t k = 0; k < n_fresh; k++)
+            expected -= memcmp(fresh[k]->identity, nodes[i].identity_key, 32) == 0;
+    }
+    for (int t = 0; t < 600 && sum_metric("shoal_node_handover_confirmed_total") < expected; t++)
+        net_sleep_ms(100);
+    printf("handed over: %.0f copies (%.0f retries, %.0f of %zu members confirmed); fetched by "
+           "anti-entropy: %.0f items\n", sum_metric("shoal_node_handed_over_total"),
+           sum_metric("shoal_node_handover_retries_total"),
+           sum_metric("shoal_node_handover_confirmed_total"), expected,
+           sum_metric("shoal_node_antientropy_items_total"));
+    CHECK(sum_metric("shoal_node_handover_confirmed_total") >= (double)expected);
     net_auth_start(&w, 2);
 
     /* 3. Deletes reach every member. */

@@ -13,9 +13,7 @@
  * so a deleted message stays deleted (its tombstone refuses the stale copy). A peer's digest
  * and fetch calls are limited to antientropy_peer_per_s per second each; more are refused with
  * SH_ERR_BUSY, counted and logged.
- *
- * Handover: when a new map moves owners out of our swarm, their entries are pushed to every
- * member of their new swarm (which accepts them as its own). */
+ * The scans run on the thread pool (scan.c). Handover is in handover.c. */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +30,6 @@
 #define AE_MAX_HAVE 8192u           /* ids in one fetch call */
 #define AE_MAX_FETCH_BYTES (256u * 1024) /* items in one fetch answer */
 #define AE_CALL_MS 5000u
-#define HANDOVER_BATCH 32
 
 struct sh__node_ae {
     sh_node *n;
@@ -362,7 +359,7 @@ static bool has_id(const Shoal__Swarm__FetchRequest *m, const uint8_t id[32])
     return m->n_have != 0 && bsearch(&key, m->have, m->n_have, sizeof *m->have, have_cmp) != NULL;
 }
 
-static const char *request_method(const uint8_t *body, size_t len)
+const char *sh__node_request_method(const uint8_t *body, size_t len)
 {
     static const sh_node_method methods[] = {SH_NODE_DELETE, SH_NODE_EXPIRE};
     sh_node_parsed *p = NULL;
@@ -379,7 +376,7 @@ static const char *request_method(const uint8_t *body, size_t len)
 static int add_item(fetch_out *f, const sh_store_entry *e)
 {
     Shoal__Swarm__Item *it;
-    const char *method = e->is_request ? request_method(e->data, e->data_len) : "";
+    const char *method = e->is_request ? sh__node_request_method(e->data, e->data_len) : "";
 
     if (method == NULL)
         return SH_OK; /* not a request we know how to forward */
@@ -872,82 +869,4 @@ void sh__node_ae_free(sh_node *n)
         return;
     n->swarm->ae = NULL;
     uv_close((uv_handle_t *)&ae->timer, ae_closed);
-}
-
-/* ---- Handover -------------------------------------------------------------------------------- */
-
-/* A batch of items for the swarm of one owner (the new map's), sent to each of its members. */
-typedef struct handover {
-    sh_node *n;
-    const sh_dir_map *map;
-    size_t pushed;
-} handover;
-
-static void on_handed(int status, const char *message, const uint8_t *body, size_t len, void *ctx)
-{
-    (void)status, (void)message, (void)body, (void)len, (void)ctx;
-}
-
-static int push_entry(handover *h, const sh_store_entry *e, uint64_t swarm_id)
-{
-    const sh_dir_node *members[SH__NODE_MAX_PEERS];
-    Shoal__Swarm__PushRequest m = SHOAL__SWARM__PUSH_REQUEST__INIT;
-    Shoal__Swarm__Item it = SHOAL__SWARM__ITEM__INIT, *ip = &it;
-    const char *method = e->is_request ? request_method(e->data, e->data_len) : "";
-    size_t count = 0;
-    sh_buf body;
-    int rc;
-
-    if (method == NULL ||
-        sh_dir_map_swarm_members(h->map, swarm_id, members, SH__NODE_MAX_PEERS, &count) != SH_OK)
-        return SH_OK;
-    it.owner = sh_wire_bin(e->owner, SH_STORE_OWNER_BYTES);
-    it.namespace_ = e->ns;
-    it.timestamp_ms = (uint64_t)e->timestamp_ms;
-    it.method = (char *)method;
-    if (e->is_request) {
-        it.request = sh_wire_bin(e->data, e->data_len);
-    } else {
-        it.expiry_ms = (uint64_t)e->expiry_ms;
-        it.data = sh_wire_bin(e->data, e->data_len);
-        it.slot = sh_wire_bin(e->slot, e->slot_len);
-    }
-    m.n_items = 1;
-    m.items = &ip;
-    sh_buf_init(&body);
-    if ((rc = sh_wire_pack(&m.base, &body)) == SH_OK)
-        for (size_t i = 0; i < count && i < SH__NODE_MAX_PEERS; i++) {
-            sh_net_peer *peer = sh__node_other_peer(h->n, members[i]);
-            if (peer != NULL && sh_net_call(peer, "swarm.push", body.data, body.len, AE_CALL_MS,
-                                            on_handed, NULL) == SH_OK)
-                h->pushed++;
-        }
-    sh_buf_free(&body);
-    return rc;
-}
-
-static int handover_cb(void *ctx, const sh_store_entry *e)
-{
-    handover *h = ctx;
-    uint64_t id;
-
-    if (sh__node_swarm_owns(h->n, e->owner) ||
-        sh_dir_map_owner_swarm(h->map, e->owner + 1, &id) != SH_OK)
-        return SH_OK;
-    return push_entry(h, e, id);
-}
-
-void sh__node_handover(sh_node *n)
-{
-    handover h = {.n = n, .map = sh__node_map(n)};
-
-    if (h.map == NULL || n->stopping || !n->swarm->in_swarm)
-        return;
-    if (sh_store_scan(n->store, true, handover_cb, &h) != SH_OK)
-        sh_log_warn(SH_NODE_LOG_AREA, "handover stopped: %s", sh_err_msg());
-    if (h.pushed != 0) {
-        n->m.handed_over += h.pushed;
-        sh_log_info(SH_NODE_LOG_AREA, "handover: %zu copies pushed to the owners' new swarms",
-                    h.pushed);
-    }
 }

@@ -106,7 +106,8 @@ typedef struct sh__node_metrics {
     uint64_t rejects[SH_NODE_EXPIRE + 1][SH_NODE_ERR_SLOTS];
     uint64_t sweeps, swept_rows, sweep_errors;
     /* In a network (node/join.h). */
-    uint64_t replicated_in, ae_rounds, ae_items, ae_bytes, ae_refused, handed_over;
+    uint64_t replicated_in, ae_rounds, ae_items, ae_bytes, ae_refused, handed_over,
+        handover_retries, handover_confirmed;
 } sh__node_metrics;
 
 void sh__node_count_reject(sh__node_metrics *m, sh_node_method method, int code);

@@ -326,7 +326,7 @@ int sh__node_join_start(sh_node *n, const sh_node_keys *keys)
         return sh_err_wrap(rc, "the network file %s", n->cfg.network);
     if ((rc = start_map(s)) != SH_OK ||
         (rc = start_publisher(s, keys)) != SH_OK || (rc = sh__node_pushq_start(n)) != SH_OK ||
-        (rc = sh__node_scan_start(n)) != SH_OK ||
+        (rc = sh__node_scan_start(n)) != SH_OK || (rc = sh__node_handover_start(n)) != SH_OK ||
         (rc = sh__node_replicate_register(n)) != SH_OK ||
         (rc = sh__node_receipts_register(n)) != SH_OK || (rc = sh__node_ae_start(n)) != SH_OK)
         return rc;
@@ -345,6 +345,7 @@ void sh__node_join_stop(sh_node *n)
         return;
     s->closing = true;
     sh__node_ae_stop(n);
+    sh__node_handover_stop(n);
     sh__node_pushq_stop(n);
     sh__node_scan_close(n);
     uv_timer_stop(&s->key_timer);
@@ -374,6 +375,7 @@ void sh__node_join_free(sh_node *n)
     sh__node_join_stop(n);
     sh__node_ae_free(n);
     sh__node_pushq_free(n);
+    sh__node_handover_free(n);
     if (s->server != NULL)
         sh_dir_server_free(s->server);
     sh_dir_network_free(s->network);

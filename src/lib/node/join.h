@@ -28,6 +28,7 @@ typedef struct sh__node_peer {
 typedef struct sh__node_ae sh__node_ae;
 typedef struct sh__node_pushq sh__node_pushq;
 typedef struct sh__node_scanner sh__node_scanner;
+typedef struct sh__node_ho sh__node_ho;
 
 struct sh__node_swarm {
     sh_node *n;
@@ -51,6 +52,7 @@ struct sh__node_swarm {
     sh__node_ae *ae;
     sh__node_pushq *pushq;
     sh__node_scanner *scanner;
+    sh__node_ho *ho;
     /* Links to members of other swarms (handover), reused round-robin. */
     sh__node_peer others[SH__NODE_MAX_PEERS];
     size_t n_others, next_other;
@@ -107,8 +109,15 @@ int sh__node_item_check_message(const Shoal__Swarm__Item *it) SH_NODE_WUR;
 int sh__node_item_check_request(const Shoal__Swarm__Item *it) SH_NODE_WUR;
 int sh__node_digest_check(const Shoal__Swarm__DigestRequest *m) SH_NODE_WUR;
 int sh__node_fetch_check(const Shoal__Swarm__FetchRequest *m) SH_NODE_WUR;
-/* Handover: the map moved owners away from our swarm; push their messages to their new swarm. */
+/* The method of an owner request kept by a tombstone ("delete", "expire"), or NULL. */
+const char *sh__node_request_method(const uint8_t *body, size_t len);
+
+/* handover.c: the map moved owners away from our swarm: push their entries to every member of
+ * their new swarm, again with backoff until each member confirms. */
+int sh__node_handover_start(sh_node *n) SH_NODE_WUR;
 void sh__node_handover(sh_node *n);
+void sh__node_handover_stop(sh_node *n);
+void sh__node_handover_free(sh_node *n);
 
 /* push.c: outgoing swarm.push calls, batched per peer and loop turn. cb(ctx, status, receipt):
  * SH_OK when the peer committed the item (receipt: the peer's, for a message), an error

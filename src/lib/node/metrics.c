@@ -141,7 +141,13 @@ static int node_gauges(sh_node *n, sh_buf *out)
                   n->swarm != NULL && n->swarm->in_swarm ? (double)n->swarm->n_peers : -1.0)) != SH_OK ||
         (rc = one(out, "shoal_node_handed_over_total", "counter",
                   "Messages pushed to another swarm after the map moved their owner.",
-                  (double)m->handed_over)) != SH_OK)
+                  (double)m->handed_over)) != SH_OK ||
+        (rc = one(out, "shoal_node_handover_retries_total", "counter",
+                  "Handovers to a member of another swarm sent again after it failed.",
+                  (double)m->handover_retries)) != SH_OK ||
+        (rc = one(out, "shoal_node_handover_confirmed_total", "counter",
+                  "Members of another swarm that confirmed every entry handed over to them.",
+                  (double)m->handover_confirmed)) != SH_OK)
         return rc;
     return one(out, "shoal_node_max_rss_bytes", "gauge", "Peak resident memory of the process.",
                (double)ru.ru_maxrss * 1024.0);
