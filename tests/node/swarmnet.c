@@ -12,15 +12,19 @@
  *      returns its receipt too (five of five).
  *   5. A peer (a process holding a member's link key) floods anti-entropy: refused with
  *      SH_ERR_BUSY, counted; stores go on.
- * With a third argument `fault`, the fault test instead: two swarms of five, 20 clients storing
- * and deleting continuously, three rounds of killing two members of a swarm (SIGKILL) and
- * restarting them; at the end every acknowledged message is on every member of its swarm and
- * no deleted message came back. Counts are printed.
+ * With a third argument `fault`, the fault test instead: two swarms of five, 20 client
+ * processes storing and deleting concurrently, three rounds of killing two members of a swarm
+ * (SIGKILL) and restarting them, one of them after 30 s; at the end every acknowledged message
+ * is on every member of its swarm and no deleted message came back. Counts are printed.
  * Usage: test-node-swarmnet PATH-TO-shoald PATH-TO-shoal-dir [fault]. */
 #include "nettest.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sodium.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "dir/client.h"
 #include "node/node.h"
@@ -33,7 +37,7 @@
 
 #define N_NODES 10
 #define N_OWNERS 20
-#define MAX_MSGS 2048
+#define MAX_MSGS 16384
 #define TTL (3600 * 1000LL)
 
 typedef struct msg {
@@ -435,44 +439,169 @@ static void flood_antientropy(void)
 
 /* ---- The fault test ------------------------------------------------------------------------- */
 
-/* Two swarms of five; 20 clients store (and now and then delete) while, in each round, two
- * members of one swarm are killed with SIGKILL and restarted. */
+/* One client process per owner (forked, each with its own loops and links): it stores a message
+ * every ~100 ms to a member of the owner's swarm (the next one when a member does not answer) and
+ * deletes one of its acknowledged messages after every fourth store, until the stop file
+ * appears. Each outcome is appended to its record file: 'A' + hash (acknowledged), 'D' + hash
+ * (deleted, acknowledged), 'U' + hash (a delete that no member acknowledged: either way). */
+#define FAULT_CLIENTS N_OWNERS
+#define FAULT_MAX_ACKED 2048
+
+static char stop_file[400];
+
+static void record(int fd, char kind, const uint8_t hash[32])
+{
+    uint8_t rec[33];
+
+    rec[0] = (uint8_t)kind;
+    memcpy(rec + 1, hash, 32);
+    CHECK(write(fd, rec, sizeof rec) == (ssize_t)sizeof rec);
+}
+
+/* A call to the members in turn (from `first`); each gets 3 s. */
+static int client_call(int o, unsigned first, sh_node_request *r, const sh_node_signer *signer,
+                       sh_node_stored *stored)
+{
+    nt_node *m[16];
+    size_t k = members_of(o, m);
+    int rc = SH_ERR_UNAVAILABLE;
+
+    for (size_t i = 0; i < k && rc != SH_OK; i++) {
+        nt_client c;
+        nt_client_open(&c, m[(first + i) % k]);
+        sh_node_conn_set_deadline(c.conn, 3000);
+        rc = r->method == SH_NODE_STORE ? nt_store(&c, r, NULL, stored)
+                                        : nt_change(&c, r, signer, NULL);
+        nt_client_close(&c);
+    }
+    return rc;
+}
+
+static void client_main(int o, const char *rec_path)
+{
+    static uint8_t acked[FAULT_MAX_ACKED][32];
+    size_t n_acked = 0, next_delete = 0;
+    int fd = open(rec_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    sh_node_signer signer = {.account = accounts[o]};
+
+    CHECK(fd >= 0);
+    for (unsigned i = 0; access(stop_file, F_OK) != 0 && n_acked < FAULT_MAX_ACKED; i++) {
+        char text[64];
+        sh_node_stored st;
+        snprintf(text, sizeof text, "client %d message %u", o, i);
+        sh_node_request r = nt_req_store(owners[o], 0, text, strlen(text), TTL);
+        if (client_call(o, i, &r, NULL, &st) == SH_OK) {
+            memcpy(acked[n_acked++], st.hash, 32);
+            record(fd, 'A', st.hash);
+        }
+        if (i % 4 == 3 && next_delete < n_acked) {
+            uint8_t hashes[1][32];
+            sh_node_request d = {.method = SH_NODE_DELETE, .ns = 0, .n_hashes = 1};
+            memcpy(d.owner, owners[o], 33);
+            memcpy(hashes[0], acked[next_delete], 32);
+            d.hashes = (const uint8_t(*)[32])hashes;
+            int rc = client_call(o, i, &d, &signer, NULL);
+            record(fd, rc == SH_OK ? 'D' : 'U', acked[next_delete]);
+            next_delete += 3; /* leave some of them */
+        }
+        usleep(100 * 1000);
+    }
+    close(fd);
+    _exit(0);
+}
+
+/* Reads the clients' records into msgs (a message whose delete is unknown is left out). */
+static void read_records(const char *dir)
+{
+    for (int o = 0; o < FAULT_CLIENTS; o++) {
+        char path[400];
+        uint8_t rec[33];
+        snprintf(path, sizeof path, "%s/client%d.rec", dir, o);
+        int fd = open(path, O_RDONLY);
+        CHECK(fd >= 0);
+        while (read(fd, rec, sizeof rec) == (ssize_t)sizeof rec) {
+            size_t i = 0;
+            while (i < n_msgs && !(msgs[i].owner == o && memcmp(msgs[i].hash, rec + 1, 32) == 0))
+                i++;
+            if (rec[0] == 'A' && i == n_msgs) {
+                CHECK(n_msgs < MAX_MSGS);
+                msgs[n_msgs].owner = o;
+                memcpy(msgs[n_msgs].hash, rec + 1, 32);
+                msgs[n_msgs++].deleted = false;
+            } else if (rec[0] == 'D' && i < n_msgs) {
+                msgs[i].deleted = true;
+            } else if (rec[0] == 'U' && i < n_msgs) {
+                msgs[i] = msgs[--n_msgs];
+            }
+        }
+        close(fd);
+    }
+}
+
+/* Kills two members of a random swarm with SIGKILL; restarts the first after 3 s and the second
+ * after `long_ms`. */
+static void kill_round(int round, long long_ms)
+{
+    nt_node *m[16];
+    size_t k = members_of((int)randombytes_uniform(N_OWNERS), m);
+    uint32_t a = randombytes_uniform((uint32_t)k);
+    uint32_t b = (a + 1 + randombytes_uniform((uint32_t)k - 1)) % k;
+
+    CHECK_EQ(nt_node_stop(m[a], SIGKILL), 128 + SIGKILL);
+    CHECK_EQ(nt_node_stop(m[b], SIGKILL), 128 + SIGKILL);
+    net_sleep_ms(3000);
+    nt_node_start(m[a]);
+    net_sleep_ms(long_ms > 3000 ? long_ms - 3000 : 0);
+    nt_node_start(m[b]);
+    printf("round %d: killed 2 members of a swarm (SIGKILL) while 20 clients store; restarted "
+           "after 3 s and %.0f s\n", round, long_ms / 1000.0);
+}
+
+/* Two swarms of five; 20 client processes store and delete while, in each round, two members of
+ * a swarm are killed and restarted; one of them stays down for 30 s. */
 static void fault_test(void)
 {
-    size_t refused = 0, deleted = 0;
+    pid_t clients[FAULT_CLIENTS];
+    char rec_dir[320];
+    size_t deleted = 0;
 
     for (size_t i = 0; i < N_NODES; i++)
         start_node(i);
     wait_peers(4, "fault test, ten nodes");
-    for (int round = 0; round < 3; round++) {
-        nt_node *m[16];
-        size_t k = members_of((int)randombytes_uniform(N_OWNERS), m);
-        uint32_t a = randombytes_uniform((uint32_t)k), b = (a + 1 + randombytes_uniform((uint32_t)k - 1)) % k;
-        size_t before = n_msgs;
-
-        CHECK_EQ(nt_node_stop(m[a], SIGKILL), 128 + SIGKILL);
-        CHECK_EQ(nt_node_stop(m[b], SIGKILL), 128 + SIGKILL);
-        for (int iter = 0; iter < 12; iter++)
-            for (int o = 0; o < N_OWNERS; o++) {
-                refused += !try_store(o);
-                if (iter % 4 == 3)
-                    for (size_t i = n_msgs; i-- > 0;)
-                        if (msgs[i].owner == o && !msgs[i].deleted) {
-                            delete_one(&msgs[i]);
-                            deleted++;
-                            break;
-                        }
-            }
-        nt_node_start(m[a]);
-        nt_node_start(m[b]);
-        printf("round %d: killed 2 of a swarm; %zu stores acknowledged meanwhile\n", round + 1,
-               n_msgs - before);
+    CHECK((size_t)snprintf(rec_dir, sizeof rec_dir, "%s/fault", w.tmp) < sizeof rec_dir);
+    CHECK((size_t)snprintf(stop_file, sizeof stop_file, "%s/stop", rec_dir) < sizeof stop_file);
+    CHECK(mkdir(rec_dir, 0700) == 0);
+    fflush(NULL);
+    for (int o = 0; o < FAULT_CLIENTS; o++) {
+        char path[400];
+        CHECK((size_t)snprintf(path, sizeof path, "%s/client%d.rec", rec_dir, o) < sizeof path);
+        CHECK((clients[o] = fork()) >= 0);
+        if (clients[o] == 0)
+            client_main(o, path);
     }
+    net_sleep_ms(1000);
+    kill_round(1, 3000);
+    net_sleep_ms(1000);
+    kill_round(2, 30000);
+    net_sleep_ms(1000);
+    kill_round(3, 3000);
+    net_sleep_ms(1000);
+    int fd = open(stop_file, O_WRONLY | O_CREAT, 0600);
+    CHECK(fd >= 0);
+    close(fd);
+    for (int o = 0; o < FAULT_CLIENTS; o++) {
+        int status;
+        CHECK_EQ(waitpid(clients[o], &status, 0), clients[o]);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    read_records(rec_dir);
+    for (size_t i = 0; i < n_msgs; i++)
+        deleted += msgs[i].deleted;
     wait_peers(4, "fault test, all back");
-    converge(20000, "fault test");
-    printf("fault test: %zu messages acknowledged, %zu not acknowledged (sent again later), %zu "
-           "deleted; every acknowledged one is on every member of its swarm and no deleted one "
-           "came back\n", n_msgs, refused, deleted);
+    converge(60000, "fault test (the node down for 30 s included)");
+    printf("fault test: %zu messages acknowledged to 20 concurrent clients, %zu of them deleted; "
+           "every acknowledged one is on every member of its swarm and no deleted one came "
+           "back\n", n_msgs, deleted);
     for (size_t i = 0; i < n_up; i++)
         CHECK_EQ(nt_node_stop(up[i], SIGTERM), 0);
     net_stop_all(&w);
