@@ -191,9 +191,26 @@ static void key_file(void)
     sh_node_keys_free(a);
 }
 
+/* One network file: `network`, also under its old name `network_file`; `map_file` beside it. */
+static void network_file(void)
+{
+    sh_node_config c;
+
+    sh_node_config_default(&c);
+    CHECK_STR(c.network, "");
+    CHECK_STR(c.map_file, "");
+    CHECK_OK(sh_node_config_set(&c, "network", "/etc/shoal/network"));
+    CHECK_STR(c.network, "/etc/shoal/network");
+    CHECK_OK(sh_node_config_set(&c, "network-file", "/srv/net2"));
+    CHECK_STR(c.network, "/srv/net2");
+    CHECK_OK(sh_node_config_set(&c, "map_file", "/srv/map"));
+    CHECK_STR(c.map_file, "/srv/map");
+}
+
 int main(void)
 {
     settings();
+    network_file();
     errors();
     onion_services();
     key_file();

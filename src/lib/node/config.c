@@ -131,9 +131,7 @@ int sh_node_config_set(sh_node_config *c, const char *key_in, const char *v)
         return set_text(c->key_file, sizeof c->key_file, key, v);
     if (strcmp(key, "map_file") == 0)
         return set_text(c->map_file, sizeof c->map_file, key, v);
-    if (strcmp(key, "network_file") == 0)
-        return set_text(c->network_file, sizeof c->network_file, key, v);
-    if (strcmp(key, "network") == 0)
+    if (strcmp(key, "network") == 0 || strcmp(key, "network_file") == 0) /* the old name */
         return set_text(c->network, sizeof c->network, key, v);
     if (strcmp(key, "advertise") == 0)
         return set_text(c->advertise, sizeof c->advertise, key, v);

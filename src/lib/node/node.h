@@ -85,19 +85,19 @@ typedef struct sh_node_config {
     uint32_t peer_burst;
     uint32_t max_links;
     uint32_t shutdown_timeout_ms; /* calls in flight get this long at SIGTERM */
-    /* Onion relay (docs/onion.md "The relay"): key epochs, and a static map of the network
-     * (map_file, verified against network_file) until the node follows the directory. */
+    /* Onion relay (docs/onion.md "The relay"): key epochs, and the services it forwards to. */
     uint64_t onion_epoch_ms;
     uint64_t onion_overlap_ms;
     uint32_t onion_relay_timeout_ms; /* every relay's deadline for its next hop, whatever its position */
     uint32_t onion_replay_sync_ms;   /* replay tags: written every loop turn, fdatasync'ed this often */
     sh_node_onion_service onion_services[SH_NODE_ONION_SERVICES_MAX];
     size_t n_onion_services;
+    /* The network (docs/node.md "The network file and the map"): `network` is its network file
+     * (old name `network_file`). Alone, the node joins that network (docs/swarm.md "Joining");
+     * with `map_file`, it does not join but relays with that static signed map, verified
+     * against the network file; without `network` it stands alone and serves every owner. */
+    char network[SH_NODE_PATH_BYTES];
     char map_file[SH_NODE_PATH_BYTES];
-    char network_file[SH_NODE_PATH_BYTES];
-    /* In a network (docs/swarm.md "Joining"); without `network` the node stands
-     * alone and serves every owner. */
-    char network[SH_NODE_PATH_BYTES]; /* the network file */
     char advertise[64];      /* "ip:port" in the descriptor; "": listen:port */
     char contact[128];       /* operator contact in the descriptor */
     uint64_t map_refresh_ms; /* look for a newer map this often */

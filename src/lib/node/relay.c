@@ -456,10 +456,13 @@ static int load_map(sh__node_relay *rl, const sh_node_config *cfg)
     sh_buf_init(&bytes);
     if (cfg->map_file[0] == '\0')
         return SH_OK;
-    if (cfg->network_file[0] == '\0')
-        return sh_err_set(SH_ERR_INVALID, "map_file needs network_file to verify the map");
-    if ((rc = sh_dir_network_load(cfg->network_file, &net)) != SH_OK)
+    if (cfg->network[0] == '\0')
+        return sh_err_set(SH_ERR_INVALID, "map_file needs the network file (network) to verify "
+                          "the map");
+    if ((rc = sh_dir_network_load(cfg->network, &net)) != SH_OK) {
+        sh_err_wrap(rc, "the network file %s", cfg->network);
         goto done;
+    }
     if ((rc = sh_fs_read_file(cfg->map_file, SH_DIR_MAP_MAX_BYTES, &bytes)) != SH_OK)
         goto done;
     if ((rc = sh_dir_map_load(bytes.data, bytes.len, net, 0, sh_time_now_ms(), &map)) != SH_OK) {

@@ -133,7 +133,9 @@ static int open_net(sh_node *n, const sh_node_keys *keys)
         return rc;
     if ((rc = sh__node_relay_start(n, keys)) != SH_OK)
         return rc;
-    return n->cfg.network[0] != '\0' ? sh__node_join_start(n, keys) : SH_OK;
+    /* A static map (map_file) means the node relays with it and does not join. */
+    return n->cfg.network[0] != '\0' && n->cfg.map_file[0] == '\0' ? sh__node_join_start(n, keys)
+                                                                     : SH_OK;
 }
 
 static void free_node(sh_node *n)
