@@ -539,8 +539,8 @@ static void read_records(const char *dir)
 }
 
 /* Kills two members of a random swarm with SIGKILL; restarts the first after 3 s and the second
- * after `long_ms`. */
-static void kill_round(int round, long long_ms)
+ * after `long_ms` (returned). */
+static nt_node *kill_round(int round, long long_ms)
 {
     nt_node *m[16];
     size_t k = members_of((int)randombytes_uniform(N_OWNERS), m);
@@ -555,6 +555,26 @@ static void kill_round(int round, long long_ms)
     nt_node_start(m[b]);
     printf("round %d: killed 2 members of a swarm (SIGKILL) while 20 clients store; restarted "
            "after 3 s and %.0f s\n", round, long_ms / 1000.0);
+    return m[b];
+}
+
+/* What the node holds as it should, over the owners of its swarm. */
+static void check_node(nt_node *n, const char *what)
+{
+    size_t ok = 0, total = 0;
+
+    for (int o = 0; o < N_OWNERS; o++) {
+        nt_node *m[16];
+        size_t k = members_of(o, m), expected;
+        for (size_t i = 0; i < k; i++)
+            if (m[i] == n) {
+                ok += agreeing(n, o, &expected);
+                total += expected;
+            }
+    }
+    printf("%s: %zu of %zu of its swarm's messages as they should be\n", what, ok, total);
+    CHECK(total > 0);
+    CHECK_EQ(ok, total);
 }
 
 /* Two swarms of five; 20 client processes store and delete while, in each round, two members of
@@ -582,7 +602,7 @@ static void fault_test(void)
     net_sleep_ms(1000);
     kill_round(1, 3000);
     net_sleep_ms(1000);
-    kill_round(2, 30000);
+    nt_node *long_down = kill_round(2, 30000);
     net_sleep_ms(1000);
     kill_round(3, 3000);
     net_sleep_ms(1000);
@@ -599,6 +619,7 @@ static void fault_test(void)
         deleted += msgs[i].deleted;
     wait_peers(4, "fault test, all back");
     converge(60000, "fault test (the node down for 30 s included)");
+    check_node(long_down, "the node killed for 30 s, after its restart");
     printf("fault test: %zu messages acknowledged to 20 concurrent clients, %zu of them deleted; "
            "every acknowledged one is on every member of its swarm and no deleted one came "
            "back\n", n_msgs, deleted);
