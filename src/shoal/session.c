@@ -75,28 +75,23 @@ static int open_state(const cli_opts *opts, cli_session *s, const sh_buf *pass)
     return sh_client_state_open(db, &src, &s->state);
 }
 
-/* Fetches the map (cached in DATA/map) and makes the onion transport. */
+/* The onion transport over the network's map (cached in DATA/map, refreshed every
+ * $SHOAL_MAP_REFRESH_MS, default SH_CLIENT_MAP_REFRESH_MS). */
 static int open_onion(cli_session *s, const char *network_path)
 {
     char cache[4096];
-    sh_onion_node *nodes = NULL;
+    const char *every = getenv("SHOAL_MAP_REFRESH_MS");
+    sh_client_maps maps = {.network_path = network_path, .cache_path = cache,
+                           .refresh_ms = every != NULL ? strtoll(every, NULL, 10)
+                                                       : SH_CLIENT_MAP_REFRESH_MS};
     sh_onion_caller_config cfg;
-    size_t n = 0;
     int rc = sh_fs_join(cache, sizeof cache, s->paths.dir, "map");
 
+    sh_onion_caller_config_default(&cfg); /* same-/16 hops only on a loopback devnet */
     if (rc == SH_OK)
-        rc = sh_client_fetch_nodes(network_path, cache, &nodes, &n);
+        rc = sh_client_onion_open(&maps, &cfg, &s->transport);
     if (rc == SH_ERR_STALE || rc == SH_ERR_TIMEOUT)
         rc = sh_err_wrap(SH_ERR_UNAVAILABLE, "the network's map");
-    if (rc != SH_OK)
-        return rc;
-    sh_onion_caller_config_default(&cfg);
-    cfg.policy.allow_same_subnet = true; /* a loopback devnet: every node on 127.0.0.1 */
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(nodes[i].host, "127.", 4) != 0 && strcmp(nodes[i].host, "::1") != 0)
-            cfg.policy.allow_same_subnet = false;
-    rc = sh_client_onion_new(nodes, n, &cfg, &s->transport);
-    free(nodes);
     return rc;
 }
 

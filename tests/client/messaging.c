@@ -14,9 +14,10 @@
 
 #include <sodium.h>
 
-#include "client/client.h"
+#include "client/internal.h"
 #include "dir/dir.h"
 #include "node/node.h"
+#include "node/swarm.h"
 #include "node/nodetest.h"
 #include "test.h"
 #include "util/fs.h"
@@ -39,8 +40,26 @@ typedef struct account {
 } account;
 
 static sh_client_network network;
-static sh_onion_node *onodes; /* with onion paths: the nodes of the signed map */
-static size_t n_onodes;
+static bool use_onion; /* accounts call through onion paths over the map in map_file */
+static char map_file[300], network_file[300]; /* the map clients fetch (map_fetch) */
+
+/* The map source of the tests' onion transports: the map file, verified. */
+static int map_fetch(void *ctx, sh_dir_map **out)
+{
+    sh_dir_network *net;
+    sh_buf b;
+    int rc;
+
+    (void)ctx;
+    sh_buf_init(&b);
+    CHECK_OK(sh_dir_network_load(network_file, &net));
+    rc = sh_fs_read_file(map_file, SH_DIR_MAP_MAX_BYTES, &b);
+    if (rc == SH_OK)
+        rc = sh_dir_map_load(b.data, b.len, net, 0, sh_time_now_ms(), out);
+    sh_dir_network_free(net);
+    sh_buf_free(&b);
+    return rc;
+}
 
 static void event_cb(const sh_client_event *ev, void *ctx)
 {
@@ -85,7 +104,7 @@ static void account_open(account *a)
     sh_client_keysrc k = {.key_file = a->key};
 
     CHECK_OK(sh_client_state_open(a->db, &k, &a->state));
-    if (onodes != NULL) {
+    if (use_onion) {
         sh_onion_caller_config cfg;
         sh_onion_caller_config_default(&cfg);
         cfg.policy.n_guards = 3;
@@ -93,7 +112,8 @@ static void account_open(account *a)
         cfg.backoff_min_ms = 10;
         cfg.backoff_max_ms = 20;
         cfg.hop_timeout_ms = 6000;
-        CHECK_OK(sh_client_onion_new(onodes, n_onodes, &cfg, &a->tp));
+        sh_client_maps maps = {.fetch = map_fetch};
+        CHECK_OK(sh_client_onion_open(&maps, &cfg, &a->tp));
     } else {
         CHECK_OK(sh_client_direct_new(&network, 1000, &a->tp));
     }
@@ -346,18 +366,23 @@ static void unknown_recipient(const char *exe)
 /* Two accounts talk through 3-hop onion paths over 6 shoald relays. */
 static void onion(const char *exe)
 {
-    static char map_path[300], network_path[300], settings[2][400];
+    static char settings[2][400];
+    char *map_path = map_file, *network_path = network_file;
+    sh_onion_node *onodes;
+    size_t n_onodes;
     nt_node nodes[ONION_NODES];
     account alice, bob;
     char line[160];
 
-    snprintf(map_path, sizeof map_path, "%s/map", test_tmpdir());
-    snprintf(network_path, sizeof network_path, "%s/network", test_tmpdir());
+    snprintf(map_file, sizeof map_file, "%s/map", test_tmpdir());
+    snprintf(network_file, sizeof network_file, "%s/network", test_tmpdir());
     start_nodes(nodes, ONION_NODES, exe); /* first start: keys and onion keys */
     for (int i = 0; i < ONION_NODES; i++)
         CHECK_EQ(nt_node_stop(&nodes[i], SIGTERM), 0);
     nt_onion_map(nodes, ONION_NODES, "client-test", MAP_TTL, map_path, network_path, &onodes,
                  &n_onodes);
+    free(onodes);
+    use_onion = true;
     snprintf(settings[0], sizeof settings[0], "map_file=%s", map_path);
     snprintf(settings[1], sizeof settings[1], "network_file=%s", network_path);
     for (int i = 0; i < ONION_NODES; i++) {
@@ -379,10 +404,171 @@ static void onion(const char *exe)
     CHECK_EQ(alice.n_delivered, 5);
     account_close(&alice);
     account_close(&bob);
-    free(onodes);
-    onodes = NULL;
+    use_onion = false;
     for (int i = 0; i < ONION_NODES; i++)
         CHECK_EQ(nt_node_stop(&nodes[i], SIGTERM), 0);
+}
+
+/* ---- swarms that replicate: receipts k of n, redirects -------------------------------------- */
+
+/* A one-authority network whose maps are signed here, one version after the other. */
+typedef struct testnet {
+    uint8_t auth_sk[64];
+    sh_dir_network *net;
+    sh_dir_map *last; /* the previous map (the next one is built on it) */
+} testnet;
+
+static void testnet_new(testnet *t, uint32_t target)
+{
+    sh_dir_authority a = {0};
+    sh_dir_swarm_params sp = {.target = target, .min = 1, .merge_grace_ms = MAP_TTL};
+    sh_buf b;
+
+    memset(t, 0, sizeof *t);
+    crypto_sign_keypair(a.identity, t->auth_sk);
+    randombytes_buf(a.link_key, 32);
+    strcpy(a.address, "127.0.0.1:1");
+    CHECK_OK(sh_dir_network_new("client-swarms", 1, &a, 1, &sp, &t->net));
+    sh_buf_init(&b);
+    CHECK_OK(sh_dir_network_format(t->net, &b));
+    snprintf(network_file, sizeof network_file, "%s/network", test_tmpdir());
+    CHECK_OK(sh_fs_write_file(network_file, b.data, b.len, 0600));
+    sh_buf_free(&b);
+}
+
+/* The next map, of these nodes, written to path. */
+static void testnet_map(testnet *t, const nt_node *nodes, size_t n, const char *path)
+{
+    sh_dir_node d[16];
+    sh_dir_vote *vote;
+    sh_dir_map *map;
+    sh_buf b;
+    int64_t now = sh_time_now_ms();
+
+    CHECK(n <= 16);
+    for (size_t i = 0; i < n; i++)
+        nt_describe_node(&nodes[i], &d[i]);
+    sh_buf_init(&b);
+    CHECK_OK(sh_dir_vote_create(t->net, t->last, t->auth_sk, now - 60000, now + MAP_TTL, d, n, &b));
+    CHECK_OK(sh_dir_vote_load(b.data, b.len, t->net, t->last, &vote));
+    CHECK_OK(sh_dir_consensus(t->net, t->last, (const sh_dir_vote *const *)&vote, 1, &map));
+    CHECK_OK(sh_dir_map_sign(map, t->net, t->auth_sk));
+    CHECK_OK(sh_dir_map_encode(map, &b));
+    CHECK_OK(sh_fs_write_file(path, b.data, b.len, 0600));
+    sh_dir_map_free(t->last);
+    t->last = map;
+    sh_dir_vote_free(vote);
+    sh_buf_free(&b);
+}
+
+static void testnet_free(testnet *t)
+{
+    sh_dir_map_free(t->last);
+    sh_dir_network_free(t->net);
+}
+
+/* Which of the nodes are members of the owner's swarm in the map; returns how many. */
+static size_t swarm_nodes(const sh_dir_map *map, const uint8_t owner[static 33], const nt_node *nodes,
+                          size_t n, bool member[])
+{
+    const sh_dir_node *m[16];
+    uint64_t swarm;
+    size_t count = 0, found = 0;
+
+    CHECK_OK(sh_dir_map_owner_swarm(map, owner + 1, &swarm));
+    CHECK_OK(sh_dir_map_swarm_members(map, swarm, m, 16, &count));
+    for (size_t i = 0; i < n; i++) {
+        member[i] = false;
+        for (size_t j = 0; j < count; j++)
+            if (memcmp(m[j]->identity, nodes[i].identity_key, 32) == 0)
+                member[i] = true, found++;
+    }
+    CHECK_EQ(found, count);
+    return count;
+}
+
+static sh_node_receipt receipt_by(const nt_node *n, const uint8_t owner[static 33],
+                                  const uint8_t hash[static 32], uint64_t version)
+{
+    sh_node_receipt r = {.ns = 0, .expiry_ms = sh_time_now_ms() + 60000, .map_version = version};
+    char path[512];
+    sh_node_keys *keys;
+    bool created;
+
+    snprintf(path, sizeof path, "%s/%s", n->dir, SH_NODE_KEY_FILE);
+    CHECK_OK(sh_node_keys_load(path, false, &keys, &created));
+    memcpy(r.hash, hash, 32);
+    memcpy(r.owner, owner, 33);
+    memcpy(r.node_id, keys->ed25519_pk, 32);
+    sh_node_receipt_sign(&r, keys->ed25519_sk);
+    sh_node_keys_free(keys);
+    return r;
+}
+
+/* Receipts that must not count: forged, of a node outside the swarm, of a key outside the map,
+ * for another message, the same member twice. */
+static void receipt_refusals(const sh_dir_map *map, const uint8_t owner[static 33],
+                             const nt_node *nodes, size_t n, const bool member[])
+{
+    uint8_t hash[32], other[32];
+    sh_node_receipt rs[8];
+    size_t n_rs = 0, in = SIZE_MAX, out = SIZE_MAX;
+    uint32_t k, total;
+    uint64_t v = sh_dir_map_version(map);
+
+    randombytes_buf(hash, 32);
+    randombytes_buf(other, 32);
+    for (size_t i = 0; i < n; i++)
+        if (member[i] && in == SIZE_MAX)
+            in = i;
+        else if (!member[i] && out == SIZE_MAX)
+            out = i;
+    CHECK(in != SIZE_MAX && out != SIZE_MAX);
+    rs[n_rs++] = receipt_by(&nodes[in], owner, hash, v);
+    (void)sh__client_receipts_count(map, NULL, owner, 0, hash, rs, n_rs, &k, &total);
+    CHECK_EQ(k, 1);
+    rs[n_rs++] = rs[0];                                    /* the same member again */
+    rs[n_rs] = receipt_by(&nodes[in], owner, hash, v);     /* forged: a changed signature */
+    rs[n_rs++].signature[5] ^= 1;
+    rs[n_rs++] = receipt_by(&nodes[out], owner, hash, v);  /* a node of another swarm */
+    rs[n_rs++] = receipt_by(&nodes[in], owner, other, v);  /* another message */
+    rs[n_rs] = receipt_by(&nodes[in], owner, hash, v);     /* a key the map does not have */
+    {
+        uint8_t pk[32], sk[64];
+        crypto_sign_keypair(pk, sk);
+        memcpy(rs[n_rs].node_id, pk, 32);
+        sh_node_receipt_sign(&rs[n_rs++], sk);
+    }
+    rs[n_rs] = receipt_by(&nodes[in], owner, hash, v);     /* signed, then its namespace changed */
+    rs[n_rs++].ns = 1;
+    (void)sh__client_receipts_count(map, NULL, owner, 0, hash, rs, n_rs, &k, &total);
+    CHECK_EQ(k, 1);
+    printf("receipts: forged, non-member, outside the map, other message, duplicate: none "
+           "counted (k %u of %u)\n", k, total);
+}
+
+/* Receipts counted against a map of two swarms of three (signed here; the nodes only lend
+ * their keys): only distinct members of the owner's swarm with a valid receipt for the message
+ * count. Stores through swarms that replicate are in tests/shoal/client.sh devnet. */
+static void receipts(const char *exe)
+{
+    nt_node nodes[ONION_NODES];
+    bool member[ONION_NODES];
+    uint8_t owner[33];
+    sh_account *acct;
+    testnet tn;
+
+    snprintf(map_file, sizeof map_file, "%s/map", test_tmpdir());
+    start_nodes(nodes, ONION_NODES, exe); /* keys and onion keys */
+    for (int i = 0; i < ONION_NODES; i++)
+        CHECK_EQ(nt_node_stop(&nodes[i], SIGTERM), 0);
+    testnet_new(&tn, 3);
+    testnet_map(&tn, nodes, ONION_NODES, map_file);
+    acct = nt_account(2, owner);
+    sh_account_free(acct);
+    CHECK_EQ(swarm_nodes(tn.last, owner, nodes, ONION_NODES, member), 3);
+    receipt_refusals(tn.last, owner, nodes, ONION_NODES, member);
+    testnet_free(&tn);
 }
 
 static double retrieves(const nt_node *n)
@@ -442,6 +628,8 @@ int main(int argc, char **argv)
         list_refresh(argv[1]);
     else if (strcmp(which, "onion") == 0)
         onion(argv[1]);
+    else if (strcmp(which, "receipts") == 0)
+        receipts(argv[1]);
     else
         test_fail(__FILE__, __LINE__, "unknown case '%s'", which);
     return 0;

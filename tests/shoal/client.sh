@@ -150,6 +150,8 @@ devnet() {
     grep_out "network: reachable"
     expect 0 "$shoal" send --data "$work/alice" --network "$work/dn/network" "$bob" hello over onion
     grep_out "path: onion paths (3 hops) to node [0-9a-f]* of 8 nodes; last: guard 127.0.0.1:[0-9]* -> middle 127.0.0.1:[0-9]* -> swarm node 127.0.0.1:[0-9]*"
+    expect 0 "$shoal" messages --data "$work/alice" "$bob"
+    grep_out " out stored-[2-9]/[2-9]: hello over onion" # verified receipts of 2+ of bob's swarm
     expect 0 "$shoal" listen --data "$work/bob" --network "$work/dn/network" --count 1 --wait-ms 3000 --paths
     grep_out "from $alice: hello over onion"
     grep_out "  fetched through onion paths (3 hops) .*; last: guard 127.0.0.1"

@@ -535,3 +535,61 @@ int sh_client_seen_sweep(sh_client_state *s, int64_t now_ms)
     sqlite3_bind_int64(st, 1, now_ms);
     return step_done(s, st, "forgetting expired hashes");
 }
+
+/* ---- receipts: where our stored messages are, to count their members again ------------------ */
+
+int sh_client_receipt_put(sh_client_state *s, const uint8_t peer[static SH_SESSION_ID_BYTES],
+                          const uint8_t msg_id[static SH_CLIENT_MSG_ID_BYTES],
+                          const uint8_t hash[static 32], int64_t expiry_ms)
+{
+    sqlite3_stmt *st;
+    int rc = sh__client_prepare(s, "INSERT OR REPLACE INTO receipts(peer, msg_id, hash, expiry_ms)"
+                                   " VALUES(?, ?, ?, ?)", &st);
+
+    if (rc != SH_OK)
+        return rc;
+    sqlite3_bind_blob(st, 1, peer, SH_SESSION_ID_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, msg_id, SH_CLIENT_MSG_ID_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, expiry_ms);
+    return step_done(s, st, "saving where a message is stored");
+}
+
+int sh_client_receipt_pending(sh_client_state *s, int64_t now_ms, sh_client_stored *out,
+                              size_t cap, size_t *n)
+{
+    sqlite3_stmt *st;
+    int rc = sh__client_prepare(s, "DELETE FROM receipts WHERE expiry_ms < ? OR NOT EXISTS"
+                                   " (SELECT 1 FROM messages m WHERE m.peer = receipts.peer AND"
+                                   " m.outgoing = 1 AND m.msg_id = receipts.msg_id AND m.state = 1)",
+                                &st);
+
+    *n = 0;
+    if (rc != SH_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, now_ms);
+    if ((rc = step_done(s, st, "forgetting receipts no longer needed")) != SH_OK ||
+        (rc = sh__client_prepare(s, "SELECT r.peer, r.msg_id, r.hash, m.stored_k, m.stored_n"
+                                    " FROM receipts r JOIN messages m ON m.peer = r.peer AND"
+                                    " m.outgoing = 1 AND m.msg_id = r.msg_id"
+                                    " WHERE m.stored_k < m.stored_n OR m.stored_n = 0"
+                                    " ORDER BY m.id LIMIT ?", &st)) != SH_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, (int64_t)cap);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sh_client_stored *o = &out[*n];
+        int brc;
+        if ((brc = blob_copy(st, 0, o->peer, SH_SESSION_ID_BYTES, "receipt peer")) != SH_OK ||
+            (brc = blob_copy(st, 1, o->msg_id, SH_CLIENT_MSG_ID_BYTES, "receipt id")) != SH_OK ||
+            (brc = blob_copy(st, 2, o->hash, 32, "receipt hash")) != SH_OK) {
+            sqlite3_finalize(st);
+            return brc;
+        }
+        o->stored_k = (uint32_t)sqlite3_column_int64(st, 3);
+        o->stored_n = (uint32_t)sqlite3_column_int64(st, 4);
+        ++*n;
+    }
+    rc = rc == SQLITE_DONE ? SH_OK : sh__client_sql_fail(s, rc, "reading receipts");
+    sqlite3_finalize(st);
+    return rc;
+}

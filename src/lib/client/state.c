@@ -35,7 +35,9 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS cursors(ns INTEGER PRIMARY KEY, timestamp_ms INTEGER NOT NULL,"
     " hash BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS seen(ns INTEGER NOT NULL, hash BLOB NOT NULL,"
-    " expiry_ms INTEGER NOT NULL, PRIMARY KEY(ns, hash)) WITHOUT ROWID;";
+    " expiry_ms INTEGER NOT NULL, PRIMARY KEY(ns, hash)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS receipts(peer BLOB NOT NULL, msg_id BLOB NOT NULL,"
+    " hash BLOB NOT NULL, expiry_ms INTEGER NOT NULL, PRIMARY KEY(peer, msg_id)) WITHOUT ROWID;";
 
 int sh__client_sql_fail(sh_client_state *s, int rc, const char *what)
 {
