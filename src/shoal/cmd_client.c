@@ -24,6 +24,7 @@ static const char *state_word(const sh_client_message *m, char *buf, size_t n)
     case SH_CLIENT_QUEUED: return "queued";
     case SH_CLIENT_STORED: snprintf(buf, n, "stored-%u/%u", m->stored_k, m->stored_n); return buf;
     case SH_CLIENT_DELIVERED: return "delivered";
+    case SH_CLIENT_EXPIRED: return "expired";
     default: return "received";
     }
 }

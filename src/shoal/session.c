@@ -3,6 +3,7 @@
  * network file (--network FILE or $SHOAL_NETWORK) and its direct transport; and the mapping of
  * libshoal errors to the exit codes of docs/cli.md. */
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,6 +96,28 @@ static int open_onion(cli_session *s, const char *network_path)
     return rc;
 }
 
+/* Timers from the environment: $SHOAL_MESSAGE_TTL_MS (how long a message may wait in the
+ * outbox and in the recipient's inbox), $SHOAL_RETRY_MIN_MS / $SHOAL_RETRY_MAX_MS (the outbox's
+ * backoff). Values out of range keep the defaults. */
+static void client_options(sh_client *c)
+{
+    static const struct { const char *env; size_t off; int64_t max; } vars[] = {
+        {"SHOAL_MESSAGE_TTL_MS", offsetof(sh_client_options, message_ttl_ms), SH_CLIENT_INBOX_TTL_MS},
+        {"SHOAL_RETRY_MIN_MS", offsetof(sh_client_options, retry_min_ms), 24 * 3600 * 1000LL},
+        {"SHOAL_RETRY_MAX_MS", offsetof(sh_client_options, retry_max_ms), 24 * 3600 * 1000LL},
+    };
+    sh_client_options o;
+
+    sh_client_options_default(&o);
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i].env);
+        long long x = v != NULL ? strtoll(v, NULL, 10) : -1;
+        if (x >= 0 && x <= vars[i].max)
+            *(int64_t *)((char *)&o + vars[i].off) = x;
+    }
+    sh_client_set_options(c, &o);
+}
+
 static int open_network(const cli_opts *opts, cli_session *s)
 {
     sh_client_network *net;
@@ -149,6 +172,8 @@ int cli_session_open(const cli_opts *opts, unsigned what, sh_client_event_cb cb,
     if (rc == SH_OK && (what & CLI_NEED_CLIENT)) {
         rc = sh_client_new(seed, s->state, s->has_transport ? &s->transport : NULL, cb, ctx,
                            &s->client);
+        if (rc == SH_OK)
+            client_options(s->client);
         if (rc == SH_ERR_FORMAT) {
             rc = cli_failf(cmd, CLI_EXIT_DATABASE, "%s", sh_err_msg());
             goto out;

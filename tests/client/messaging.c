@@ -34,7 +34,8 @@ typedef struct account {
     sh_client_transport tp;
     sh_client *client;
     /* what the event callback saw */
-    int n_msgs, n_delivered, n_stored;
+    int n_msgs, n_delivered, n_stored, n_expired;
+    int64_t ttl_ms, retry_ms; /* options (0: the tests' defaults) */
     int last_seq[2]; /* per sender (0 alice, 1 bob): the last sequence number received */
     char texts[MAX_SEEN][48];
 } account;
@@ -71,6 +72,7 @@ static void event_cb(const sh_client_event *ev, void *ctx)
     if (ev->kind == SH_CLIENT_EV_STATE) {
         a->n_delivered += m->state == SH_CLIENT_DELIVERED;
         a->n_stored += m->state == SH_CLIENT_STORED;
+        a->n_expired += m->state == SH_CLIENT_EXPIRED;
         return;
     }
     CHECK(m->text_len < sizeof text);
@@ -118,6 +120,14 @@ static void account_open(account *a)
         CHECK_OK(sh_client_direct_new(&network, 1000, &a->tp));
     }
     CHECK_OK(sh_client_new(a->seed, a->state, &a->tp, event_cb, a, &a->client));
+    sh_client_options o;
+    sh_client_options_default(&o);
+    o.retry_min_ms = o.retry_max_ms = 0; /* every flush retries (backoff: case "expiry") */
+    if (a->ttl_ms > 0)
+        o.message_ttl_ms = a->ttl_ms;
+    if (a->retry_ms > 0)
+        o.retry_min_ms = o.retry_max_ms = a->retry_ms;
+    sh_client_set_options(a->client, &o);
 }
 
 static void account_close(account *a)
@@ -277,6 +287,120 @@ static void offline(const char *exe)
     drain(&alice);
     CHECK_EQ(alice.n_delivered, 5);
     account_close(&alice);
+    CHECK_EQ(nt_node_stop(&nodes[0], SIGTERM), 0);
+}
+
+typedef struct states {
+    int n, expired, stored, delivered, queued;
+} states;
+
+static void states_cb(const sh_client_message *m, void *ctx)
+{
+    states *st = ctx;
+
+    st->n++;
+    st->expired += m->state == SH_CLIENT_EXPIRED;
+    st->stored += m->state == SH_CLIENT_STORED;
+    st->delivered += m->state == SH_CLIENT_DELIVERED;
+    st->queued += m->state == SH_CLIENT_QUEUED;
+}
+
+static states states_of(account *a, const account *peer)
+{
+    states st = {0};
+
+    CHECK_OK(sh_client_message_list(a->state, peer->sid, 0, states_cb, &st));
+    return st;
+}
+
+static uint32_t outbox_attempts(account *a)
+{
+    sh_client_outbox_row r;
+    uint32_t n;
+
+    CHECK_OK(sh_client_outbox_next(a->state, 0, &r));
+    n = r.attempts;
+    sh_client_outbox_row_free(&r);
+    return n;
+}
+
+/* Messages expire after their TTL (1 s here): one stored while bob is away is gone when he
+ * comes back, and alice's row says "expired"; one that could not leave the outbox (node down)
+ * expires there unsent, with an event, and nothing else is lost. A failing row waits out its
+ * backoff instead of being tried on every flush. */
+static void expiry(const char *exe)
+{
+    nt_node nodes[1];
+    account alice, bob;
+    size_t sent;
+    states st;
+
+    start_nodes(nodes, 1, exe);
+    account_init(&alice, "alice", 1);
+    account_init(&bob, "bob", 2);
+    alice.ttl_ms = 1000;
+    account_open(&bob);
+    CHECK_OK(sh_client_publish(bob.client, false));
+    account_close(&bob);
+    account_open(&alice);
+    CHECK_OK(sh_client_publish(alice.client, false));
+    send_seq(&alice, 0, &bob, 1); /* stored; bob is away */
+    CHECK_EQ(states_of(&alice, &bob).stored, 1);
+    uv_sleep(1200); /* past the TTL */
+    CHECK_OK(sh_client_flush(alice.client, &sent));
+    st = states_of(&alice, &bob);
+    CHECK_EQ(st.expired, 1);
+    CHECK_EQ(alice.n_expired, 1);
+    account_open(&bob);
+    drain(&bob);
+    CHECK_EQ(bob.n_msgs, 0); /* the node dropped it at its expiry */
+    account_close(&bob);
+
+    /* the node is down: the row fails, then waits out its backoff (1-2 s here, persisted) */
+    CHECK_EQ(nt_node_stop(&nodes[0], SIGTERM), 0);
+    account_close(&alice);
+    alice.retry_ms = 2000;
+    alice.ttl_ms = 4000;
+    account_open(&alice);
+    CHECK_ERR(sh_client_send_text(alice.client, bob.sid, (const uint8_t *)"from 0 #2", 9, &(int64_t){0}),
+              SH_ERR_UNAVAILABLE);
+    CHECK_EQ(outbox_attempts(&alice), 1);
+    CHECK_OK(sh_client_flush(alice.client, &sent));
+    CHECK_EQ(sent, 0);
+    CHECK_EQ(outbox_attempts(&alice), 1); /* not tried again yet, also after a restart */
+    account_close(&alice);
+    account_open(&alice);
+    CHECK_OK(sh_client_flush(alice.client, &sent));
+    CHECK_EQ(outbox_attempts(&alice), 1);
+    uv_sleep(2100);
+    CHECK_ERR(sh_client_flush(alice.client, &sent), SH_ERR_UNAVAILABLE);
+    CHECK_EQ(outbox_attempts(&alice), 2);
+    alice.retry_ms = 0;
+    alice.ttl_ms = 1000;
+
+    /* past the TTL in the outbox: expired unsent, an event, the row gone */
+    nt_node_start(&nodes[0]);
+    network_of(nodes, 1);
+    account_close(&alice);
+    account_open(&alice);
+    CHECK_OK(sh_client_flush(alice.client, &sent));
+    CHECK_EQ(sent, 0);
+    CHECK_EQ(alice.n_expired, 2); /* one event each */
+    st = states_of(&alice, &bob);
+    CHECK_EQ(st.expired, 2);
+    CHECK_EQ(st.n, 2);
+    size_t left;
+    CHECK_OK(sh_client_outbox_count(alice.state, &left));
+    CHECK_EQ(left, 0);
+    /* a message within its TTL still goes out */
+    send_seq(&alice, 0, &bob, 3);
+    account_close(&alice);
+    account_open(&bob);
+    bob.last_seq[0] = 2;
+    drain(&bob);
+    CHECK_EQ(bob.n_msgs, 1);
+    CHECK_EQ(bob.last_seq[0], 3);
+    account_close(&bob);
     CHECK_EQ(nt_node_stop(&nodes[0], SIGTERM), 0);
 }
 
@@ -628,6 +752,8 @@ int main(int argc, char **argv)
         list_refresh(argv[1]);
     else if (strcmp(which, "onion") == 0)
         onion(argv[1]);
+    else if (strcmp(which, "expiry") == 0)
+        expiry(argv[1]);
     else if (strcmp(which, "receipts") == 0)
         receipts(argv[1]);
     else

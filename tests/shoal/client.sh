@@ -11,7 +11,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/shoal-client-XXXXXX")
 node_pid=
 bot_pid=
 trap '[ -n "$node_pid" ] && kill -9 $node_pid 2>/dev/null; [ -n "$bot_pid" ] && kill -9 $bot_pid 2>/dev/null; [ -d "$work/dn" ] && "${SHOAL_DEVNET:-true}" down --dir "$work/dn" >/dev/null 2>&1; rm -rf "$work"' EXIT
-export SHOAL_KDF_COST=min SHOAL_DEADLINE_MS=1000
+export SHOAL_KDF_COST=min SHOAL_DEADLINE_MS=1000 SHOAL_RETRY_MIN_MS=0 SHOAL_RETRY_MAX_MS=0
 unset XDG_DATA_HOME SHOAL_NETWORK
 
 # start_node [PORT]: runs shoald (proof of work low, for speed) and writes $work/net for it.

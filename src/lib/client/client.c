@@ -465,7 +465,7 @@ static int deliver_row(sh_client *c, sh_client_outbox_row *r)
                                          rcpt.stored_k, rcpt.stored_n);
         if (rc == SH_ERR_NOT_FOUND) /* already delivered */
             rc = SH_OK;
-        if (rc == SH_OK && c->tp->receipts != NULL && rcpt.stored_k < rcpt.stored_n)
+        if (rc == SH_OK && rcpt.expiry_ms > 0) /* to count receipts again, and to see it expire */
             rc = sh_client_receipt_put(c->state, r->peer, r->msg_id, rcpt.hash, rcpt.expiry_ms);
     }
     if (rc == SH_OK)
@@ -485,6 +485,70 @@ static int deliver_row(sh_client *c, sh_client_outbox_row *r)
 }
 
 #define FLUSH_MAX_FAILED_PEERS 64
+
+/* The wait after the n-th failed attempt: retry_min_ms doubling up to retry_max_ms, jittered to
+ * 50-100 % (clients that failed together do not retry together). */
+static int64_t retry_delay(const sh_client *c, uint32_t n)
+{
+    int64_t d = c->opt.retry_min_ms;
+
+    for (uint32_t i = 1; i < n && d < c->opt.retry_max_ms; i++)
+        d *= 2;
+    if (d > c->opt.retry_max_ms)
+        d = c->opt.retry_max_ms;
+    return d <= 1 ? d : d / 2 + (int64_t)randombytes_uniform((uint32_t)(d / 2 < UINT32_MAX ? d / 2 : UINT32_MAX));
+}
+
+static void mark_expired(sh_client *c, const uint8_t peer[static 33], const uint8_t msg_id[static 16])
+{
+    sh_client_message m = {.outgoing = true, .state = SH_CLIENT_EXPIRED};
+
+    memcpy(m.peer, peer, sizeof m.peer);
+    memcpy(m.msg_id, msg_id, sizeof m.msg_id);
+    emit(c, SH_CLIENT_EV_STATE, &m);
+}
+
+/* A row older than the message TTL: gone from the outbox, its message EXPIRED (not sent). */
+static int expire_row(sh_client *c, const sh_client_outbox_row *r)
+{
+    int rc = sh_client_state_begin(c->state);
+
+    if (rc != SH_OK)
+        return rc;
+    rc = sh_client_outbox_done(c->state, r->row);
+    if (rc == SH_OK && r->kind == SH_CLIENT_TEXT)
+        rc = sh_client_message_set_state(c->state, r->peer, r->msg_id, SH_CLIENT_EXPIRED, 0, 0);
+    if (rc == SH_ERR_NOT_FOUND)
+        rc = SH_OK;
+    if (rc == SH_OK)
+        rc = sh_client_state_commit(c->state);
+    if (rc != SH_OK) {
+        sh_client_state_rollback(c->state);
+        return rc;
+    }
+    sh_log_info("client", "an outbox row expired unsent after %u attempts", r->attempts);
+    if (r->kind == SH_CLIENT_TEXT)
+        mark_expired(c, r->peer, r->msg_id);
+    return SH_OK;
+}
+
+/* Our stored messages whose copy in the recipient's inbox expired unacknowledged: EXPIRED. */
+static int expire_stored(sh_client *c)
+{
+    sh_client_stored gone[16];
+    size_t n = 0;
+    int rc = sh_client_stored_expired(c->state, sh_time_now_ms(), gone, 16, &n);
+
+    for (size_t i = 0; rc == SH_OK && i < n; i++) {
+        rc = sh_client_message_set_state(c->state, gone[i].peer, gone[i].msg_id,
+                                         SH_CLIENT_EXPIRED, 0, 0);
+        if (rc == SH_OK)
+            mark_expired(c, gone[i].peer, gone[i].msg_id);
+        else if (rc == SH_ERR_NOT_FOUND)
+            rc = SH_OK;
+    }
+    return rc;
+}
 
 static bool peer_failed(const uint8_t (*failed)[33], size_t n, const uint8_t peer[static 33])
 {
@@ -509,8 +573,21 @@ static int flush_rows(sh_client *c, size_t *sent, const uint8_t *focus)
     if ((rc = need_transport(c)) != SH_OK)
         return rc;
     while ((rc = sh_client_outbox_next(c->state, after, &r)) == SH_OK) {
+        int64_t now = sh_time_now_ms();
         after = r.row;
-        if (peer_failed((const uint8_t (*)[33])failed, n_failed, r.peer)) {
+        if (r.created_ms > 0 && now - r.created_ms > c->opt.message_ttl_ms) {
+            if ((rc = expire_row(c, &r)) != SH_OK) {
+                sh_client_outbox_row_free(&r);
+                break;
+            }
+            sh_client_outbox_row_free(&r);
+            continue;
+        }
+        /* a row waits out its backoff, except in a send to its own peer (a person's action) */
+        bool waiting = r.next_ms > now && (focus == NULL || memcmp(focus, r.peer, 33) != 0);
+        if (peer_failed((const uint8_t (*)[33])failed, n_failed, r.peer) || waiting) {
+            if (waiting && n_failed < FLUSH_MAX_FAILED_PEERS) /* keep the order */
+                memcpy(failed[n_failed++], r.peer, 33);
             sh_client_outbox_row_free(&r);
             continue;
         }
@@ -522,7 +599,8 @@ static int flush_rows(sh_client *c, size_t *sent, const uint8_t *focus)
         else {
             if (first_rc == SH_OK && (focus == NULL || memcmp(focus, r.peer, 33) == 0))
                 first_rc = rc, snprintf(first_msg, sizeof first_msg, "%s", sh_err_msg());
-            if (sh_client_outbox_failed(c->state, r.row, sh_err_msg()) != SH_OK)
+            if (sh_client_outbox_failed(c->state, r.row, sh_err_msg(),
+                                        now + retry_delay(c, r.attempts + 1)) != SH_OK)
                 sh_log_warn("client", "could not count a failed attempt: %s", sh_err_msg());
             if (n_failed < FLUSH_MAX_FAILED_PEERS)
                 memcpy(failed[n_failed++], r.peer, 33);
@@ -542,7 +620,11 @@ static int flush_rows(sh_client *c, size_t *sent, const uint8_t *focus)
 
 int sh_client_flush(sh_client *c, size_t *sent)
 {
-    return flush_rows(c, sent, NULL);
+    int rc = flush_rows(c, sent, NULL);
+
+    if (expire_stored(c) != SH_OK)
+        sh_log_warn("client", "could not mark expired messages: %s", sh_err_msg());
+    return rc;
 }
 
 /* ---- receipts ------------------------------------------------------------------------------ */

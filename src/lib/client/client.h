@@ -127,6 +127,8 @@ typedef enum sh_client_delivery {
     SH_CLIENT_STORED = 1,    /* stored on k of n nodes of the recipient's swarm */
     SH_CLIENT_DELIVERED = 2, /* a device of the recipient acknowledged it */
     SH_CLIENT_RECEIVED = 3,  /* an incoming message */
+    SH_CLIENT_EXPIRED = 4,   /* ours, never delivered: its TTL ended in the outbox (not sent)
+                              * or in the recipient's inbox (stored, never acknowledged) */
 } sh_client_delivery;
 
 typedef struct sh_client_message {
@@ -164,6 +166,8 @@ typedef struct sh_client_outbox_row {
     sh_buf envelope; /* to the recipient; empty while PENDING */
     sh_buf self_env; /* to our other devices; may be empty */
     uint32_t attempts;
+    int64_t created_ms; /* when queued (0: a row from before the outbox kept times) */
+    int64_t next_ms;    /* not to be tried again before (backoff after a failure) */
 } sh_client_outbox_row;
 
 void sh_client_outbox_row_free(sh_client_outbox_row *r);
@@ -178,7 +182,9 @@ int sh_client_outbox_next(sh_client_state *s, int64_t after, sh_client_outbox_ro
 int sh_client_outbox_count(sh_client_state *s, size_t *n) SH_CLIENT_WUR;
 int sh_client_outbox_sealed(sh_client_state *s, int64_t row, const sh_buf *envelope,
                             const sh_buf *self_env) SH_CLIENT_WUR;
-int sh_client_outbox_failed(sh_client_state *s, int64_t row, const char *error) SH_CLIENT_WUR;
+/* A failed attempt: attempts + 1, the error kept, and not tried again before next_ms. */
+int sh_client_outbox_failed(sh_client_state *s, int64_t row, const char *error, int64_t next_ms)
+    SH_CLIENT_WUR;
 int sh_client_outbox_done(sh_client_state *s, int64_t row) SH_CLIENT_WUR;
 
 /* Per-namespace cursors and the hashes already processed (dedupe). */
@@ -207,6 +213,11 @@ int sh_client_receipt_put(sh_client_state *s, const uint8_t peer[static SH_SESSI
  * delivered or expired. */
 int sh_client_receipt_pending(sh_client_state *s, int64_t now_ms, sh_client_stored *out,
                               size_t cap, size_t *n) SH_CLIENT_WUR;
+
+/* Up to cap of our messages still "stored" (never acknowledged) whose copy in the recipient's
+ * inbox has expired. */
+int sh_client_stored_expired(sh_client_state *s, int64_t now_ms, sh_client_stored *out, size_t cap,
+                             size_t *n) SH_CLIENT_WUR;
 
 /* Small values: what was published and when, peers' account keys. */
 int sh_client_meta_get(sh_client_state *s, const char *key, sh_buf *out) SH_CLIENT_WUR;
