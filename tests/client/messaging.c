@@ -43,6 +43,8 @@ typedef struct account {
 static sh_client_network network;
 static bool use_onion; /* accounts call through onion paths over the map in map_file */
 static char map_file[300], network_file[300]; /* the map clients fetch (map_fetch) */
+static int map_fetches;                         /* how often they did */
+static int64_t map_refresh_ms;                  /* their refresh interval */
 
 /* The map source of the tests' onion transports: the map file, verified. */
 static int map_fetch(void *ctx, sh_dir_map **out)
@@ -52,6 +54,7 @@ static int map_fetch(void *ctx, sh_dir_map **out)
     int rc;
 
     (void)ctx;
+    map_fetches++;
     sh_buf_init(&b);
     CHECK_OK(sh_dir_network_load(network_file, &net));
     rc = sh_fs_read_file(map_file, SH_DIR_MAP_MAX_BYTES, &b);
@@ -114,7 +117,7 @@ static void account_open(account *a)
         cfg.backoff_min_ms = 10;
         cfg.backoff_max_ms = 20;
         cfg.hop_timeout_ms = 6000;
-        sh_client_maps maps = {.fetch = map_fetch};
+        sh_client_maps maps = {.fetch = map_fetch, .refresh_ms = map_refresh_ms};
         CHECK_OK(sh_client_onion_open(&maps, &cfg, &a->tp));
     } else {
         CHECK_OK(sh_client_direct_new(&network, 1000, &a->tp));
@@ -526,6 +529,19 @@ static void onion(const char *exe)
     CHECK_EQ(bob.n_msgs, 5);
     CHECK_EQ(alice.n_msgs, 5);
     CHECK_EQ(alice.n_delivered, 5);
+    CHECK_EQ(map_fetches, 2); /* once each at open: the default refresh is 10 minutes */
+    account_close(&alice);
+    account_close(&bob);
+    /* a short refresh interval: the map is fetched again during the conversation */
+    map_refresh_ms = 1;
+    account_open(&alice);
+    account_open(&bob);
+    map_fetches = 0;
+    exchange_rounds(&alice, &bob, 6, 2);
+    CHECK_EQ(bob.last_seq[0], 7);
+    CHECK(map_fetches >= 4);
+    printf("map fetched %d times during 2 rounds with a 1 ms refresh interval\n", map_fetches);
+    map_refresh_ms = 0;
     account_close(&alice);
     account_close(&bob);
     use_onion = false;
