@@ -67,6 +67,14 @@ messaging() {
     expect 0 "$shoal" messages --data "$work/bob" alice --count 1
     lines_out 1
     grep_out " out delivered: hi alice"
+    # a message TTL of 50 ms: stored, gone before alice looks, "expired" on bob's side
+    SHOAL_MESSAGE_TTL_MS=50 expect 0 "$shoal" send --data "$work/bob" --network "$work/net" alice "too late"
+    sleep 0.2
+    expect 0 "$shoal" listen --data "$work/alice" --network "$work/net" --once
+    lines_out 0
+    expect 0 "$shoal" listen --data "$work/bob" --network "$work/net" --once
+    expect 0 "$shoal" messages --data "$work/bob" alice --count 1
+    grep_out " out expired: too late"
     expect 0 "$shoal" contacts list --data "$work/bob"
     grep_out "^alice $alice$"
     expect 0 "$shoal" devices list --data "$work/bob"
