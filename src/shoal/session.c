@@ -102,7 +102,8 @@ static int open_onion(cli_session *s, const char *network_path)
 static void client_options(sh_client *c)
 {
     static const struct { const char *env; size_t off; int64_t max; } vars[] = {
-        {"SHOAL_MESSAGE_TTL_MS", offsetof(sh_client_options, message_ttl_ms), SH_CLIENT_INBOX_TTL_MS},
+        {"SHOAL_MESSAGE_TTL_MS", offsetof(sh_client_options, message_ttl_ms),
+         SH_CLIENT_INBOX_TTL_MS},
         {"SHOAL_RETRY_MIN_MS", offsetof(sh_client_options, retry_min_ms), 24 * 3600 * 1000LL},
         {"SHOAL_RETRY_MAX_MS", offsetof(sh_client_options, retry_max_ms), 24 * 3600 * 1000LL},
     };

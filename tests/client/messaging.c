@@ -365,7 +365,8 @@ static void expiry(const char *exe)
     alice.retry_ms = 2000;
     alice.ttl_ms = 4000;
     account_open(&alice);
-    CHECK_ERR(sh_client_send_text(alice.client, bob.sid, (const uint8_t *)"from 0 #2", 9, &(int64_t){0}),
+    int64_t row;
+    CHECK_ERR(sh_client_send_text(alice.client, bob.sid, (const uint8_t *)"from 0 #2", 9, &row),
               SH_ERR_UNAVAILABLE);
     CHECK_EQ(outbox_attempts(&alice), 1);
     CHECK_OK(sh_client_flush(alice.client, &sent));
@@ -608,8 +609,8 @@ static void testnet_free(testnet *t)
 }
 
 /* Which of the nodes are members of the owner's swarm in the map; returns how many. */
-static size_t swarm_nodes(const sh_dir_map *map, const uint8_t owner[static 33], const nt_node *nodes,
-                          size_t n, bool member[])
+static size_t swarm_nodes(const sh_dir_map *map, const uint8_t owner[static 33],
+                          const nt_node *nodes, size_t n, bool member[])
 {
     const sh_dir_node *m[16];
     uint64_t swarm;

@@ -496,10 +496,13 @@ static int64_t retry_delay(const sh_client *c, uint32_t n)
         d *= 2;
     if (d > c->opt.retry_max_ms)
         d = c->opt.retry_max_ms;
-    return d <= 1 ? d : d / 2 + (int64_t)randombytes_uniform((uint32_t)(d / 2 < UINT32_MAX ? d / 2 : UINT32_MAX));
+    if (d <= 1)
+        return d;
+    return d / 2 + (int64_t)randombytes_uniform((uint32_t)(d / 2 < UINT32_MAX ? d / 2 : UINT32_MAX));
 }
 
-static void mark_expired(sh_client *c, const uint8_t peer[static 33], const uint8_t msg_id[static 16])
+static void mark_expired(sh_client *c, const uint8_t peer[static 33],
+                         const uint8_t msg_id[static 16])
 {
     sh_client_message m = {.outgoing = true, .state = SH_CLIENT_EXPIRED};
 

@@ -337,7 +337,7 @@ void sh_client_free(sh_client *c);
 sh_client_state *sh_client_get_state(sh_client *c);
 /* Timers and limits of a client (tests shorten them instead of waiting). */
 typedef struct sh_client_options {
-    int64_t list_refresh_ms;   /* a recipient's keys older than this are fetched again before sealing */
+    int64_t list_refresh_ms;   /* a recipient's keys older than this are fetched again */
     int64_t receipts_every_ms; /* a poll counts receipts of partly stored messages this often */
     int64_t message_ttl_ms;    /* how long our messages stay in the recipient's inbox; an
                                 * outbox row older than this expires unsent */

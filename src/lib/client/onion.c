@@ -423,7 +423,8 @@ static int onion_receipts(void *ctx, const uint8_t owner[static 33], int16_t ns,
         failed = dest;
     }
     if (rc == SH_OK)
-        rc = sh_node_receipts_parse(a.body.data, a.body.len, false, rs, SH_NODE_MAX_RECEIPTS, &n_rs);
+        rc = sh_node_receipts_parse(a.body.data, a.body.len, false, rs, SH_NODE_MAX_RECEIPTS,
+                                    &n_rs);
     if (rc == SH_OK &&
         sh__client_receipts_count(t->map, t->prev, owner, ns, hash, rs, n_rs, k, n) ==
             SH_ERR_STALE &&
@@ -651,8 +652,10 @@ int sh_client_onion_open(const sh_client_maps *maps, const sh_onion_caller_confi
     if (t == NULL)
         return sh_err_set(SH_ERR_NOMEM, "out of memory for the onion transport");
     t->src = *maps;
-    snprintf(t->network_path, sizeof t->network_path, "%s", maps->network_path ? maps->network_path : "");
-    snprintf(t->cache_path, sizeof t->cache_path, "%s", maps->cache_path ? maps->cache_path : "");
+    snprintf(t->network_path, sizeof t->network_path, "%s",
+             maps->network_path != NULL ? maps->network_path : "");
+    snprintf(t->cache_path, sizeof t->cache_path, "%s",
+             maps->cache_path != NULL ? maps->cache_path : "");
     t->pow_bits = SH_NODE_DEFAULT_POW_BITS;
     sh_node_clock_init(&t->clock);
     if (cfg != NULL)

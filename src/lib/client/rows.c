@@ -387,7 +387,8 @@ int sh_client_outbox_next(sh_client_state *s, int64_t after, sh_client_outbox_ro
     sh_buf_init(&out->envelope);
     sh_buf_init(&out->self_env);
     rc = sh__client_prepare(s, "SELECT id, kind, peer, msg_id, payload, envelope, self_env,"
-                               " attempts, created_ms, next_ms FROM outbox WHERE id > ? ORDER BY id LIMIT 1",
+                               " attempts, created_ms, next_ms FROM outbox WHERE id > ?"
+                               " ORDER BY id LIMIT 1",
                             &st);
     if (rc != SH_OK)
         return rc;
@@ -567,7 +568,8 @@ int sh_client_receipt_pending(sh_client_state *s, int64_t now_ms, sh_client_stor
     sqlite3_stmt *st;
     int rc = sh__client_prepare(s, "DELETE FROM receipts WHERE expiry_ms < ? OR NOT EXISTS"
                                    " (SELECT 1 FROM messages m WHERE m.peer = receipts.peer AND"
-                                   " m.outgoing = 1 AND m.msg_id = receipts.msg_id AND m.state = 1)",
+                                   " m.outgoing = 1 AND m.msg_id = receipts.msg_id"
+                                   " AND m.state = 1)",
                                 &st);
 
     *n = 0;
