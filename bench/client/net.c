@@ -345,7 +345,8 @@ static int watched_retrieve(void *ctx, const uint8_t owner[static 33], int16_t n
 static void party_open(party *p, const char *name, uint8_t seed_byte)
 {
     party_state_open(p, dir, name, seed_byte);
-    if (sh_client_onion_new(nodes, n_nodes, &caller_cfg, &p->tp) != SH_OK)
+    sh_client_maps maps = {.network_path = network_path};
+    if (sh_client_onion_open(&maps, &caller_cfg, &p->tp) != SH_OK)
         die("opening a client");
     inner_store = p->tp.store;
     inner_retrieve = p->tp.retrieve;

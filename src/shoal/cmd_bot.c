@@ -76,9 +76,9 @@ static void out_end(bot *b)
 
 static const char *state_name(sh_client_delivery d)
 {
-    static const char *const names[] = {"queued", "stored", "delivered", "received"};
+    static const char *const names[] = {"queued", "stored", "delivered", "received", "expired"};
 
-    return d <= SH_CLIENT_RECEIVED ? names[d] : "unknown";
+    return d <= SH_CLIENT_EXPIRED ? names[d] : "unknown";
 }
 
 static void out_message(bot *b, const sh_client_message *m)

@@ -24,6 +24,7 @@ static const char *state_word(const sh_client_message *m, char *buf, size_t n)
     case SH_CLIENT_QUEUED: return "queued";
     case SH_CLIENT_STORED: snprintf(buf, n, "stored-%u/%u", m->stored_k, m->stored_n); return buf;
     case SH_CLIENT_DELIVERED: return "delivered";
+    case SH_CLIENT_EXPIRED: return "expired";
     default: return "received";
     }
 }
@@ -239,7 +240,8 @@ const cli_command cli_cmd_messages = {
     .usage = "shoal messages [--data DIR] [--count N] <session-id|contact>",
     .help = "Prints the conversation oldest first, one message a line:\n"
             "'<time> in received: <text>' or '<time> out <state>: <text>', where state is\n"
-            "queued, stored-K/N (on K of the N nodes of the recipient's swarm) or delivered.\n\n"
+            "queued, stored-K/N (on K of the N nodes of the recipient's swarm), delivered or\n"
+            "expired (its TTL ended first).\n\n"
             DATA_HELP "    --count N                only the last N messages\n",
     .options = OPTS_STATE | CLI_OPT_LISTEN,
     .min_args = 1,

@@ -3,6 +3,7 @@
  * network file (--network FILE or $SHOAL_NETWORK) and its direct transport; and the mapping of
  * libshoal errors to the exit codes of docs/cli.md. */
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,29 +76,47 @@ static int open_state(const cli_opts *opts, cli_session *s, const sh_buf *pass)
     return sh_client_state_open(db, &src, &s->state);
 }
 
-/* Fetches the map (cached in DATA/map) and makes the onion transport. */
+/* The onion transport over the network's map (cached in DATA/map, refreshed every
+ * $SHOAL_MAP_REFRESH_MS, default SH_CLIENT_MAP_REFRESH_MS). */
 static int open_onion(cli_session *s, const char *network_path)
 {
     char cache[4096];
-    sh_onion_node *nodes = NULL;
+    const char *every = getenv("SHOAL_MAP_REFRESH_MS");
+    sh_client_maps maps = {.network_path = network_path, .cache_path = cache,
+                           .refresh_ms = every != NULL ? strtoll(every, NULL, 10)
+                                                       : SH_CLIENT_MAP_REFRESH_MS};
     sh_onion_caller_config cfg;
-    size_t n = 0;
     int rc = sh_fs_join(cache, sizeof cache, s->paths.dir, "map");
 
+    sh_onion_caller_config_default(&cfg); /* same-/16 hops only on a loopback devnet */
     if (rc == SH_OK)
-        rc = sh_client_fetch_nodes(network_path, cache, &nodes, &n);
+        rc = sh_client_onion_open(&maps, &cfg, &s->transport);
     if (rc == SH_ERR_STALE || rc == SH_ERR_TIMEOUT)
         rc = sh_err_wrap(SH_ERR_UNAVAILABLE, "the network's map");
-    if (rc != SH_OK)
-        return rc;
-    sh_onion_caller_config_default(&cfg);
-    cfg.policy.allow_same_subnet = true; /* a loopback devnet: every node on 127.0.0.1 */
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(nodes[i].host, "127.", 4) != 0 && strcmp(nodes[i].host, "::1") != 0)
-            cfg.policy.allow_same_subnet = false;
-    rc = sh_client_onion_new(nodes, n, &cfg, &s->transport);
-    free(nodes);
     return rc;
+}
+
+/* Timers from the environment: $SHOAL_MESSAGE_TTL_MS (how long a message may wait in the
+ * outbox and in the recipient's inbox), $SHOAL_RETRY_MIN_MS / $SHOAL_RETRY_MAX_MS (the outbox's
+ * backoff). Values out of range keep the defaults. */
+static void client_options(sh_client *c)
+{
+    static const struct { const char *env; size_t off; int64_t max; } vars[] = {
+        {"SHOAL_MESSAGE_TTL_MS", offsetof(sh_client_options, message_ttl_ms),
+         SH_CLIENT_INBOX_TTL_MS},
+        {"SHOAL_RETRY_MIN_MS", offsetof(sh_client_options, retry_min_ms), 24 * 3600 * 1000LL},
+        {"SHOAL_RETRY_MAX_MS", offsetof(sh_client_options, retry_max_ms), 24 * 3600 * 1000LL},
+    };
+    sh_client_options o;
+
+    sh_client_options_default(&o);
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i].env);
+        long long x = v != NULL ? strtoll(v, NULL, 10) : -1;
+        if (x >= 0 && x <= vars[i].max)
+            *(int64_t *)((char *)&o + vars[i].off) = x;
+    }
+    sh_client_set_options(c, &o);
 }
 
 static int open_network(const cli_opts *opts, cli_session *s)
@@ -154,6 +173,8 @@ int cli_session_open(const cli_opts *opts, unsigned what, sh_client_event_cb cb,
     if (rc == SH_OK && (what & CLI_NEED_CLIENT)) {
         rc = sh_client_new(seed, s->state, s->has_transport ? &s->transport : NULL, cb, ctx,
                            &s->client);
+        if (rc == SH_OK)
+            client_options(s->client);
         if (rc == SH_ERR_FORMAT) {
             rc = cli_failf(cmd, CLI_EXIT_DATABASE, "%s", sh_err_msg());
             goto out;

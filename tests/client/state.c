@@ -226,7 +226,7 @@ static void outbox_restart(void)
     sh_buf_init(&self);
     CHECK_OK(sh_buf_append(&env, "ENVELOPE", 8));
     CHECK_OK(sh_client_outbox_sealed(s, r.row, &env, &self));
-    CHECK_OK(sh_client_outbox_failed(s, r.row, "network down"));
+    CHECK_OK(sh_client_outbox_failed(s, r.row, "network down", 0));
     sh_client_outbox_row_free(&r);
     sh_client_state_close(s); /* the process ends here */
     s = open_keyfile();

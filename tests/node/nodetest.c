@@ -463,7 +463,7 @@ static void onion_key(sh_dir_onion_key *k, const sh_onion_keyring *kr, sh_onion_
     CHECK_OK(sh_dir_onion_key_sign(k, identity_sk));
 }
 
-static void describe_node(const nt_node *n, sh_dir_node *d)
+void nt_describe_node(const nt_node *n, sh_dir_node *d)
 {
     sh_onion_epochs ep = {SH_NODE_DEFAULT_ONION_EPOCH_MS, SH_NODE_DEFAULT_ONION_OVERLAP_MS};
     char path[512];
@@ -508,7 +508,7 @@ void nt_onion_map(const nt_node *nodes, size_t n, const char *name, int64_t ttl_
     CHECK(d != NULL);
     CHECK_OK(sh_dir_network_new(name, 1, &a, 1, &sp, &net));
     for (size_t i = 0; i < n; i++)
-        describe_node(&nodes[i], &d[i]);
+        nt_describe_node(&nodes[i], &d[i]);
     sh_buf_init(&b);
     CHECK_OK(sh_dir_vote_create(net, NULL, auth_sk, now - 60000, now + ttl_ms, d, n, &b));
     CHECK_OK(sh_dir_vote_load(b.data, b.len, net, NULL, &vote));

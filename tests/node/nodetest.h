@@ -87,6 +87,10 @@ double nt_metric(const char *text, const char *prefix);
 /* The node's metrics text through its own link key (freed by the caller). */
 char *nt_stats(const nt_node *n);
 
+/* A node's map entry from its folder (keys, onion keys), as a vote names it; address 127.0.0.1. */
+struct sh_dir_node;
+void nt_describe_node(const nt_node *n, struct sh_dir_node *d);
+
 /* A static network for onion tests: one authority (key made here) signs a map of the n running
  * nodes (their key files and onion keyrings read from their folders; small swarms, target 1, so
  * that paths outside the destination's swarm exist), valid for ttl_ms. Writes the map and the

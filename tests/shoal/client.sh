@@ -11,7 +11,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/shoal-client-XXXXXX")
 node_pid=
 bot_pid=
 trap '[ -n "$node_pid" ] && kill -9 $node_pid 2>/dev/null; [ -n "$bot_pid" ] && kill -9 $bot_pid 2>/dev/null; [ -d "$work/dn" ] && "${SHOAL_DEVNET:-true}" down --dir "$work/dn" >/dev/null 2>&1; rm -rf "$work"' EXIT
-export SHOAL_KDF_COST=min SHOAL_DEADLINE_MS=1000
+export SHOAL_KDF_COST=min SHOAL_DEADLINE_MS=1000 SHOAL_RETRY_MIN_MS=0 SHOAL_RETRY_MAX_MS=0
 unset XDG_DATA_HOME SHOAL_NETWORK
 
 # start_node [PORT]: runs shoald (proof of work low, for speed) and writes $work/net for it.
@@ -67,6 +67,14 @@ messaging() {
     expect 0 "$shoal" messages --data "$work/bob" alice --count 1
     lines_out 1
     grep_out " out delivered: hi alice"
+    # a message TTL of 50 ms: stored, gone before alice looks, "expired" on bob's side
+    SHOAL_MESSAGE_TTL_MS=50 expect 0 "$shoal" send --data "$work/bob" --network "$work/net" alice "too late"
+    sleep 0.2
+    expect 0 "$shoal" listen --data "$work/alice" --network "$work/net" --once
+    lines_out 0
+    expect 0 "$shoal" listen --data "$work/bob" --network "$work/net" --once
+    expect 0 "$shoal" messages --data "$work/bob" alice --count 1
+    grep_out " out expired: too late"
     expect 0 "$shoal" contacts list --data "$work/bob"
     grep_out "^alice $alice$"
     expect 0 "$shoal" devices list --data "$work/bob"
@@ -150,6 +158,8 @@ devnet() {
     grep_out "network: reachable"
     expect 0 "$shoal" send --data "$work/alice" --network "$work/dn/network" "$bob" hello over onion
     grep_out "path: onion paths (3 hops) to node [0-9a-f]* of 8 nodes; last: guard 127.0.0.1:[0-9]* -> middle 127.0.0.1:[0-9]* -> swarm node 127.0.0.1:[0-9]*"
+    expect 0 "$shoal" messages --data "$work/alice" "$bob"
+    grep_out " out stored-[2-9]/[2-9]: hello over onion" # verified receipts of 2+ of bob's swarm
     expect 0 "$shoal" listen --data "$work/bob" --network "$work/dn/network" --count 1 --wait-ms 3000 --paths
     grep_out "from $alice: hello over onion"
     grep_out "  fetched through onion paths (3 hops) .*; last: guard 127.0.0.1"

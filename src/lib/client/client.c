@@ -33,7 +33,8 @@ struct sh_client {
     void *ctx;
     bool published; /* our keys were published (or found unchanged) by this client */
     int64_t lookback_ms; /* when the last look-back read ran (monotonic) */
-    int64_t list_refresh_ms; /* SH_CLIENT_LIST_REFRESH_MS unless a test changes it */
+    sh_client_options opt;
+    int64_t receipts_mono_ms; /* when receipts were last counted again (monotonic) */
 };
 
 static void sid_of_account(uint8_t sid[static SH_SESSION_ID_BYTES], const uint8_t ed[static 32])
@@ -90,7 +91,7 @@ int sh_client_new(const uint8_t seed[static SH_SEED_BYTES], sh_client_state *sta
         return sh_err_set(SH_ERR_NOMEM, "out of memory for the client");
     c->state = state;
     c->tp = transport;
-    c->list_refresh_ms = SH_CLIENT_LIST_REFRESH_MS;
+    sh_client_options_default(&c->opt);
     c->cb = cb;
     c->ctx = ctx;
     rc = sh_account_from_seed(&c->account, seed);
@@ -115,9 +116,23 @@ void sh_client_free(sh_client *c)
     free(c);
 }
 
+void sh_client_options_default(sh_client_options *o)
+{
+    *o = (sh_client_options){.list_refresh_ms = SH_CLIENT_LIST_REFRESH_MS,
+                             .receipts_every_ms = SH_CLIENT_RECEIPTS_EVERY_MS,
+                             .message_ttl_ms = SH_CLIENT_INBOX_TTL_MS,
+                             .retry_min_ms = SH_CLIENT_RETRY_MIN_MS,
+                             .retry_max_ms = SH_CLIENT_RETRY_MAX_MS};
+}
+
+void sh_client_set_options(sh_client *c, const sh_client_options *o)
+{
+    c->opt = *o;
+}
+
 void sh_client_set_list_refresh_ms(sh_client *c, int64_t ms)
 {
-    c->list_refresh_ms = ms;
+    c->opt.list_refresh_ms = ms;
 }
 
 sh_client_state *sh_client_get_state(sh_client *c)
@@ -267,6 +282,28 @@ static int learn_bundles(sh_client *c, const uint8_t sid[static 33])
     return rc;
 }
 
+/* Learns every device list of the page (the transport may join the answers of several
+ * members): the e2e device keeps the one with the highest counter and refuses older ones, so
+ * neither an older copy nor the order of the page rolls the list back. */
+static int learn_lists(sh_client *c, const sh_node_page *page, const uint8_t sid[static 33],
+                       uint8_t ed[static 32])
+{
+    int rc = SH_OK, first_rc = SH_OK;
+    size_t kept = 0;
+
+    for (size_t i = 0; i < page->count; i++) {
+        const sh_store_msg *m = &page->msgs[i];
+        rc = list_account(m->data, m->data_len, sid, ed);
+        if (rc == SH_OK)
+            rc = sh_e2e_device_learn_list(c->dev, m->data, m->data_len, sh_time_now_ms());
+        if (rc == SH_OK || rc == SH_ERR_STALE) /* STALE: we hold a newer one */
+            kept++;
+        else if (first_rc == SH_OK)
+            first_rc = rc;
+    }
+    return kept > 0 ? SH_OK : first_rc;
+}
+
 /* Fetches and learns the device list and bundles of the account with this Session ID. */
 static int learn_peer(sh_client *c, const uint8_t sid[static 33], uint8_t ed[static 32])
 {
@@ -279,14 +316,8 @@ static int learn_peer(sh_client *c, const uint8_t sid[static 33], uint8_t ed[sta
     if (rc == SH_OK && page.count == 0)
         rc = sh_err_set(SH_ERR_NOT_FOUND, "%s has published no device list on this network "
                         "(has it run shoal with this network file?)", hex);
-    if (rc == SH_OK) {
-        const sh_store_msg *m = &page.msgs[page.count - 1];
-        rc = list_account(m->data, m->data_len, sid, ed);
-        if (rc == SH_OK)
-            rc = sh_e2e_device_learn_list(c->dev, m->data, m->data_len, sh_time_now_ms());
-        if (rc == SH_ERR_STALE) /* we hold a newer one */
-            rc = SH_OK;
-    }
+    if (rc == SH_OK)
+        rc = learn_lists(c, &page, sid, ed);
     sh_node_page_free(&page);
     if (rc == SH_OK)
         rc = learn_bundles(c, sid);
@@ -318,7 +349,7 @@ static int peer_account(sh_client *c, const uint8_t sid[static 33], uint8_t ed[s
         for (int i = 0; i < 8; i++)
             at = at << 8 | v.data[32 + i];
         memcpy(ed, v.data, 32);
-        if (sh_time_now_ms() - at < c->list_refresh_ms)
+        if (sh_time_now_ms() - at < c->opt.list_refresh_ms)
             goto done;
         /* refresh the device list (a revoked device must stop getting slots); with the network
          * down, the keys we hold still seal the message */
@@ -421,11 +452,11 @@ static int deliver_row(sh_client *c, sh_client_outbox_row *r)
 {
     sh_client_receipt rcpt = {0}, self = {0};
     int rc = c->tp->store(c->tp->ctx, r->peer, SH_NS_INBOX, r->envelope.data, r->envelope.len,
-                          SH_CLIENT_INBOX_TTL_MS, NULL, &rcpt);
+                          c->opt.message_ttl_ms, NULL, &rcpt);
 
     if (rc == SH_OK && r->self_env.len > 0)
         rc = c->tp->store(c->tp->ctx, c->sid, SH_NS_INBOX, r->self_env.data, r->self_env.len,
-                          SH_CLIENT_INBOX_TTL_MS, NULL, &self);
+                          c->opt.message_ttl_ms, NULL, &self);
     if (rc != SH_OK || (rc = sh_client_state_begin(c->state)) != SH_OK)
         return rc;
     rc = sh_client_outbox_done(c->state, r->row);
@@ -434,6 +465,8 @@ static int deliver_row(sh_client *c, sh_client_outbox_row *r)
                                          rcpt.stored_k, rcpt.stored_n);
         if (rc == SH_ERR_NOT_FOUND) /* already delivered */
             rc = SH_OK;
+        if (rc == SH_OK && rcpt.expiry_ms > 0) /* to count receipts again, and to see it expire */
+            rc = sh_client_receipt_put(c->state, r->peer, r->msg_id, rcpt.hash, rcpt.expiry_ms);
     }
     if (rc == SH_OK)
         rc = sh_client_state_commit(c->state);
@@ -452,6 +485,73 @@ static int deliver_row(sh_client *c, sh_client_outbox_row *r)
 }
 
 #define FLUSH_MAX_FAILED_PEERS 64
+
+/* The wait after the n-th failed attempt: retry_min_ms doubling up to retry_max_ms, jittered to
+ * 50-100 % (clients that failed together do not retry together). */
+static int64_t retry_delay(const sh_client *c, uint32_t n)
+{
+    int64_t d = c->opt.retry_min_ms;
+
+    for (uint32_t i = 1; i < n && d < c->opt.retry_max_ms; i++)
+        d *= 2;
+    if (d > c->opt.retry_max_ms)
+        d = c->opt.retry_max_ms;
+    if (d <= 1)
+        return d;
+    return d / 2 + (int64_t)randombytes_uniform((uint32_t)(d / 2 < UINT32_MAX ? d / 2 : UINT32_MAX));
+}
+
+static void mark_expired(sh_client *c, const uint8_t peer[static 33],
+                         const uint8_t msg_id[static 16])
+{
+    sh_client_message m = {.outgoing = true, .state = SH_CLIENT_EXPIRED};
+
+    memcpy(m.peer, peer, sizeof m.peer);
+    memcpy(m.msg_id, msg_id, sizeof m.msg_id);
+    emit(c, SH_CLIENT_EV_STATE, &m);
+}
+
+/* A row older than the message TTL: gone from the outbox, its message EXPIRED (not sent). */
+static int expire_row(sh_client *c, const sh_client_outbox_row *r)
+{
+    int rc = sh_client_state_begin(c->state);
+
+    if (rc != SH_OK)
+        return rc;
+    rc = sh_client_outbox_done(c->state, r->row);
+    if (rc == SH_OK && r->kind == SH_CLIENT_TEXT)
+        rc = sh_client_message_set_state(c->state, r->peer, r->msg_id, SH_CLIENT_EXPIRED, 0, 0);
+    if (rc == SH_ERR_NOT_FOUND)
+        rc = SH_OK;
+    if (rc == SH_OK)
+        rc = sh_client_state_commit(c->state);
+    if (rc != SH_OK) {
+        sh_client_state_rollback(c->state);
+        return rc;
+    }
+    sh_log_info("client", "an outbox row expired unsent after %u attempts", r->attempts);
+    if (r->kind == SH_CLIENT_TEXT)
+        mark_expired(c, r->peer, r->msg_id);
+    return SH_OK;
+}
+
+/* Our stored messages whose copy in the recipient's inbox expired unacknowledged: EXPIRED. */
+static int expire_stored(sh_client *c)
+{
+    sh_client_stored gone[16];
+    size_t n = 0;
+    int rc = sh_client_stored_expired(c->state, sh_time_now_ms(), gone, 16, &n);
+
+    for (size_t i = 0; rc == SH_OK && i < n; i++) {
+        rc = sh_client_message_set_state(c->state, gone[i].peer, gone[i].msg_id,
+                                         SH_CLIENT_EXPIRED, 0, 0);
+        if (rc == SH_OK)
+            mark_expired(c, gone[i].peer, gone[i].msg_id);
+        else if (rc == SH_ERR_NOT_FOUND)
+            rc = SH_OK;
+    }
+    return rc;
+}
 
 static bool peer_failed(const uint8_t (*failed)[33], size_t n, const uint8_t peer[static 33])
 {
@@ -476,8 +576,21 @@ static int flush_rows(sh_client *c, size_t *sent, const uint8_t *focus)
     if ((rc = need_transport(c)) != SH_OK)
         return rc;
     while ((rc = sh_client_outbox_next(c->state, after, &r)) == SH_OK) {
+        int64_t now = sh_time_now_ms();
         after = r.row;
-        if (peer_failed((const uint8_t (*)[33])failed, n_failed, r.peer)) {
+        if (r.created_ms > 0 && now - r.created_ms > c->opt.message_ttl_ms) {
+            if ((rc = expire_row(c, &r)) != SH_OK) {
+                sh_client_outbox_row_free(&r);
+                break;
+            }
+            sh_client_outbox_row_free(&r);
+            continue;
+        }
+        /* a row waits out its backoff, except in a send to its own peer (a person's action) */
+        bool waiting = r.next_ms > now && (focus == NULL || memcmp(focus, r.peer, 33) != 0);
+        if (peer_failed((const uint8_t (*)[33])failed, n_failed, r.peer) || waiting) {
+            if (waiting && n_failed < FLUSH_MAX_FAILED_PEERS) /* keep the order */
+                memcpy(failed[n_failed++], r.peer, 33);
             sh_client_outbox_row_free(&r);
             continue;
         }
@@ -489,7 +602,8 @@ static int flush_rows(sh_client *c, size_t *sent, const uint8_t *focus)
         else {
             if (first_rc == SH_OK && (focus == NULL || memcmp(focus, r.peer, 33) == 0))
                 first_rc = rc, snprintf(first_msg, sizeof first_msg, "%s", sh_err_msg());
-            if (sh_client_outbox_failed(c->state, r.row, sh_err_msg()) != SH_OK)
+            if (sh_client_outbox_failed(c->state, r.row, sh_err_msg(),
+                                        now + retry_delay(c, r.attempts + 1)) != SH_OK)
                 sh_log_warn("client", "could not count a failed attempt: %s", sh_err_msg());
             if (n_failed < FLUSH_MAX_FAILED_PEERS)
                 memcpy(failed[n_failed++], r.peer, 33);
@@ -509,7 +623,55 @@ static int flush_rows(sh_client *c, size_t *sent, const uint8_t *focus)
 
 int sh_client_flush(sh_client *c, size_t *sent)
 {
-    return flush_rows(c, sent, NULL);
+    int rc = flush_rows(c, sent, NULL);
+
+    if (expire_stored(c) != SH_OK)
+        sh_log_warn("client", "could not mark expired messages: %s", sh_err_msg());
+    return rc;
+}
+
+/* ---- receipts ------------------------------------------------------------------------------ */
+
+#define RECEIPTS_PER_PASS 16
+
+int sh_client_update_receipts(sh_client *c, size_t *changed)
+{
+    sh_client_stored pend[RECEIPTS_PER_PASS];
+    size_t n = 0;
+    int rc;
+
+    *changed = 0;
+    if ((rc = need_transport(c)) != SH_OK || c->tp->receipts == NULL)
+        return rc;
+    c->receipts_mono_ms = sh_time_mono_ms();
+    rc = sh_client_receipt_pending(c->state, sh_time_now_ms(), pend, RECEIPTS_PER_PASS, &n);
+    for (size_t i = 0; rc == SH_OK && i < n; i++) {
+        uint32_t k = 0, total = 0;
+        int trc = c->tp->receipts(c->tp->ctx, pend[i].peer, SH_NS_INBOX, pend[i].hash, &k, &total);
+        if (trc != SH_OK) {
+            sh_log_warn("client", "counting receipts: %s", sh_err_msg());
+            if (trc == SH_ERR_UNAVAILABLE)
+                break;
+            continue;
+        }
+        if (k <= pend[i].stored_k)
+            continue;
+        rc = sh_client_message_set_state(c->state, pend[i].peer, pend[i].msg_id, SH_CLIENT_STORED,
+                                         k, total);
+        if (rc == SH_ERR_NOT_FOUND) { /* delivered meanwhile */
+            rc = SH_OK;
+            continue;
+        }
+        if (rc == SH_OK) {
+            sh_client_message m = {.outgoing = true, .state = SH_CLIENT_STORED, .stored_k = k,
+                                   .stored_n = total};
+            memcpy(m.peer, pend[i].peer, sizeof m.peer);
+            memcpy(m.msg_id, pend[i].msg_id, sizeof m.msg_id);
+            emit(c, SH_CLIENT_EV_STATE, &m);
+            ++*changed;
+        }
+    }
+    return rc;
 }
 
 /* ---- receiving ------------------------------------------------------------------------------ */
@@ -693,5 +855,8 @@ int sh_client_poll(sh_client *c, uint32_t wait_ms, size_t *received)
         rc = sh_client_seen_sweep(c->state, sh_time_now_ms());
     if (rc == SH_OK && sh_client_flush(c, &sent) != SH_OK)
         sh_log_warn("client", "the outbox keeps its rows for later: %s", sh_err_msg());
+    if (rc == SH_OK && sh_time_mono_ms() - c->receipts_mono_ms >= c->opt.receipts_every_ms &&
+        sh_client_update_receipts(c, &sent) != SH_OK)
+        sh_log_warn("client", "could not count receipts again: %s", sh_err_msg());
     return rc;
 }

@@ -29,6 +29,7 @@
 
 #include <shoal/identity.h>
 
+#include "dir/dir.h"
 #include "node/request.h"
 #include "onion/onion.h"
 #include "util/buf.h"
@@ -126,6 +127,8 @@ typedef enum sh_client_delivery {
     SH_CLIENT_STORED = 1,    /* stored on k of n nodes of the recipient's swarm */
     SH_CLIENT_DELIVERED = 2, /* a device of the recipient acknowledged it */
     SH_CLIENT_RECEIVED = 3,  /* an incoming message */
+    SH_CLIENT_EXPIRED = 4,   /* ours, never delivered: its TTL ended in the outbox (not sent)
+                              * or in the recipient's inbox (stored, never acknowledged) */
 } sh_client_delivery;
 
 typedef struct sh_client_message {
@@ -163,6 +166,8 @@ typedef struct sh_client_outbox_row {
     sh_buf envelope; /* to the recipient; empty while PENDING */
     sh_buf self_env; /* to our other devices; may be empty */
     uint32_t attempts;
+    int64_t created_ms; /* when queued (0: a row from before the outbox kept times) */
+    int64_t next_ms;    /* not to be tried again before (backoff after a failure) */
 } sh_client_outbox_row;
 
 void sh_client_outbox_row_free(sh_client_outbox_row *r);
@@ -177,7 +182,9 @@ int sh_client_outbox_next(sh_client_state *s, int64_t after, sh_client_outbox_ro
 int sh_client_outbox_count(sh_client_state *s, size_t *n) SH_CLIENT_WUR;
 int sh_client_outbox_sealed(sh_client_state *s, int64_t row, const sh_buf *envelope,
                             const sh_buf *self_env) SH_CLIENT_WUR;
-int sh_client_outbox_failed(sh_client_state *s, int64_t row, const char *error) SH_CLIENT_WUR;
+/* A failed attempt: attempts + 1, the error kept, and not tried again before next_ms. */
+int sh_client_outbox_failed(sh_client_state *s, int64_t row, const char *error, int64_t next_ms)
+    SH_CLIENT_WUR;
 int sh_client_outbox_done(sh_client_state *s, int64_t row) SH_CLIENT_WUR;
 
 /* Per-namespace cursors and the hashes already processed (dedupe). */
@@ -190,6 +197,27 @@ int sh_client_seen_add(sh_client_state *s, int16_t ns, const uint8_t hash[static
                        int64_t expiry_ms) SH_CLIENT_WUR;
 /* Drops seen hashes whose messages have expired. */
 int sh_client_seen_sweep(sh_client_state *s, int64_t now_ms) SH_CLIENT_WUR;
+
+/* Where our stored messages are (the recipient's inbox), so that their receipts can be counted
+ * again (a member that was down signs once it caught up). */
+typedef struct sh_client_stored {
+    uint8_t peer[SH_SESSION_ID_BYTES];
+    uint8_t msg_id[SH_CLIENT_MSG_ID_BYTES];
+    uint8_t hash[32];
+    uint32_t stored_k, stored_n;
+} sh_client_stored;
+int sh_client_receipt_put(sh_client_state *s, const uint8_t peer[static SH_SESSION_ID_BYTES],
+                          const uint8_t msg_id[static SH_CLIENT_MSG_ID_BYTES],
+                          const uint8_t hash[static 32], int64_t expiry_ms) SH_CLIENT_WUR;
+/* Up to cap messages still "stored" on fewer than all members (oldest first); forgets those
+ * delivered or expired. */
+int sh_client_receipt_pending(sh_client_state *s, int64_t now_ms, sh_client_stored *out,
+                              size_t cap, size_t *n) SH_CLIENT_WUR;
+
+/* Up to cap of our messages still "stored" (never acknowledged) whose copy in the recipient's
+ * inbox has expired. */
+int sh_client_stored_expired(sh_client_state *s, int64_t now_ms, sh_client_stored *out, size_t cap,
+                             size_t *n) SH_CLIENT_WUR;
 
 /* Small values: what was published and when, peers' account keys. */
 int sh_client_meta_get(sh_client_state *s, const char *key, sh_buf *out) SH_CLIENT_WUR;
@@ -224,6 +252,10 @@ typedef struct sh_client_transport {
     /* One line for `shoal status` about the node(s) that serve owner. */
     int (*describe)(void *ctx, const uint8_t owner[static 33], char *out, size_t out_size);
     void (*close)(void *ctx);
+    /* On how many of the owner's swarm members (k of n) the message `hash` is now, by their
+     * verified receipts (get_receipts). NULL when the transport cannot tell. */
+    int (*receipts)(void *ctx, const uint8_t owner[static 33], int16_t ns,
+                    const uint8_t hash[static 32], uint32_t *k, uint32_t *n);
 } sh_client_transport;
 
 /* The network file as the client reads it (docs/network-file.md, plus `node` lines that name
@@ -252,16 +284,31 @@ int sh_client_network_load(const char *path, sh_client_network *out) SH_CLIENT_W
 int sh_client_direct_new(const sh_client_network *net, uint32_t deadline_ms,
                          sh_client_transport *out) SH_CLIENT_WUR;
 
-/* The onion transport: every call through a 3-hop onion path (guard, middle, a node of the
- * owner's swarm) built by the onion module's caller from the nodes of a verified map
- * (sh_onion_nodes_from_map). cfg may be NULL (defaults); its max_attempts is ignored: calls are
- * re-signed and retried here. */
-int sh_client_onion_new(const sh_onion_node *nodes, size_t n, const sh_onion_caller_config *cfg,
-                        sh_client_transport *out) SH_CLIENT_WUR;
+/* Where the onion transport gets maps: sh_client_fetch_map(network_path, cache_path), or
+ * `fetch` when set (tests). A map is fetched at open, every refresh_ms (0: never on a timer),
+ * after a node answered SH_ERR_WRONG_SWARM, and after a call on which every path failed. */
+typedef struct sh_client_maps {
+    const char *network_path, *cache_path; /* copied */
+    int (*fetch)(void *ctx, sh_dir_map **out);
+    void *ctx;
+    int64_t refresh_ms;
+} sh_client_maps;
 
-/* The nodes of the network's current map: fetched from the authorities of the network file (or
- * the nodes of the cached map), verified (k signatures, network, validity) and cached in
- * cache_path (may be NULL). SH_ERR_UNAVAILABLE (or the map's own error) when no valid map came. */
+#define SH_CLIENT_MAP_REFRESH_MS (10 * 60 * 1000LL)
+
+/* The onion transport: every call through a 3-hop onion path (guard, middle, a random member
+ * of the owner's swarm) built by the onion module's caller from the nodes of a verified map;
+ * store receipts checked against that map (k of n). cfg may be NULL (defaults); its
+ * max_attempts is ignored: calls are re-signed and retried here. */
+int sh_client_onion_open(const sh_client_maps *maps, const sh_onion_caller_config *cfg,
+                         sh_client_transport *out) SH_CLIENT_WUR;
+
+/* The network's current map: fetched from the authorities of the network file (or the nodes of
+ * the cached map), verified (k signatures, network, validity) and cached in cache_path (may be
+ * NULL). SH_ERR_UNAVAILABLE (or the map's own error) when no valid map came. */
+int sh_client_fetch_map(const char *network_path, const char *cache_path, sh_dir_map **out)
+    SH_CLIENT_WUR;
+/* The onion nodes of that map (*nodes freed with free()). */
 int sh_client_fetch_nodes(const char *network_path, const char *cache_path, sh_onion_node **nodes,
                           size_t *n) SH_CLIENT_WUR;
 
@@ -288,8 +335,22 @@ int sh_client_new(const uint8_t seed[static SH_SEED_BYTES], sh_client_state *sta
                   sh_client **out) SH_CLIENT_WUR;
 void sh_client_free(sh_client *c);
 sh_client_state *sh_client_get_state(sh_client *c);
-/* How old a recipient's keys may be before sealing fetches them again (default
- * SH_CLIENT_LIST_REFRESH_MS; tests shorten it instead of waiting). */
+/* Timers and limits of a client (tests shorten them instead of waiting). */
+typedef struct sh_client_options {
+    int64_t list_refresh_ms;   /* a recipient's keys older than this are fetched again */
+    int64_t receipts_every_ms; /* a poll counts receipts of partly stored messages this often */
+    int64_t message_ttl_ms;    /* how long our messages stay in the recipient's inbox; an
+                                * outbox row older than this expires unsent */
+    int64_t retry_min_ms, retry_max_ms; /* outbox backoff after a failed attempt */
+} sh_client_options;
+
+#define SH_CLIENT_RECEIPTS_EVERY_MS 10000
+#define SH_CLIENT_RETRY_MIN_MS 2000
+#define SH_CLIENT_RETRY_MAX_MS (5 * 60 * 1000LL)
+
+void sh_client_options_default(sh_client_options *o);
+void sh_client_set_options(sh_client *c, const sh_client_options *o);
+/* options.list_refresh_ms alone (default SH_CLIENT_LIST_REFRESH_MS). */
 void sh_client_set_list_refresh_ms(sh_client *c, int64_t ms);
 void sh_client_session_id(const sh_client *c, uint8_t out[static SH_SESSION_ID_BYTES]);
 uint32_t sh_client_device_id(const sh_client *c);
@@ -310,6 +371,9 @@ int sh_client_flush(sh_client *c, size_t *sent) SH_CLIENT_WUR;
 /* Fetches the inbox (long-polling up to wait_ms when nothing is new), decrypts, stores, emits
  * events and queues acknowledgements. *received counts new messages and acknowledgements. */
 int sh_client_poll(sh_client *c, uint32_t wait_ms, size_t *received) SH_CLIENT_WUR;
+/* Asks the recipients' swarms again for the receipts of our messages stored on fewer than all
+ * members; raises k (a STATE event each). *changed counts the messages whose k rose. */
+int sh_client_update_receipts(sh_client *c, size_t *changed) SH_CLIENT_WUR;
 /* The transport's description of the node serving our account. */
 int sh_client_describe(sh_client *c, char *out, size_t out_size) SH_CLIENT_WUR;
 /* The same for the account `sid`: over onion paths, the last path that answered a call for it

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include "client/client.h"
+#include "node/swarm.h"
 
 #define SH_CLIENT_SCHEMA_VERSION 1
 #define SH_CLIENT_NONCE_BYTES 24
@@ -26,5 +27,14 @@ int sh__client_seal(const sh_client_state *s, const char *column, const uint8_t 
                     sh_buf *out) SH_CLIENT_WUR;
 int sh__client_open(const sh_client_state *s, const char *column, const uint8_t *in, size_t len,
                     sh_buf *out) SH_CLIENT_WUR;
+
+/* On how many distinct members of the owner's swarm in `map` the message (owner, ns, hash) is,
+ * by the receipts rs that verify (sh_node_receipt_verify against map and prev); n is the size of
+ * the swarm. A forged receipt, a node outside the swarm or another message never counts.
+ * SH_ERR_STALE when a receipt names a map more than one version newer (fetch it, count again). */
+int sh__client_receipts_count(const sh_dir_map *map, const sh_dir_map *prev,
+                              const uint8_t owner[static 33], int16_t ns,
+                              const uint8_t hash[static 32], const sh_node_receipt *rs,
+                              size_t n_rs, uint32_t *k, uint32_t *n);
 
 #endif

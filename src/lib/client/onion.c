@@ -1,21 +1,28 @@
-/* The onion transport (client.h "Transport"; docs/onion.md "The caller"): every storage call
- * travels a 3-hop onion path (guard, middle, a node of the owner's swarm) built by the onion
- * module's caller from the nodes of a verified map. The destination is a node of the owner's
- * swarm (sh_swarm_nearest over the map's swarm ids); until nodes replicate, the member with the
- * smallest identity, so every client picks the same one. Requests are built and signed here,
- * afresh for each attempt (a destination refuses a signed request it already ran), with the
- * time corrected from the node times in answers and the proof of work the node asked for. */
+/* The onion transport (client.h "Transport"; docs/onion.md "The caller"; docs/swarm.md): every
+ * storage call travels a 3-hop onion path (guard, middle, a member of the owner's swarm) built by
+ * the onion module's caller from the nodes of a verified map. The destination is a random member
+ * of the owner's swarm (nodes replicate), another one after a member failed; a member that says
+ * SH_ERR_WRONG_SWARM (our map is older than its) makes us fetch the map again and retry at a
+ * member of the swarm it names. Store answers carry signed receipts, checked against the map:
+ * "stored on k of n" counts the distinct members of the owner's swarm whose receipt verifies.
+ * Requests are built and signed here, afresh for each attempt (a destination refuses a signed
+ * request it already ran), with the time corrected from the node times in answers and the proof
+ * of work the node asked for. The map is fetched again every refresh_ms, after WRONG_SWARM, and
+ * when every attempt of a call failed for the network's sake. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
 #include <uv.h>
 
-#include "client/client.h"
+#include "client/internal.h"
 #include "dir/client.h"
 #include "dir/dir.h"
 #include "node/node.h"
+#include "node/swarm.h"
 #include "util/err.h"
+#include "util/log.h"
 #include "util/time.h"
 
 #define ONION_ATTEMPTS 3
@@ -25,6 +32,12 @@
 #define ONION_PAGE_MAX_BYTES (128u * 1024)
 _Static_assert(ONION_PAGE_MAX_BYTES + SH_STORE_PAGE_MAX_COUNT * 96u + 1024u <=
                    SH_ONION_MESSAGE_MAX_BYTES, "an onion retrieve page fits in one reply");
+#define ONION_MAX_MEMBERS 64
+#define ONION_MAP_RETRY_MS 30000 /* after failed paths, a map at most this often */
+/* A map fetch asks at most this many sources, each for this long: a client with the network
+ * down gives up within seconds (and keeps a valid cached map). */
+#define SH_CLIENT_MAP_DEADLINE_MS 2000u
+#define SH_CLIENT_MAP_SOURCES 3u
 
 typedef struct onion_tp {
     uv_loop_t loop;
@@ -33,6 +46,10 @@ typedef struct onion_tp {
     sh_onion_caller_config cfg;
     sh_onion_node *nodes;
     size_t n_nodes;
+    sh_dir_map *map, *prev; /* the map the nodes come from, and the one before (receipts) */
+    sh_client_maps src;
+    char network_path[1024], cache_path[1024];
+    int64_t map_mono_ms; /* when the map was last fetched */
     uint32_t hop_timeout_ms;
     sh_node_clock clock;
     uint32_t pow_bits;
@@ -53,33 +70,118 @@ typedef struct answer {
     sh_buf body;
 } answer;
 
-static int cmp_u64(const void *a, const void *b)
+static int fetch_map(onion_tp *t, sh_dir_map **out)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    if (t->src.fetch != NULL)
+        return t->src.fetch(t->src.ctx, out);
+    return sh_client_fetch_map(t->network_path, t->cache_path[0] ? t->cache_path : NULL, out);
 }
 
-static int dest_of(const onion_tp *t, const uint8_t owner[static 33], const uint8_t **id)
+/* Takes map (owned from now on): its nodes replace ours unless it is not newer. */
+static int use_map(onion_tp *t, sh_dir_map *map)
 {
-    uint64_t *ids = calloc(t->n_nodes + 1, sizeof *ids), swarm;
+    sh_onion_node *nodes = NULL;
     size_t n = 0;
     int rc;
 
-    if (ids == NULL)
-        return sh_err_set(SH_ERR_NOMEM, "out of memory");
+    t->map_mono_ms = sh_time_mono_ms();
+    if (t->map != NULL && sh_dir_map_version(map) <= sh_dir_map_version(t->map)) {
+        sh_dir_map_free(map);
+        return SH_OK;
+    }
+    if ((rc = sh_onion_nodes_from_map(map, &nodes, &n)) != SH_OK ||
+        (t->caller != NULL && (rc = sh_onion_caller_set_nodes(t->caller, nodes, n)) != SH_OK)) {
+        free(nodes);
+        sh_dir_map_free(map);
+        return rc;
+    }
+    free(t->nodes);
+    t->nodes = nodes;
+    t->n_nodes = n;
+    sh_dir_map_free(t->prev);
+    t->prev = t->map;
+    t->map = map;
+    return SH_OK;
+}
+
+static int refresh_map(onion_tp *t, const char *why)
+{
+    sh_dir_map *map = NULL;
+    uint64_t had = t->map != NULL ? sh_dir_map_version(t->map) : 0;
+    int rc = fetch_map(t, &map);
+
+    if (rc == SH_OK)
+        rc = use_map(t, map);
+    if (rc != SH_OK)
+        sh_log_warn("client", "could not fetch the network map (%s): %s", why, sh_err_msg());
+    else if (sh_dir_map_version(t->map) != had)
+        sh_log_info("client", "network map version %llu (%s)",
+                    (unsigned long long)sh_dir_map_version(t->map), why);
+    return rc;
+}
+
+static void maybe_refresh(onion_tp *t)
+{
+    if (t->src.refresh_ms > 0 && sh_time_mono_ms() - t->map_mono_ms >= t->src.refresh_ms)
+        (void)refresh_map(t, "periodic");
+}
+
+static const sh_onion_node *find_node(const onion_tp *t, const uint8_t id[static 32])
+{
     for (size_t i = 0; i < t->n_nodes; i++)
-        if (t->nodes[i].cand.in_swarm)
-            ids[n++] = t->nodes[i].cand.swarm_id;
-    qsort(ids, n, sizeof *ids, cmp_u64);
-    rc = n == 0 ? sh_err_set(SH_ERR_UNAVAILABLE, "the map has no swarms yet")
-                : sh_swarm_nearest(sh_swarm_space_position(owner + 1), ids, n, &swarm);
-    free(ids);
-    *id = NULL;
-    for (size_t i = 0; rc == SH_OK && i < t->n_nodes; i++)
-        if (t->nodes[i].cand.in_swarm && t->nodes[i].cand.swarm_id == swarm &&
-            (*id == NULL || memcmp(t->nodes[i].cand.id, *id, SH_ONION_ID_BYTES) < 0))
-            *id = t->nodes[i].cand.id;
-    return rc == SH_OK && *id == NULL ? sh_err_set(SH_ERR_UNAVAILABLE, "the swarm is empty") : rc;
+        if (memcmp(t->nodes[i].cand.id, id, 32) == 0)
+            return &t->nodes[i];
+    return NULL;
+}
+
+/* The members of the owner's swarm in our map (identities), *n of them. */
+static int swarm_of(const sh_dir_map *map, const uint8_t owner[static 33],
+                    const sh_dir_node **members, size_t *n)
+{
+    uint64_t swarm;
+    int rc = sh_dir_map_owner_swarm(map, owner + 1, &swarm);
+
+    if (rc == SH_OK)
+        rc = sh_dir_map_swarm_members(map, swarm, members, ONION_MAX_MEMBERS, n);
+    if (rc == SH_OK && *n > ONION_MAX_MEMBERS)
+        *n = ONION_MAX_MEMBERS;
+    if (rc == SH_OK && *n == 0)
+        rc = sh_err_set(SH_ERR_UNAVAILABLE, "the account's swarm is empty");
+    return rc;
+}
+
+/* A random member of `ids` (n of them) we can build a path to, other than `avoid` (may be
+ * NULL) when there is another. */
+static const uint8_t *pick_among(const onion_tp *t, const uint8_t (*ids)[32], size_t n,
+                                 const uint8_t *avoid)
+{
+    const uint8_t *ok[ONION_MAX_MEMBERS];
+    size_t k = 0;
+
+    for (size_t i = 0; i < n && k < ONION_MAX_MEMBERS; i++)
+        if (find_node(t, ids[i]) != NULL && (avoid == NULL || memcmp(ids[i], avoid, 32) != 0))
+            ok[k++] = find_node(t, ids[i])->cand.id;
+    if (k == 0 && avoid != NULL)
+        return pick_among(t, ids, n, NULL);
+    return k == 0 ? NULL : ok[randombytes_uniform((uint32_t)k)];
+}
+
+static int pick_dest(const onion_tp *t, const uint8_t owner[static 33], const uint8_t *avoid,
+                     const uint8_t **dest)
+{
+    const sh_dir_node *members[ONION_MAX_MEMBERS];
+    uint8_t ids[ONION_MAX_MEMBERS][32];
+    size_t n;
+    int rc = swarm_of(t->map, owner, members, &n);
+
+    if (rc != SH_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        memcpy(ids[i], members[i]->identity, 32);
+    *dest = pick_among(t, (const uint8_t (*)[32])ids, n, avoid);
+    return *dest != NULL ? SH_OK
+                         : sh_err_set(SH_ERR_UNAVAILABLE, "no member of the account's swarm has "
+                                                          "usable onion keys in the map");
 }
 
 static void answer_cb(int status, const char *message, const uint8_t *body, size_t len, void *ctx)
@@ -146,30 +248,111 @@ static int renew_guards(onion_tp *t)
     return SH_OK;
 }
 
-/* Attempts until one succeeds, or fails with an error a new attempt cannot fix. */
+/* After SH_ERR_WRONG_SWARM: the map again (ours is older than the node's), then a member of
+ * the swarm the answer names that we can reach (SH_OK with *dest set), if any. */
+static int follow_redirect(onion_tp *t, const answer *a, const uint8_t **dest)
+{
+    sh_node_swarm_member m[SH_NODE_MAX_REDIRECT];
+    uint8_t ids[SH_NODE_MAX_REDIRECT][32];
+    uint64_t version;
+    size_t n = 0;
+    int rc = sh_node_redirect_parse(a->body.data, a->body.len, &version, m, SH_NODE_MAX_REDIRECT,
+                                    &n);
+
+    if (rc != SH_OK)
+        return sh_err_wrap(SH_ERR_WRONG_SWARM, "a wrong-swarm answer without its swarm");
+    if (t->map == NULL || version > sh_dir_map_version(t->map))
+        (void)refresh_map(t, "a node named a newer swarm");
+    for (size_t i = 0; i < n && i < ONION_MAX_MEMBERS; i++)
+        memcpy(ids[i], m[i].identity, 32);
+    *dest = pick_among(t, (const uint8_t (*)[32])ids, n < ONION_MAX_MEMBERS ? n : ONION_MAX_MEMBERS,
+                       NULL);
+    return *dest != NULL ? SH_OK
+                         : sh_err_set(SH_ERR_WRONG_SWARM, "the account's swarm moved (map "
+                                      "version %llu) and the map fetched does not have it yet",
+                                      (unsigned long long)version);
+}
+
+static bool worth_retry(int rc, const sh_node_request *r)
+{
+    if (rc == SH_ERR_PERMISSION)
+        return r->ns == 0; /* only proof of work is worth a retry */
+    return rc == SH_ERR_STALE || rc == SH_ERR_REPLAY || rc == SH_ERR_UNAVAILABLE ||
+           rc == SH_ERR_TIMEOUT || rc == SH_ERR_WRONG_SWARM;
+}
+
+/* Attempts until one succeeds, or fails with an error a new attempt cannot fix. A failed
+ * member is avoided on the next attempt; a WRONG_SWARM answer is followed (bounded by the
+ * attempts). */
 static int call(onion_tp *t, const uint8_t owner[static 33], const char *method,
                 sh_node_request *r, const sh_node_signer *signer, answer *a)
 {
-    const uint8_t *dest;
-    int rc = dest_of(t, owner, &dest);
+    const uint8_t *dest = NULL, *failed = NULL;
+    int rc;
 
+    maybe_refresh(t);
+    rc = pick_dest(t, owner, NULL, &dest);
     for (int i = 0; rc == SH_OK && i < ONION_ATTEMPTS; i++) {
         if ((rc = attempt(t, dest, method, r, signer, a)) == SH_OK)
             break;
         if (rc == SH_ERR_UNAVAILABLE && strstr(sh_err_msg(), "no usable guard") != NULL &&
             renew_guards(t) != SH_OK)
             break;
-        if (rc != SH_ERR_STALE && rc != SH_ERR_PERMISSION && rc != SH_ERR_REPLAY &&
-            rc != SH_ERR_UNAVAILABLE && rc != SH_ERR_TIMEOUT)
+        if (!worth_retry(rc, r) || i + 1 == ONION_ATTEMPTS)
             break;
-        if (rc == SH_ERR_PERMISSION && r->ns != 0) /* only proof of work is worth a retry */
-            break;
-        if (i + 1 < ONION_ATTEMPTS)
+        if (rc == SH_ERR_WRONG_SWARM) {
+            rc = follow_redirect(t, a, &dest);
+            continue;
+        }
+        failed = dest;
+        if (rc == SH_ERR_UNAVAILABLE || rc == SH_ERR_TIMEOUT)
+            rc = pick_dest(t, owner, failed, &dest);
+        else
             rc = SH_OK;
     }
-    if (rc == SH_ERR_TIMEOUT || rc == SH_ERR_CANCELLED)
-        rc = sh_err_wrap(SH_ERR_UNAVAILABLE, "through onion paths");
+    if (rc == SH_ERR_UNAVAILABLE || rc == SH_ERR_TIMEOUT || rc == SH_ERR_CANCELLED) {
+        char msg[SH_ERR_MSG_BYTES];
+        snprintf(msg, sizeof msg, "%s", sh_err_msg());
+        if (sh_time_mono_ms() - t->map_mono_ms >= ONION_MAP_RETRY_MS)
+            (void)refresh_map(t, "every path failed"); /* the next call uses it */
+        rc = sh_err_set(SH_ERR_UNAVAILABLE, "%s (through onion paths)", msg);
+    }
     return rc;
+}
+
+/* How many distinct members of the owner's swarm signed a valid receipt for (owner, ns, hash):
+ * a forged receipt, one of a node outside the swarm or for another message never counts. */
+int sh__client_receipts_count(const sh_dir_map *map, const sh_dir_map *prev,
+                              const uint8_t owner[static 33], int16_t ns,
+                              const uint8_t hash[static 32], const sh_node_receipt *rs,
+                              size_t n_rs, uint32_t *k, uint32_t *n)
+{
+    int stale = SH_OK;
+    const sh_dir_node *members[ONION_MAX_MEMBERS];
+    bool counted[ONION_MAX_MEMBERS] = {false};
+    size_t n_members = 0;
+
+    *k = *n = 0;
+    if (swarm_of(map, owner, members, &n_members) != SH_OK)
+        return SH_OK;
+    *n = (uint32_t)n_members;
+    for (size_t i = 0; i < n_rs; i++) {
+        const sh_node_receipt *r = &rs[i];
+        int vrc;
+        if (memcmp(r->hash, hash, 32) != 0 || memcmp(r->owner, owner, 33) != 0 || r->ns != ns)
+            continue;
+        if ((vrc = sh_node_receipt_verify(r, map, prev)) != SH_OK) {
+            if (vrc == SH_ERR_STALE)
+                stale = SH_ERR_STALE;
+            continue;
+        }
+        for (size_t j = 0; j < n_members; j++)
+            if (!counted[j] && memcmp(members[j]->identity, r->node_id, 32) == 0) {
+                counted[j] = true;
+                ++*k;
+            }
+    }
+    return stale;
 }
 
 static int onion_store(void *ctx, const uint8_t owner[static 33], int16_t ns, const uint8_t *data,
@@ -179,6 +362,8 @@ static int onion_store(void *ctx, const uint8_t owner[static 33], int16_t ns, co
     onion_tp *t = ctx;
     sh_node_request r = {.method = SH_NODE_STORE, .ns = ns, .data = data, .data_len = len,
                          .ttl_ms = ttl_ms};
+    sh_node_receipt rs[SH_NODE_MAX_RECEIPTS];
+    size_t n_rs = 0;
     sh_node_stored st;
     answer a = {0};
     int rc;
@@ -192,9 +377,154 @@ static int onion_store(void *ctx, const uint8_t owner[static 33], int16_t ns, co
         memcpy(out->hash, st.hash, sizeof out->hash);
         out->outcome = st.outcome;
         out->expiry_ms = st.expiry_ms;
-        out->stored_k = out->stored_n = 1;
+        if (sh_node_receipts_parse(a.body.data, a.body.len, true, rs, SH_NODE_MAX_RECEIPTS,
+                                   &n_rs) != SH_OK)
+            n_rs = 0;
+        if (sh__client_receipts_count(t->map, t->prev, owner, ns, st.hash, rs, n_rs,
+                                      &out->stored_k, &out->stored_n) == SH_ERR_STALE &&
+            refresh_map(t, "a receipt names a newer map") == SH_OK)
+            (void)sh__client_receipts_count(t->map, t->prev, owner, ns, st.hash, rs, n_rs,
+                                            &out->stored_k, &out->stored_n);
+        sh_log_debug("client", "store ns %d: %zu receipts, %u of %u verify", ns, n_rs,
+                     out->stored_k, out->stored_n);
     }
     sh_buf_free(&a.body);
+    return rc;
+}
+
+/* get_receipts at a member of the owner's swarm: the receipts of every member holding it. */
+static int onion_receipts(void *ctx, const uint8_t owner[static 33], int16_t ns,
+                          const uint8_t hash[static 32], uint32_t *k, uint32_t *n)
+{
+    onion_tp *t = ctx;
+    sh_node_receipt rs[SH_NODE_MAX_RECEIPTS];
+    uint8_t body[2 + 32] = {0x0a, 32}; /* ReceiptRequest{hash} */
+    const uint8_t *dest = NULL, *failed = NULL;
+    size_t n_rs = 0;
+    answer a = {0};
+    int rc;
+
+    memcpy(body + 2, hash, 32);
+    sh_buf_init(&a.body);
+    maybe_refresh(t);
+    for (int i = 0; i < 2; i++) {
+        if ((rc = pick_dest(t, owner, failed, &dest)) != SH_OK)
+            break;
+        a.done = false;
+        sh_buf_reset(&a.body);
+        rc = sh_onion_caller_request(t->caller, dest, "get_receipts", body, sizeof body,
+                                     answer_cb, &a);
+        while (rc == SH_OK && !a.done)
+            uv_run(&t->loop, UV_RUN_ONCE);
+        if (rc == SH_OK && a.status != SH_OK)
+            rc = sh_err_set(a.status, "%s", a.message);
+        if (rc != SH_ERR_UNAVAILABLE && rc != SH_ERR_TIMEOUT)
+            break;
+        failed = dest;
+    }
+    if (rc == SH_OK)
+        rc = sh_node_receipts_parse(a.body.data, a.body.len, false, rs, SH_NODE_MAX_RECEIPTS,
+                                    &n_rs);
+    if (rc == SH_OK &&
+        sh__client_receipts_count(t->map, t->prev, owner, ns, hash, rs, n_rs, k, n) ==
+            SH_ERR_STALE &&
+        refresh_map(t, "a receipt names a newer map") == SH_OK)
+        (void)sh__client_receipts_count(t->map, t->prev, owner, ns, hash, rs, n_rs, k, n);
+    sh_buf_free(&a.body);
+    return rc;
+}
+
+static bool page_has(const sh_node_page *p, const uint8_t hash[static 32])
+{
+    for (size_t i = 0; i < p->count; i++)
+        if (memcmp(p->msgs[i].hash, hash, 32) == 0)
+            return true;
+    return false;
+}
+
+/* into ∪ other (by hash), data copied into one new arena. */
+static int page_merge(sh_node_page *into, const sh_node_page *other)
+{
+    size_t total = into->count + other->count, n = 0;
+    sh_store_msg *msgs = calloc(total + 1, sizeof *msgs);
+    size_t *off = calloc(2 * total + 1, sizeof *off);
+    sh_buf arena;
+    int rc = msgs != NULL && off != NULL ? SH_OK : sh_err_set(SH_ERR_NOMEM, "out of memory");
+
+    sh_buf_init(&arena);
+    for (size_t i = 0; rc == SH_OK && i < total; i++) {
+        const sh_store_msg *m = i < into->count ? &into->msgs[i] : &other->msgs[i - into->count];
+        if (i >= into->count && page_has(into, m->hash))
+            continue;
+        msgs[n] = *m;
+        off[2 * n] = arena.len;
+        rc = sh_buf_append(&arena, m->data, m->data_len);
+        off[2 * n + 1] = arena.len;
+        if (rc == SH_OK && m->slot != NULL)
+            rc = sh_buf_append(&arena, m->slot, m->slot_len);
+        n++;
+    }
+    if (rc == SH_OK) {
+        for (size_t i = 0; i < n; i++) {
+            msgs[i].data = arena.data + off[2 * i];
+            if (msgs[i].slot != NULL)
+                msgs[i].slot = arena.data + off[2 * i + 1];
+        }
+        free(into->msgs);
+        sh_buf_free(&into->arena);
+        into->msgs = msgs;
+        into->count = n;
+        into->arena = arena;
+        into->more = into->more || other->more;
+        msgs = NULL;
+    } else {
+        sh_buf_free(&arena);
+    }
+    free(msgs);
+    free(off);
+    return rc;
+}
+
+static int retrieve_at(onion_tp *t, const uint8_t *dest, const uint8_t owner[static 33],
+                       sh_node_request *r, sh_node_page *out)
+{
+    answer a = {0};
+    int rc;
+
+    sh_buf_init(&a.body);
+    rc = dest != NULL ? attempt(t, dest, "retrieve", r, NULL, &a)
+                      : call(t, owner, "retrieve", r, NULL, &a);
+    if (rc == SH_OK)
+        rc = sh_node_page_parse(a.body.data, a.body.len, owner, r->ns, out);
+    sh_buf_free(&a.body);
+    return rc;
+}
+
+/* A public namespace (device lists, bundles) is read from two members and the answers joined,
+ * so that one member cannot withhold or roll back what the owner published (the client keeps
+ * the device list with the highest counter). The second read is best effort. */
+static int retrieve_public(onion_tp *t, const uint8_t owner[static 33], sh_node_request *r,
+                           sh_node_page *out)
+{
+    const sh_dir_node *members[ONION_MAX_MEMBERS];
+    const uint8_t *first, *second;
+    sh_node_page more = {0};
+    size_t n;
+    int rc;
+
+    maybe_refresh(t);
+    if ((rc = swarm_of(t->map, owner, members, &n)) != SH_OK ||
+        (rc = pick_dest(t, owner, NULL, &first)) != SH_OK)
+        return rc;
+    if ((rc = retrieve_at(t, first, owner, r, out)) != SH_OK)
+        return retrieve_at(t, NULL, owner, r, out); /* retried, with redirects */
+    if (n < 2 || (rc = pick_dest(t, owner, first, &second)) != SH_OK || second == first)
+        return SH_OK;
+    if (retrieve_at(t, second, owner, r, &more) == SH_OK)
+        rc = page_merge(out, &more);
+    else
+        sh_log_info("client", "a second member did not answer a public read: %s", sh_err_msg());
+    sh_node_page_free(&more);
     return rc;
 }
 
@@ -215,10 +545,14 @@ static int onion_retrieve(void *ctx, const uint8_t owner[static 33], int16_t ns,
     memcpy(r.owner, owner, 33);
     if (after != NULL)
         r.after = *after;
+    if (signer == NULL && ns > 0 && after == NULL)
+        return retrieve_public(t, owner, &r, out);
     sh_buf_init(&a.body);
     rc = call(t, owner, "retrieve", &r, signer, &a);
     if (rc == SH_OK)
         rc = sh_node_page_parse(a.body.data, a.body.len, owner, ns, out);
+    sh_log_debug("client", "retrieve ns %d: %s, %zu messages", ns, sh_err_name(rc),
+                 rc == SH_OK ? out->count : 0);
     sh_buf_free(&a.body);
     return rc;
 }
@@ -264,17 +598,23 @@ static void note_path_cb(const sh_onion_attempt *a, void *ctx)
 static int onion_describe(void *ctx, const uint8_t owner[static 33], char *out, size_t out_size)
 {
     onion_tp *t = ctx;
-    const uint8_t *dest;
-    int rc = dest_of(t, owner, &dest);
+    const sh_dir_node *members[ONION_MAX_MEMBERS];
+    size_t n;
+    int rc = swarm_of(t->map, owner, members, &n);
 
     if (rc != SH_OK)
         return rc;
     snprintf(out, out_size, "onion paths (3 hops) to node %02x%02x%02x%02x of %zu nodes",
-             dest[0], dest[1], dest[2], dest[3], t->n_nodes);
+             members[0]->identity[0], members[0]->identity[1], members[0]->identity[2],
+             members[0]->identity[3], t->n_nodes);
     for (unsigned i = 0; i < 4; i++)
         if (t->paths[i].text[0] != '\0' && memcmp(t->paths[i].owner, owner, 33) == 0 &&
             strlen(out) + 1 < out_size)
             snprintf(out + strlen(out), out_size - strlen(out), "; last: %s", t->paths[i].text);
+    if (strlen(out) + 1 < out_size)
+        snprintf(out + strlen(out), out_size - strlen(out),
+                 " (or another member of its swarm of %zu; map version %llu)", n,
+                 (unsigned long long)sh_dir_map_version(t->map));
     return SH_OK;
 }
 
@@ -282,58 +622,68 @@ static void onion_close(void *ctx)
 {
     onion_tp *t = ctx;
 
-    sh_onion_caller_free(t->caller);
-    sh_net_close(t->net, NULL, NULL);
+    if (t->caller != NULL)
+        sh_onion_caller_free(t->caller);
+    if (t->net != NULL)
+        sh_net_close(t->net, NULL, NULL);
     uv_run(&t->loop, UV_RUN_DEFAULT);
     (void)uv_loop_close(&t->loop);
+    sh_dir_map_free(t->map);
+    sh_dir_map_free(t->prev);
     free(t->nodes);
     free(t);
 }
 
-int sh_client_onion_new(const sh_onion_node *nodes, size_t n, const sh_onion_caller_config *cfg,
-                        sh_client_transport *out)
+static bool all_loopback(const onion_tp *t)
+{
+    for (size_t i = 0; i < t->n_nodes; i++)
+        if (strncmp(t->nodes[i].host, "127.", 4) != 0 && strcmp(t->nodes[i].host, "::1") != 0)
+            return false;
+    return true;
+}
+
+int sh_client_onion_open(const sh_client_maps *maps, const sh_onion_caller_config *cfg,
+                         sh_client_transport *out)
 {
     onion_tp *t = calloc(1, sizeof *t);
-    sh_onion_caller_config c;
-    int rc = SH_OK;
+    sh_dir_map *map = NULL;
+    int rc;
 
-    if (t == NULL || (t->nodes = calloc(n + 1, sizeof *t->nodes)) == NULL) {
-        free(t);
+    if (t == NULL)
         return sh_err_set(SH_ERR_NOMEM, "out of memory for the onion transport");
-    }
-    memcpy(t->nodes, nodes, n * sizeof *nodes);
-    t->n_nodes = n;
+    t->src = *maps;
+    snprintf(t->network_path, sizeof t->network_path, "%s",
+             maps->network_path != NULL ? maps->network_path : "");
+    snprintf(t->cache_path, sizeof t->cache_path, "%s",
+             maps->cache_path != NULL ? maps->cache_path : "");
     t->pow_bits = SH_NODE_DEFAULT_POW_BITS;
     sh_node_clock_init(&t->clock);
     if (cfg != NULL)
-        c = *cfg;
+        t->cfg = *cfg;
     else
-        sh_onion_caller_config_default(&c);
-    c.max_attempts = 1; /* attempts are made here: each needs a new signature */
-    t->user_attempt_cb = c.attempt_cb;
-    t->user_attempt_ctx = c.attempt_ctx;
-    c.attempt_cb = note_path_cb;
-    c.attempt_ctx = t;
-    t->hop_timeout_ms = c.hop_timeout_ms;
-    t->cfg = c;
+        sh_onion_caller_config_default(&t->cfg);
+    t->cfg.max_attempts = 1; /* attempts are made here: each needs a new signature */
+    t->user_attempt_cb = t->cfg.attempt_cb;
+    t->user_attempt_ctx = t->cfg.attempt_ctx;
+    t->cfg.attempt_cb = note_path_cb;
+    t->cfg.attempt_ctx = t;
+    t->hop_timeout_ms = t->cfg.hop_timeout_ms;
     if (uv_loop_init(&t->loop) != 0) {
-        free(t->nodes);
         free(t);
         return sh_err_set(SH_ERR_NOMEM, "cannot start an event loop");
     }
-    if ((rc = sh_net_new(&t->loop, NULL, &t->net)) == SH_OK &&
-        (rc = sh_onion_caller_new(&t->loop, t->net, &c, nodes, n, NULL, &t->caller)) != SH_OK)
-        sh_net_close(t->net, NULL, NULL);
+    if ((rc = fetch_map(t, &map)) == SH_OK && (rc = use_map(t, map)) == SH_OK &&
+        all_loopback(t))
+        t->cfg.policy.allow_same_subnet = true; /* a devnet: every node on 127.0.0.1 */
+    if (rc == SH_OK && (rc = sh_net_new(&t->loop, NULL, &t->net)) == SH_OK)
+        rc = sh_onion_caller_new(&t->loop, t->net, &t->cfg, t->nodes, t->n_nodes, NULL, &t->caller);
     if (rc != SH_OK) {
-        uv_run(&t->loop, UV_RUN_DEFAULT);
-        (void)uv_loop_close(&t->loop);
-        free(t->nodes);
-        free(t);
+        onion_close(t);
         return rc;
     }
     *out = (sh_client_transport){.ctx = t, .store = onion_store, .retrieve = onion_retrieve,
                                  .remove = onion_remove, .describe = onion_describe,
-                                 .close = onion_close};
+                                 .receipts = onion_receipts, .close = onion_close};
     return SH_OK;
 }
 
@@ -353,10 +703,25 @@ static void map_status_cb(sh_dir_client *c, int status, const char *message, voi
     snprintf(w->message, sizeof w->message, "%s", message != NULL ? message : "");
 }
 
-int sh_client_fetch_nodes(const char *network_path, const char *cache_path, sh_onion_node **nodes,
-                          size_t *n)
+/* A copy of a verified map (its published bytes decoded again). */
+static int map_copy(const sh_dir_map *map, sh_dir_map **out)
 {
-    sh_dir_client_config cfg = {.cache_path = cache_path, .status_cb = map_status_cb};
+    sh_buf b;
+    int rc;
+
+    sh_buf_init(&b);
+    rc = sh_dir_map_encode(map, &b);
+    if (rc == SH_OK)
+        rc = sh_dir_map_decode(b.data, b.len, out);
+    sh_buf_free(&b);
+    return rc;
+}
+
+int sh_client_fetch_map(const char *network_path, const char *cache_path, sh_dir_map **out)
+{
+    sh_dir_client_config cfg = {.cache_path = cache_path, .status_cb = map_status_cb,
+                                .deadline_ms = SH_CLIENT_MAP_DEADLINE_MS,
+                                .max_sources = SH_CLIENT_MAP_SOURCES};
     sh_dir_network *network = NULL;
     sh_dir_client *dc = NULL;
     sh_net *net = NULL;
@@ -379,7 +744,7 @@ int sh_client_fetch_nodes(const char *network_path, const char *cache_path, sh_o
             rc = sh_err_set(w.status != SH_OK ? w.status : SH_ERR_UNAVAILABLE,
                             "no valid network map: %s", w.message);
         else
-            rc = sh_onion_nodes_from_map(sh_dir_client_map(dc), nodes, n);
+            rc = map_copy(sh_dir_client_map(dc), out);
         sh_dir_client_close(dc);
     }
     if (net != NULL)
@@ -387,5 +752,17 @@ int sh_client_fetch_nodes(const char *network_path, const char *cache_path, sh_o
     uv_run(&loop, UV_RUN_DEFAULT);
     (void)uv_loop_close(&loop);
     sh_dir_network_free(network);
+    return rc;
+}
+
+int sh_client_fetch_nodes(const char *network_path, const char *cache_path, sh_onion_node **nodes,
+                          size_t *n)
+{
+    sh_dir_map *map = NULL;
+    int rc = sh_client_fetch_map(network_path, cache_path, &map);
+
+    if (rc == SH_OK)
+        rc = sh_onion_nodes_from_map(map, nodes, n);
+    sh_dir_map_free(map);
     return rc;
 }

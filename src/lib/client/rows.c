@@ -7,6 +7,7 @@
 
 #include "client/internal.h"
 #include "util/err.h"
+#include "util/time.h"
 
 /* Runs a prepared statement to completion; SH_OK on SQLITE_DONE. */
 static int step_done(sh_client_state *s, sqlite3_stmt *st, const char *what)
@@ -276,7 +277,7 @@ static int message_row(sh_client_state *s, sqlite3_stmt *st, sh_client_message *
     m->state = (sh_client_delivery)sqlite3_column_int(st, 7);
     m->stored_k = (uint32_t)sqlite3_column_int64(st, 8);
     m->stored_n = (uint32_t)sqlite3_column_int64(st, 9);
-    if (m->state > SH_CLIENT_RECEIVED)
+    if (m->state > SH_CLIENT_EXPIRED)
         return sh_err_set(SH_ERR_FORMAT, "a stored message has an unknown state (damaged database?)");
     sh_buf_reset(text);
     rc = sh__client_open(s, "messages.body", sqlite3_column_blob(st, 10),
@@ -335,13 +336,14 @@ int sh_client_outbox_add(sh_client_state *s, sh_client_kind kind,
     sh_buf_init(&sealed);
     rc = sh__client_seal(s, "outbox.payload", payload, len, &sealed);
     if (rc == SH_OK)
-        rc = sh__client_prepare(s, "INSERT INTO outbox(kind, peer, msg_id, payload)"
-                                   " VALUES (?, ?, ?, ?)", &st);
+        rc = sh__client_prepare(s, "INSERT INTO outbox(kind, peer, msg_id, payload, created_ms)"
+                                   " VALUES (?, ?, ?, ?, ?)", &st);
     if (rc == SH_OK) {
         sqlite3_bind_int(st, 1, (int)kind);
         sqlite3_bind_blob(st, 2, peer, SH_SESSION_ID_BYTES, SQLITE_STATIC);
         sqlite3_bind_blob(st, 3, msg_id, SH_CLIENT_MSG_ID_BYTES, SQLITE_STATIC);
         sqlite3_bind_blob(st, 4, sealed.data, (int)sealed.len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, sh_time_now_ms());
         rc = step_done(s, st, "queueing in the outbox");
     }
     sh_buf_free(&sealed);
@@ -355,6 +357,8 @@ static int outbox_fill(sh_client_state *s, sqlite3_stmt *st, sh_client_outbox_ro
     r->row = sqlite3_column_int64(st, 0);
     r->kind = (sh_client_kind)sqlite3_column_int(st, 1);
     r->attempts = (uint32_t)sqlite3_column_int64(st, 7);
+    r->created_ms = sqlite3_column_int64(st, 8);
+    r->next_ms = sqlite3_column_int64(st, 9);
     if (r->kind != SH_CLIENT_TEXT && r->kind != SH_CLIENT_ACK)
         return sh_err_set(SH_ERR_FORMAT, "an outbox row of unknown kind (damaged database?)");
     if ((rc = blob_copy(st, 2, r->peer, SH_SESSION_ID_BYTES, "outbox peer")) != SH_OK ||
@@ -383,7 +387,9 @@ int sh_client_outbox_next(sh_client_state *s, int64_t after, sh_client_outbox_ro
     sh_buf_init(&out->envelope);
     sh_buf_init(&out->self_env);
     rc = sh__client_prepare(s, "SELECT id, kind, peer, msg_id, payload, envelope, self_env,"
-                               " attempts FROM outbox WHERE id > ? ORDER BY id LIMIT 1", &st);
+                               " attempts, created_ms, next_ms FROM outbox WHERE id > ?"
+                               " ORDER BY id LIMIT 1",
+                            &st);
     if (rc != SH_OK)
         return rc;
     sqlite3_bind_int64(st, 1, after);
@@ -432,16 +438,17 @@ int sh_client_outbox_sealed(sh_client_state *s, int64_t row, const sh_buf *envel
     return step_done(s, st, "saving a sealed envelope");
 }
 
-int sh_client_outbox_failed(sh_client_state *s, int64_t row, const char *error)
+int sh_client_outbox_failed(sh_client_state *s, int64_t row, const char *error, int64_t next_ms)
 {
     sqlite3_stmt *st;
-    int rc = sh__client_prepare(s, "UPDATE outbox SET attempts = attempts + 1, last_error = ?"
-                                   " WHERE id = ?", &st);
+    int rc = sh__client_prepare(s, "UPDATE outbox SET attempts = attempts + 1, last_error = ?,"
+                                   " next_ms = ? WHERE id = ?", &st);
 
     if (rc != SH_OK)
         return rc;
     sqlite3_bind_text(st, 1, error, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, row);
+    sqlite3_bind_int64(st, 2, next_ms);
+    sqlite3_bind_int64(st, 3, row);
     return step_done(s, st, "counting a failed attempt");
 }
 
@@ -534,4 +541,94 @@ int sh_client_seen_sweep(sh_client_state *s, int64_t now_ms)
         return rc;
     sqlite3_bind_int64(st, 1, now_ms);
     return step_done(s, st, "forgetting expired hashes");
+}
+
+/* ---- receipts: where our stored messages are, to count their members again ------------------ */
+
+int sh_client_receipt_put(sh_client_state *s, const uint8_t peer[static SH_SESSION_ID_BYTES],
+                          const uint8_t msg_id[static SH_CLIENT_MSG_ID_BYTES],
+                          const uint8_t hash[static 32], int64_t expiry_ms)
+{
+    sqlite3_stmt *st;
+    int rc = sh__client_prepare(s, "INSERT OR REPLACE INTO receipts(peer, msg_id, hash, expiry_ms)"
+                                   " VALUES(?, ?, ?, ?)", &st);
+
+    if (rc != SH_OK)
+        return rc;
+    sqlite3_bind_blob(st, 1, peer, SH_SESSION_ID_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, msg_id, SH_CLIENT_MSG_ID_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, expiry_ms);
+    return step_done(s, st, "saving where a message is stored");
+}
+
+int sh_client_receipt_pending(sh_client_state *s, int64_t now_ms, sh_client_stored *out,
+                              size_t cap, size_t *n)
+{
+    sqlite3_stmt *st;
+    int rc = sh__client_prepare(s, "DELETE FROM receipts WHERE expiry_ms < ? OR NOT EXISTS"
+                                   " (SELECT 1 FROM messages m WHERE m.peer = receipts.peer AND"
+                                   " m.outgoing = 1 AND m.msg_id = receipts.msg_id"
+                                   " AND m.state = 1)",
+                                &st);
+
+    *n = 0;
+    if (rc != SH_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, now_ms);
+    if ((rc = step_done(s, st, "forgetting receipts no longer needed")) != SH_OK ||
+        (rc = sh__client_prepare(s, "SELECT r.peer, r.msg_id, r.hash, m.stored_k, m.stored_n"
+                                    " FROM receipts r JOIN messages m ON m.peer = r.peer AND"
+                                    " m.outgoing = 1 AND m.msg_id = r.msg_id"
+                                    " WHERE m.stored_k < m.stored_n OR m.stored_n = 0"
+                                    " ORDER BY m.id LIMIT ?", &st)) != SH_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, (int64_t)cap);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sh_client_stored *o = &out[*n];
+        int brc;
+        if ((brc = blob_copy(st, 0, o->peer, SH_SESSION_ID_BYTES, "receipt peer")) != SH_OK ||
+            (brc = blob_copy(st, 1, o->msg_id, SH_CLIENT_MSG_ID_BYTES, "receipt id")) != SH_OK ||
+            (brc = blob_copy(st, 2, o->hash, 32, "receipt hash")) != SH_OK) {
+            sqlite3_finalize(st);
+            return brc;
+        }
+        o->stored_k = (uint32_t)sqlite3_column_int64(st, 3);
+        o->stored_n = (uint32_t)sqlite3_column_int64(st, 4);
+        ++*n;
+    }
+    rc = rc == SQLITE_DONE ? SH_OK : sh__client_sql_fail(s, rc, "reading receipts");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int sh_client_stored_expired(sh_client_state *s, int64_t now_ms, sh_client_stored *out, size_t cap,
+                             size_t *n)
+{
+    sqlite3_stmt *st;
+    int rc = sh__client_prepare(s, "SELECT r.peer, r.msg_id, r.hash FROM receipts r JOIN messages m"
+                                   " ON m.peer = r.peer AND m.outgoing = 1 AND m.msg_id = r.msg_id"
+                                   " WHERE m.state = 1 AND r.expiry_ms < ? ORDER BY m.id LIMIT ?",
+                                &st);
+
+    *n = 0;
+    if (rc != SH_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int64(st, 2, (int64_t)cap);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sh_client_stored *o = &out[*n];
+        int brc;
+        memset(o, 0, sizeof *o);
+        if ((brc = blob_copy(st, 0, o->peer, SH_SESSION_ID_BYTES, "receipt peer")) != SH_OK ||
+            (brc = blob_copy(st, 1, o->msg_id, SH_CLIENT_MSG_ID_BYTES, "receipt id")) != SH_OK ||
+            (brc = blob_copy(st, 2, o->hash, 32, "receipt hash")) != SH_OK) {
+            sqlite3_finalize(st);
+            return brc;
+        }
+        ++*n;
+    }
+    rc = rc == SQLITE_DONE ? SH_OK : sh__client_sql_fail(s, rc, "reading expired messages");
+    sqlite3_finalize(st);
+    return rc;
 }

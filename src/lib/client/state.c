@@ -31,11 +31,14 @@ static const char schema_sql[] =
     " body BLOB NOT NULL, UNIQUE(peer, outgoing, msg_id));"
     "CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY, kind INTEGER NOT NULL,"
     " peer BLOB NOT NULL, msg_id BLOB NOT NULL, payload BLOB NOT NULL, envelope BLOB,"
-    " self_env BLOB, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT);"
+    " self_env BLOB, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
+    " created_ms INTEGER NOT NULL DEFAULT 0, next_ms INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS cursors(ns INTEGER PRIMARY KEY, timestamp_ms INTEGER NOT NULL,"
     " hash BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS seen(ns INTEGER NOT NULL, hash BLOB NOT NULL,"
-    " expiry_ms INTEGER NOT NULL, PRIMARY KEY(ns, hash)) WITHOUT ROWID;";
+    " expiry_ms INTEGER NOT NULL, PRIMARY KEY(ns, hash)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS receipts(peer BLOB NOT NULL, msg_id BLOB NOT NULL,"
+    " hash BLOB NOT NULL, expiry_ms INTEGER NOT NULL, PRIMARY KEY(peer, msg_id)) WITHOUT ROWID;";
 
 int sh__client_sql_fail(sh_client_state *s, int rc, const char *what)
 {
@@ -284,6 +287,11 @@ int sh_client_state_open(const char *path, const sh_client_keysrc *key, sh_clien
         (rc = sh__client_exec(s, "BEGIN IMMEDIATE", "starting")) != SH_OK)
         goto done;
     rc = sh__client_exec(s, schema_sql, "creating the schema");
+    /* a database made before the outbox had its times: add them (an error says they exist) */
+    (void)sqlite3_exec(s->db, "ALTER TABLE outbox ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0",
+                       NULL, NULL, NULL);
+    (void)sqlite3_exec(s->db, "ALTER TABLE outbox ADD COLUMN next_ms INTEGER NOT NULL DEFAULT 0",
+                       NULL, NULL, NULL);
     if (rc == SH_OK)
         rc = setup_key(s, key);
     if (rc == SH_OK)

@@ -205,7 +205,8 @@ static void relay_node(job *j)
 
 static bool deliverable(const char *method)
 {
-    static const char *const ok[] = {"store", "retrieve", "delete", "expire", "info"};
+    static const char *const ok[] = {"store", "retrieve", "delete", "expire", "info",
+                                     "get_receipts"};
 
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         if (strcmp(method, ok[i]) == 0)
