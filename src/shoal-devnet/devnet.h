@@ -57,7 +57,7 @@ int devnet_stop(devnet_state *s, devnet_proc *p, bool hard, int grace_ms);
 /* Prints the last lines of a process's log to stderr (after a failure). */
 void devnet_print_log_tail(const devnet_state *s, const devnet_proc *p, int lines);
 
-/* A free TCP port on 127.0.0.1 (bound, then released). */
+/* A free TCP port on 127.0.0.1 below the ephemeral range (bound, then released). */
 int devnet_free_port(uint16_t *port);
 /* Forks and runs argv (argv[0] a path) with stdin from /dev/null and stdout and stderr appended
  * to `log`: in a session of its own when `detach`, else ended with SIGTERM when shoal-devnet

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "devnet.h"
 #include "util/err.h"
 #include "util/fs.h"
@@ -246,22 +248,32 @@ bool devnet_alive(const devnet_state *s, const devnet_proc *p)
     return !is_zombie(p->pid) && cmdline_names_dir(p->pid, s->dir);
 }
 
+/* Ports are taken below the kernel's ephemeral range (32768 and up by default): a node that
+ * `kill` stopped must find its port free again at `start`, and an ephemeral port may meanwhile
+ * be the source port of some outgoing connection. */
 int devnet_free_port(uint16_t *port)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = SH_OK;
+    int last = 0;
 
-    if (fd < 0)
-        return sh_err_set(SH_ERR_IO, "socket: %s", strerror(errno));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-        rc = sh_err_set(SH_ERR_IO, "cannot find a free port on 127.0.0.1: %s", strerror(errno));
-    else
-        *port = ntohs(a.sin_port);
-    close(fd);
-    return rc;
+    for (int tries = 0; tries < 1000; tries++) {
+        uint16_t p = (uint16_t)(20000 + randombytes_uniform(12000));
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(p)};
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool ok;
+
+        if (fd < 0)
+            return sh_err_set(SH_ERR_IO, "socket: %s", strerror(errno));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        last = errno;
+        close(fd);
+        if (ok) {
+            *port = p;
+            return SH_OK;
+        }
+    }
+    return sh_err_set(SH_ERR_IO, "cannot find a free port on 127.0.0.1 between 20000 and 32000: %s",
+                      strerror(last));
 }
 
 typedef struct argv_builder {

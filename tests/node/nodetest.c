@@ -3,9 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,10 +23,31 @@
 
 #define READY_TIMEOUT_MS 30000
 
+/* A free port below the kernel's ephemeral range (32768 and up by default), so that a node
+ * restarted on it never finds it taken by some other test's outgoing connection, as a port
+ * that the kernel picked for a listener (port 0) can be while the node is down. */
+static uint16_t pick_port(void)
+{
+    for (int tries = 0; tries < 1000; tries++) {
+        uint16_t port = (uint16_t)(20000 + randombytes_uniform(12000));
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        bool free_now = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+
+        if (fd >= 0)
+            close(fd);
+        if (free_now)
+            return port;
+    }
+    return 0; /* the kernel's choice, then */
+}
+
 void nt_node_init(nt_node *n, const char *exe)
 {
     memset(n, 0, sizeof *n);
     n->exe = exe;
+    n->port = pick_port();
     snprintf(n->dir, sizeof n->dir, "%s", test_tmpdir());
 }
 
