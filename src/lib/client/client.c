@@ -23,19 +23,6 @@
 #include "util/log.h"
 #include "util/time.h"
 
-struct sh_client {
-    sh_client_state *state;
-    sh_client_transport *tp;
-    sh_account *account;
-    sh_e2e_device *dev;
-    uint8_t sid[SH_SESSION_ID_BYTES];
-    sh_client_event_cb cb;
-    void *ctx;
-    bool published; /* our keys were published (or found unchanged) by this client */
-    int64_t lookback_ms; /* when the last look-back read ran (monotonic) */
-    sh_client_options opt;
-    int64_t receipts_mono_ms; /* when receipts were last counted again (monotonic) */
-};
 
 static void sid_of_account(uint8_t sid[static SH_SESSION_ID_BYTES], const uint8_t ed[static 32])
 {
@@ -44,7 +31,7 @@ static void sid_of_account(uint8_t sid[static SH_SESSION_ID_BYTES], const uint8_
         memset(sid + 1, 0, 32);
 }
 
-static int save_device(sh_client *c)
+int sh__client_save_device(sh_client *c)
 {
     sh_buf st;
     int rc;
@@ -71,7 +58,7 @@ static int load_device(sh_client *c, const uint8_t seed[static SH_SEED_BYTES])
     } else if (rc == SH_ERR_NOT_FOUND) {
         rc = sh_e2e_device_new_primary(&c->dev, seed, sh_time_now_ms());
         if (rc == SH_OK)
-            rc = save_device(c);
+            rc = sh__client_save_device(c);
     }
     if (rc == SH_OK &&
         memcmp(sh_e2e_device_account(c->dev), sh_account_ed25519_pk(c->account), 32) != 0)
@@ -92,6 +79,7 @@ int sh_client_new(const uint8_t seed[static SH_SEED_BYTES], sh_client_state *sta
     c->state = state;
     c->tp = transport;
     sh_client_options_default(&c->opt);
+    sh_buf_init(&c->token);
     c->cb = cb;
     c->ctx = ctx;
     rc = sh_account_from_seed(&c->account, seed);
@@ -99,6 +87,8 @@ int sh_client_new(const uint8_t seed[static SH_SEED_BYTES], sh_client_state *sta
         sh_account_session_id(c->account, c->sid);
         rc = load_device(c, seed);
     }
+    if (rc == SH_OK)
+        rc = sh__client_set_signer(c);
     if (rc != SH_OK) {
         sh_client_free(c);
         return rc;
@@ -113,6 +103,7 @@ void sh_client_free(sh_client *c)
         return;
     sh_e2e_device_free(c->dev);
     sh_account_free(c->account);
+    sh_buf_free(&c->token);
     free(c);
 }
 
@@ -177,7 +168,7 @@ static int need_transport(sh_client *c)
 
 int sh_client_publish(sh_client *c, bool force)
 {
-    sh_node_signer signer = {.account = c->account};
+    const sh_node_signer *signer = &c->signer;
     sh_client_receipt rcpt;
     uint8_t digest[40];
     int64_t now = sh_time_now_ms(), at = 0;
@@ -189,7 +180,7 @@ int sh_client_publish(sh_client *c, bool force)
     sh_buf_init(&bundle);
     sh_buf_init(&prev);
     if ((rc = need_transport(c)) != SH_OK || (rc = sh_e2e_device_list(c->dev, &list)) != SH_OK ||
-        (rc = sh_e2e_device_bundle(c->dev, now, &bundle)) != SH_OK || (rc = save_device(c)) != SH_OK)
+        (rc = sh_e2e_device_bundle(c->dev, now, &bundle)) != SH_OK || (rc = sh__client_save_device(c)) != SH_OK)
         goto done;
     crypto_generichash_init(&h, NULL, 0, 32);
     crypto_generichash_update(&h, list.data, list.len);
@@ -201,11 +192,10 @@ int sh_client_publish(sh_client *c, bool force)
         if (!force && memcmp(prev.data, digest, 32) == 0 && now - at < SH_CLIENT_REPUBLISH_MS)
             goto done;
     }
-    rc = c->tp->store(c->tp->ctx, c->sid, SH_NS_DEVICE_LIST, list.data, list.len,
-                      SH_CLIENT_PUBLIC_TTL_MS, &signer, &rcpt);
+    rc = sh_client_is_primary(c) ? sh__client_publish_primary(c, &list) : SH_OK;
     if (rc == SH_OK)
         rc = c->tp->store(c->tp->ctx, c->sid, SH_NS_PREKEYS, bundle.data, bundle.len,
-                          SH_CLIENT_PUBLIC_TTL_MS, &signer, &rcpt);
+                          SH_CLIENT_PUBLIC_TTL_MS, signer, &rcpt);
     if (rc != SH_OK) {
         rc = sh_err_wrap(rc, "publishing our device list and prekeys");
         goto done;
@@ -305,7 +295,7 @@ static int learn_lists(sh_client *c, const sh_node_page *page, const uint8_t sid
 }
 
 /* Fetches and learns the device list and bundles of the account with this Session ID. */
-static int learn_peer(sh_client *c, const uint8_t sid[static 33], uint8_t ed[static 32])
+int sh__client_learn_peer(sh_client *c, const uint8_t sid[static 33], uint8_t ed[static 32])
 {
     sh_node_page page = {0};
     char key[80], hex[SH_SESSION_ID_HEX_BYTES];
@@ -322,7 +312,7 @@ static int learn_peer(sh_client *c, const uint8_t sid[static 33], uint8_t ed[sta
     if (rc == SH_OK)
         rc = learn_bundles(c, sid);
     if (rc == SH_OK)
-        rc = save_device(c);
+        rc = sh__client_save_device(c);
     if (rc == SH_OK) {
         uint8_t v[40];
         uint64_t now = (uint64_t)sh_time_now_ms();
@@ -353,13 +343,13 @@ static int peer_account(sh_client *c, const uint8_t sid[static 33], uint8_t ed[s
             goto done;
         /* refresh the device list (a revoked device must stop getting slots); with the network
          * down, the keys we hold still seal the message */
-        rc = learn_peer(c, sid, ed);
+        rc = sh__client_learn_peer(c, sid, ed);
         if (rc == SH_ERR_UNAVAILABLE || rc == SH_ERR_TIMEOUT) {
             memcpy(ed, v.data, 32);
             rc = SH_OK;
         }
     } else if (rc == SH_OK || rc == SH_ERR_NOT_FOUND) {
-        rc = learn_peer(c, sid, ed);
+        rc = sh__client_learn_peer(c, sid, ed);
     }
 done:
     sh_buf_free(&v);
@@ -426,10 +416,13 @@ static int seal_row(sh_client *c, sh_client_outbox_row *r)
         return rc;
     rc = sh_e2e_send(c->dev, ed, r->payload.data, r->payload.len, sh_time_now_ms(), &r->envelope,
                      &r->self_env);
-    if (rc == SH_ERR_NOT_FOUND) { /* a new device or bundle: learn again, once */
+    /* a new device or bundle: learn the recipient's keys again, then our own account's (a
+     * bundle of our other devices), once each */
+    for (int i = 0; i < 2 && rc == SH_ERR_NOT_FOUND; i++) {
+        uint8_t own[32];
         sh_buf_reset(&r->envelope);
         sh_buf_reset(&r->self_env);
-        if ((rc = learn_peer(c, r->peer, ed)) == SH_OK)
+        if ((rc = sh__client_learn_peer(c, i == 0 ? r->peer : c->sid, i == 0 ? ed : own)) == SH_OK)
             rc = sh_e2e_send(c->dev, ed, r->payload.data, r->payload.len, sh_time_now_ms(),
                              &r->envelope, &r->self_env);
     }
@@ -439,7 +432,7 @@ static int seal_row(sh_client *c, sh_client_outbox_row *r)
         return rc;
     rc = sh_client_outbox_sealed(c->state, r->row, &r->envelope, &r->self_env);
     if (rc == SH_OK)
-        rc = save_device(c);
+        rc = sh__client_save_device(c);
     if (rc == SH_OK)
         rc = sh_client_state_commit(c->state);
     if (rc != SH_OK)
@@ -688,7 +681,7 @@ static int ack_payload(const uint8_t msg_id[static 16], sh_buf *out)
 static int file_payload(sh_client *c, const sh_e2e_received *rx, const sh_client_payload *p,
                         sh_client_message *m, sh_client_event_kind *ev)
 {
-    bool from_self = memcmp(rx->sender_account, sh_account_ed25519_pk(c->account), 32) == 0;
+    bool from_self = memcmp(rx->sender_account, sh_e2e_device_account(c->dev), 32) == 0;
     uint8_t sender[33];
     int rc;
 
@@ -738,7 +731,7 @@ static int open_envelope(sh_client *c, const sh_store_msg *msg, sh_e2e_received 
     *net_rc = SH_OK;
     if (rc == SH_ERR_NOT_FOUND && !sodium_is_zero(rx->sender_account, 32)) {
         sid_of_account(sid, rx->sender_account);
-        lrc = learn_peer(c, sid, ed);
+        lrc = sh__client_learn_peer(c, sid, ed);
         if (lrc == SH_OK)
             rc = sh_e2e_receive(c->dev, msg->data, msg->data_len, sh_time_now_ms(), rx);
         else if (lrc == SH_ERR_UNAVAILABLE || lrc == SH_ERR_TIMEOUT || lrc == SH_ERR_BUSY)
@@ -767,13 +760,15 @@ static int process_message(sh_client *c, const sh_store_msg *msg, size_t *receiv
     }
     if (orc == SH_OK && (orc = sh_client_payload_parse(rx.payload.data, rx.payload.len, &p)) != SH_OK)
         sh_log_warn("client", "dropped a message with a bad payload: %s", sh_err_msg());
+    else if (orc == SH_ERR_NOT_FOUND) /* e.g. our own copy for our other devices */
+        sh_log_debug("client", "skipped an envelope: %s", sh_err_msg());
     else if (orc != SH_OK && orc != SH_ERR_REPLAY)
         sh_log_warn("client", "dropped an envelope: %s", sh_err_msg());
     if ((rc = sh_client_state_begin(c->state)) != SH_OK)
         goto done;
     rc = sh_client_seen_add(c->state, SH_NS_INBOX, msg->hash, msg->expiry_ms);
     if (rc == SH_OK && orc == SH_OK)
-        rc = save_device(c);
+        rc = sh__client_save_device(c);
     if (rc == SH_OK && orc == SH_OK)
         rc = file_payload(c, &rx, &p, &m, &ev);
     if (rc == SH_OK)
@@ -802,7 +797,6 @@ static bool cursor_after(const sh_store_cursor *a, const sh_store_cursor *b)
 static int read_pages(sh_client *c, sh_store_cursor *after, bool have_after, bool lookback,
                       uint32_t wait_ms, size_t *received)
 {
-    sh_node_signer signer = {.account = c->account};
     bool more = true, found;
     sh_store_cursor saved;
     int rc = SH_OK;
@@ -810,7 +804,7 @@ static int read_pages(sh_client *c, sh_store_cursor *after, bool have_after, boo
     while (rc == SH_OK && more) {
         sh_node_page page = {0};
         rc = c->tp->retrieve(c->tp->ctx, c->sid, SH_NS_INBOX, have_after ? after : NULL, lookback,
-                             wait_ms, &signer, &page);
+                             wait_ms, &c->signer, &page);
         for (size_t i = 0; rc == SH_OK && i < page.count; i++)
             rc = process_message(c, &page.msgs[i], received);
         if (rc == SH_OK && page.count > 0) {
@@ -839,7 +833,7 @@ int sh_client_poll(sh_client *c, uint32_t wait_ms, size_t *received)
     int rc;
 
     *received = 0;
-    if ((rc = need_transport(c)) != SH_OK)
+    if ((rc = need_transport(c)) != SH_OK || (rc = sh__client_refresh_own(c, false)) != SH_OK)
         return rc;
     rc = sh_client_cursor_get(c->state, SH_NS_INBOX, &cur, &found);
     looked_back = c->lookback_ms == 0 ||

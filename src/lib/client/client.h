@@ -30,6 +30,7 @@
 #include <shoal/identity.h>
 
 #include "dir/dir.h"
+#include "e2e/e2e.h"
 #include "node/request.h"
 #include "onion/onion.h"
 #include "util/buf.h"
@@ -380,6 +381,58 @@ int sh_client_describe(sh_client *c, char *out, size_t out_size) SH_CLIENT_WUR;
  * (guard, middle, swarm node). */
 int sh_client_describe_peer(sh_client *c, const uint8_t sid[static SH_SESSION_ID_BYTES],
                             char *out, size_t out_size) SH_CLIENT_WUR;
+
+/* ---- Linked devices (devices.c, link.c; docs/client.md "Linked devices") ------------------- */
+
+/* Opens a linked device: its e2e state (made by sh_client_link_wait_response) is in `state`; it
+ * holds no account seed and signs its requests with its device key and subaccount token.
+ * SH_ERR_NOT_FOUND when the database holds no device, SH_ERR_INVALID when it holds a primary. */
+int sh_client_new_linked(sh_client_state *state, sh_client_transport *transport,
+                         sh_client_event_cb cb, void *ctx, sh_client **out) SH_CLIENT_WUR;
+
+typedef struct sh_client_device_info {
+    uint32_t id;
+    bool primary, self, revoked;
+    int64_t added_ms; /* when it was added (revoked: when it was revoked) */
+} sh_client_device_info;
+
+/* Our account's devices as this device knows them (current ones first, then revoked ones);
+ * *n is how many there are, of which at most `max` are written. */
+int sh_client_devices(sh_client *c, sh_client_device_info *out, size_t max, size_t *n)
+    SH_CLIENT_WUR;
+/* Primary: revokes a device (protocol-v2.md §11) and publishes the new device list (namespace
+ * 11) and revocation list (namespace 12), after which nodes refuse its token. SH_ERR_PERMISSION
+ * on a linked device; SH_ERR_NOT_FOUND for an id that is not a current linked device. */
+int sh_client_revoke_device(sh_client *c, uint32_t device_id) SH_CLIENT_WUR;
+
+/* Linking through the network: both devices meet in namespace 0 of a one-time rendezvous
+ * account derived from the link code's secret (anonymous stores with proof of work; both read
+ * it, signing as its owner). The link code and SAS are Protocol V2's (protocol-v2.md §11). */
+typedef struct sh_client_link sh_client_link;
+#define SH_CLIENT_LINK_TTL_MS SH_E2E_LINK_TTL_MS
+
+/* Primary: a new one-time link code to show the new device. */
+int sh_client_link_begin(sh_client *c, char code[static SH_E2E_LINK_CODE_BYTES],
+                         sh_client_link **out) SH_CLIENT_WUR;
+/* Primary: waits up to wait_ms for the new device's request and gives the SAS to compare.
+ * SH_ERR_TIMEOUT when none came yet (call again), SH_ERR_STALE when the code expired. */
+int sh_client_link_wait_request(sh_client_link *l, uint32_t wait_ms,
+                                char sas[static SH_E2E_SAS_BYTES]) SH_CLIENT_WUR;
+/* Primary, after the person compared the SAS: accept adds the device (its id in *device_id),
+ * answers it and publishes the new device list; refuse tells the new device so. */
+int sh_client_link_confirm(sh_client_link *l, bool accept, uint32_t *device_id) SH_CLIENT_WUR;
+/* New device: reads the code (SH_ERR_FORMAT, SH_ERR_CHECKSUM for a typo), makes its keys and
+ * sends its request; sas is what its screen shows. SH_ERR_EXISTS when the code was used. */
+int sh_client_link_request(sh_client_state *state, sh_client_transport *transport,
+                           const char *code, char sas[static SH_E2E_SAS_BYTES],
+                           sh_client_link **out) SH_CLIENT_WUR;
+/* New device: waits up to wait_ms for the primary's answer and saves the linked device in its
+ * state. SH_ERR_TIMEOUT: no answer yet; SH_ERR_PERMISSION: the primary refused; SH_ERR_EXISTS:
+ * the code was used by another device. */
+int sh_client_link_wait_response(sh_client_link *l, uint32_t wait_ms) SH_CLIENT_WUR;
+/* The Session ID of the account being linked to (new device) or linking (primary). */
+void sh_client_link_account(const sh_client_link *l, uint8_t sid[static SH_SESSION_ID_BYTES]);
+void sh_client_link_free(sh_client_link *l);
 
 /* ---- Bot commands (bot.c): one JSON object per line ----------------------------------------- */
 

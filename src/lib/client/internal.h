@@ -1,5 +1,5 @@
 /* Internals of the client module shared by its files: the state database's connection and
- * its sealed-column helpers. */
+ * its sealed-column helpers, and the client's own state (client.c, devices.c, link.c). */
 #ifndef SH_CLIENT_INTERNAL_H
 #define SH_CLIENT_INTERNAL_H
 
@@ -7,6 +7,7 @@
 
 #include "client/client.h"
 #include "node/swarm.h"
+#include "e2e/e2e.h"
 
 #define SH_CLIENT_SCHEMA_VERSION 1
 #define SH_CLIENT_NONCE_BYTES 24
@@ -36,5 +37,37 @@ int sh__client_receipts_count(const sh_dir_map *map, const sh_dir_map *prev,
                               const uint8_t owner[static 33], int16_t ns,
                               const uint8_t hash[static 32], const sh_node_receipt *rs,
                               size_t n_rs, uint32_t *k, uint32_t *n);
+
+struct sh_client {
+    sh_client_state *state;
+    sh_client_transport *tp;
+    sh_account *account;   /* the primary's account key; NULL on a linked device */
+    sh_e2e_device *dev;
+    sh_node_signer signer; /* the account, or the device key with its token (linked) */
+    sh_buf token;          /* linked device: its subaccount token */
+    uint8_t sid[SH_SESSION_ID_BYTES];
+    sh_client_event_cb cb;
+    void *ctx;
+    bool published; /* our keys were published (or found unchanged) by this client */
+    int64_t lookback_ms; /* when the last look-back read ran (monotonic) */
+    sh_client_options opt;
+    int64_t receipts_mono_ms; /* when receipts were last counted again (monotonic) */
+    int64_t own_list_ms;     /* linked device: when our account's list was last read */
+};
+
+/* client.c */
+int sh__client_save_device(sh_client *c) SH_CLIENT_WUR;
+/* Fetches and learns the device list and bundles of the account with this Session ID. */
+int sh__client_learn_peer(sh_client *c, const uint8_t sid[static SH_SESSION_ID_BYTES],
+                          uint8_t ed[static 32]) SH_CLIENT_WUR;
+/* devices.c */
+/* Points c->signer at the account key (primary) or the device key and its token (linked). */
+int sh__client_set_signer(sh_client *c) SH_CLIENT_WUR;
+/* Primary: stores the device list (namespace 11) and the revocation list (namespace 12). */
+int sh__client_publish_primary(sh_client *c, const sh_buf *list) SH_CLIENT_WUR;
+/* Linked device: reads our account's device list again when it is older than the refresh
+ * interval (or `force`): new devices get our copies, and a revoked device stops here
+ * (SH_ERR_PERMISSION). Nothing for the primary. */
+int sh__client_refresh_own(sh_client *c, bool force) SH_CLIENT_WUR;
 
 #endif

@@ -108,5 +108,6 @@
 #define SH_LABEL_CLIENT_KEY "shoal/client/key/v1"
 #define SH_LABEL_CLIENT_COLUMN "shoal/client/column/v1"
 #define SH_LABEL_CLIENT_CHECK "shoal/client/check/v1"
+#define SH_LABEL_CLIENT_RENDEZVOUS "shoal/client/link/rendezvous/v1"
 
 #endif

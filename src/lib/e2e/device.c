@@ -428,6 +428,11 @@ int sh_e2e_device_revocations(const sh_e2e_device *d, sh_buf *out)
     return sh_buf_append(out, d->revocations.data, d->revocations.len);
 }
 
+const uint8_t *sh_e2e_device_signing_key(const sh_e2e_device *d)
+{
+    return d->ed_sk;
+}
+
 int sh_e2e_device_token(const sh_e2e_device *d, sh_buf *out)
 {
     if (d->token.len == 0)

@@ -45,6 +45,7 @@
 #define SH_E2E_BUCKET_SLACK_BYTES 256
 #define SH_E2E_MAX_PAYLOAD_BYTES 40960
 #define SH_E2E_LINK_CODE_BYTES 96         /* room for the text of a link code and its NUL */
+#define SH_E2E_LINK_SECRET_BYTES 16       /* the one-time secret a link code carries */
 #define SH_E2E_SAS_EMOJI 6
 #define SH_E2E_SAS_BYTES 128              /* room for the SAS text: 6 emoji and their names */
 
@@ -70,6 +71,9 @@ int sh_e2e_device_list(const sh_e2e_device *dev, sh_buf *out) SH_E2E_WUR;
 int sh_e2e_device_bundle(sh_e2e_device *dev, int64_t now_ms, sh_buf *out) SH_E2E_WUR;
 int sh_e2e_device_revocations(const sh_e2e_device *dev, sh_buf *out) SH_E2E_WUR;
 int sh_e2e_device_token(const sh_e2e_device *dev, sh_buf *out) SH_E2E_WUR;
+/* The device's Ed25519 secret key (libsodium's 64-byte form): a linked device signs its storage
+ * requests with it and presents its token (docs/node.md "Signed requests"). */
+const uint8_t *sh_e2e_device_signing_key(const sh_e2e_device *dev);
 
 /* Learns a signed device list (of another account, or a newer one of our own) or a prekey
  * bundle. A list whose counter is lower than the highest seen for that account is rejected
@@ -131,6 +135,10 @@ int sh_e2e_link_confirm(sh_e2e_device *primary, int64_t now_ms, sh_buf *response
 /* New device: installs the response (device list, token, envelope key). */
 int sh_e2e_link_finish(sh_e2e_device *linked, const uint8_t *response, size_t len,
                        int64_t now_ms) SH_E2E_WUR;
+/* Reads a link code (case-insensitive) into the account it links to and its one-time secret
+ * (SH_ERR_FORMAT, SH_ERR_CHECKSUM for a typo); the client derives the rendezvous from them. */
+int sh_e2e_link_code_parse(const char *code, uint8_t account[static SH_E2E_ACCOUNT_BYTES],
+                           uint8_t secret[static SH_E2E_LINK_SECRET_BYTES]) SH_E2E_WUR;
 /* The SAS of raw bytes, as 6 emoji with their names (exposed for tests). */
 void sh_e2e_sas_format(const uint8_t bits[static 5], char out[static SH_E2E_SAS_BYTES]);
 

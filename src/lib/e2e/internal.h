@@ -22,7 +22,6 @@
 #define SH_E2E_MLKEM_SEED_BYTES 64 /* d || z */
 #define SH_E2E_NONCE_BYTES 24      /* XChaCha20-Poly1305 */
 #define SH_E2E_TAG_BYTES 16
-#define SH_E2E_LINK_SECRET_BYTES 16
 
 /* ---- kdf.c ---------------------------------------------------------------------------------- */
 

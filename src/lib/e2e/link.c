@@ -105,6 +105,12 @@ done:
     return rc;
 }
 
+int sh_e2e_link_code_parse(const char *code, uint8_t account[static SH_E2E_ACCOUNT_BYTES],
+                           uint8_t secret[static SH_E2E_LINK_SECRET_BYTES])
+{
+    return sh__e2e_link_code_decode(account, secret, code);
+}
+
 void sh_e2e_sas_format(const uint8_t bits[static 5], char out[static SH_E2E_SAS_BYTES])
 {
     uint64_t v = 0;
