@@ -15,7 +15,7 @@
 #include "client/client.h"
 #include "e2e/e2e.h"
 #include "node/node.h"
-#include "node/nodetest.h"
+#include "node/nettest.h"
 #include "store/namespaces.h"
 #include "test.h"
 #include "util/time.h"
@@ -37,6 +37,8 @@ typedef struct device {
 } device;
 
 static sh_client_network network;
+static sh_onion_node *onodes; /* fleet: the nodes of the network's map (onion paths) */
+static size_t n_onodes;
 
 static void event_cb(const sh_client_event *ev, void *ctx)
 {
@@ -76,7 +78,18 @@ static void open_state(device *d)
     sh_client_keysrc k = {.key_file = d->key};
 
     CHECK_OK(sh_client_state_open(d->db, &k, &d->state));
-    CHECK_OK(sh_client_direct_new(&network, 2000, &d->tp));
+    if (onodes != NULL) {
+        sh_onion_caller_config cfg;
+        sh_onion_caller_config_default(&cfg);
+        cfg.policy.n_guards = 3;
+        cfg.policy.allow_same_subnet = true; /* loopback */
+        cfg.backoff_min_ms = 10;
+        cfg.backoff_max_ms = 50;
+        cfg.hop_timeout_ms = 4000;
+        CHECK_OK(sh_client_onion_new(onodes, n_onodes, &cfg, &d->tp));
+    } else {
+        CHECK_OK(sh_client_direct_new(&network, 2000, &d->tp));
+    }
 }
 
 static void device_open(device *d)
@@ -381,6 +394,217 @@ static void revoke_case(const char *exe)
     CHECK_EQ(nt_node_stop(&nodes[0], SIGTERM), 0);
 }
 
+/* ---- the fleet: two accounts of two devices each over a swarm network --------------------- */
+
+#define FLEET_NODES 6
+#define FLEET_KILLED 2
+
+/* In a swarm with others, and not all in one (so a guard outside the destination's exists). */
+static bool peers_ok(double peers)
+{
+    return peers >= 1 && peers <= FLEET_NODES - 3;
+}
+
+/* The node the onion transport calls for an account (the rule of onion.c: the member with the
+ * smallest identity of the account's swarm in the map). */
+static const sh_onion_node *fleet_dest(const uint8_t sid[static 33])
+{
+    uint64_t ids[FLEET_NODES], swarm = 0;
+    const sh_onion_node *dest = NULL;
+    size_t n = 0;
+
+    for (size_t i = 0; i < n_onodes; i++)
+        if (onodes[i].cand.in_swarm)
+            ids[n++] = onodes[i].cand.swarm_id;
+    for (size_t i = 1; i < n; i++) /* sort */
+        for (size_t j = i; j > 0 && ids[j - 1] > ids[j]; j--) {
+            uint64_t t = ids[j];
+            ids[j] = ids[j - 1];
+            ids[j - 1] = t;
+        }
+    CHECK_OK(sh_swarm_nearest(sh_swarm_space_position(sid + 1), ids, n, &swarm));
+    for (size_t i = 0; i < n_onodes; i++)
+        if (onodes[i].cand.in_swarm && onodes[i].cand.swarm_id == swarm &&
+            (dest == NULL || memcmp(onodes[i].cand.id, dest->cand.id, 32) < 0))
+            dest = &onodes[i];
+    CHECK(dest != NULL);
+    return dest;
+}
+
+/* Nodes to kill: neither account's destination (until clients follow the map's changes, a
+ * destination that leaves and rejoins elsewhere strands them), one per swarm of two or more. */
+static void fleet_victims(const nt_node *nodes, const uint8_t *a, const uint8_t *b,
+                          int victims[static FLEET_KILLED])
+{
+    const sh_onion_node *da = fleet_dest(a), *db = fleet_dest(b);
+    uint64_t used[FLEET_KILLED];
+    int k = 0;
+
+    for (size_t i = 0; i < n_onodes && k < FLEET_KILLED; i++) {
+        const sh_onion_node *o = &onodes[i];
+        size_t members = 0;
+        bool taken = false;
+        for (size_t j = 0; j < n_onodes; j++)
+            members += onodes[j].cand.in_swarm && onodes[j].cand.swarm_id == o->cand.swarm_id;
+        for (int v = 0; v < k; v++)
+            taken = taken || used[v] == o->cand.swarm_id;
+        if (o == da || o == db || taken || members < 2)
+            continue;
+        for (int n = 0; n < FLEET_NODES; n++)
+            if (memcmp(nodes[n].identity_key, o->cand.id, 32) == 0) {
+                used[k] = o->cand.swarm_id;
+                victims[k++] = n;
+            }
+    }
+    CHECK_EQ(k, FLEET_KILLED);
+    for (size_t i = 0; i < n_onodes; i++)
+        printf("fleet: node %02x%02x%02x%02x in swarm %016llx%s%s\n", onodes[i].cand.id[0],
+               onodes[i].cand.id[1], onodes[i].cand.id[2], onodes[i].cand.id[3],
+               (unsigned long long)onodes[i].cand.swarm_id, &onodes[i] == da ? " (alice's)" : "",
+               &onodes[i] == db ? " (bob's)" : "");
+}
+
+static bool network_error(int rc)
+{
+    return rc == SH_ERR_UNAVAILABLE || rc == SH_ERR_TIMEOUT || rc == SH_ERR_BUSY ||
+           rc == SH_ERR_WRONG_SWARM;
+}
+
+/* A send whose store may fail while nodes are down: the message is in the outbox either way. */
+static void fleet_send(device *from, const device *to, int seq)
+{
+    char text[48];
+    int64_t row;
+    int rc;
+
+    snprintf(text, sizeof text, "from %d #%d", from->sender, seq);
+    rc = sh_client_send_text(from->client, to->sid, (const uint8_t *)text, strlen(text), &row);
+    if (rc != SH_OK && !network_error(rc))
+        test_fail(__FILE__, __LINE__, "%s: send #%d: %s", from->name, seq, sh_err_msg());
+}
+
+static void fleet_poll(device *d)
+{
+    size_t got;
+    int rc;
+
+    do
+        rc = sh_client_poll(d->client, 0, &got);
+    while (rc == SH_OK && got > 0);
+    if (rc != SH_OK && !network_error(rc))
+        test_fail(__FILE__, __LINE__, "%s: poll: %s", d->name, sh_err_msg());
+}
+
+static bool fleet_done(device *const *devs, int per_device)
+{
+    for (int i = 0; i < 4; i++)
+        for (int s = 0; s < SENDERS; s++)
+            if (s != devs[i]->sender && devs[i]->last_seq[s] < per_device)
+                return false;
+    return true;
+}
+
+static size_t outbox_rows(device *d)
+{
+    size_t n = 0;
+
+    CHECK_OK(sh_client_outbox_count(d->state, &n));
+    return n;
+}
+
+/* Every device sends per_device messages to the other account (so each account sends 2 x
+ * per_device) while FLEET_KILLED nodes are killed with SIGKILL and restarted; every device gets
+ * every message of the three other devices (its sibling's as copies) exactly once and in order
+ * per sender (event_cb checks each sequence), and every outbox empties. $SHOAL_FLEET_MESSAGES
+ * changes per_device (default 50). */
+static void fleet(const char *node_exe, const char *dir_exe)
+{
+    static net w;
+    nt_node nodes[FLEET_NODES], *up[FLEET_NODES];
+    device alice, alice2, bob, bob2, *devs[4] = {&alice, &alice2, &bob, &bob2};
+    const char *env = getenv("SHOAL_FLEET_MESSAGES");
+    int per_device = env != NULL ? atoi(env) : 50, killed[FLEET_KILLED];
+    int64_t start = sh_time_mono_ms(), deadline;
+
+    CHECK(per_device > 0 && per_device < 10000);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    net_init(&w, dir_exe, node_exe, 1, 1, 2, 1); /* six nodes split into swarms */
+    net_auth_start(&w, 0);
+    for (int i = 0; i < FLEET_NODES; i++) {
+        net_node_init(&w, &nodes[i]);
+        nodes[i].log_file = "/dev/null";
+        nt_node_start(&nodes[i]);
+        up[i] = &nodes[i];
+    }
+    for (int t = 0; t < 600; t++) {
+        bool all = true;
+        for (int i = 0; i < FLEET_NODES && all; i++)
+            all = peers_ok(net_metric(&nodes[i], "shoal_node_swarm_peers"));
+        if (all)
+            break;
+        net_sleep_ms(100);
+    }
+    for (int i = 0; i < FLEET_NODES; i++)
+        CHECK(peers_ok(net_metric(&nodes[i], "shoal_node_swarm_peers")));
+    /* every relay on a map that names all six (the client fetches the newest) */
+    uint64_t v = net_wait_map((nt_node *const *)up, FLEET_NODES, 1, "fleet");
+    net_wait_map((nt_node *const *)up, FLEET_NODES, v + 2, "fleet");
+    CHECK_OK(sh_client_fetch_nodes(w.network, NULL, &onodes, &n_onodes));
+    CHECK_EQ(n_onodes, FLEET_NODES);
+    printf("fleet: %d nodes in two swarms after %lld ms\n", FLEET_NODES,
+           (long long)(sh_time_mono_ms() - start));
+    primary_new(&alice, "alice", 0, 1);
+    primary_new(&bob, "bob", 1, 2);
+    link_device(&alice, &alice2, "alice2");
+    link_device(&bob, &bob2, "bob2");
+    fleet_victims(nodes, alice.sid, bob.sid, killed);
+    printf("fleet: two accounts of two devices after %lld ms\n",
+           (long long)(sh_time_mono_ms() - start));
+    for (int seq = 1; seq <= per_device; seq++) {
+        if (seq == per_device / 3)
+            for (int k = 0; k < FLEET_KILLED; k++)
+                CHECK_EQ(nt_node_stop(&nodes[killed[k]], SIGKILL), 128 + SIGKILL);
+        if (seq == per_device / 3 + 5)
+            for (int k = 0; k < FLEET_KILLED; k++)
+                nt_node_start(&nodes[killed[k]]);
+        fleet_send(&alice, &bob, seq);
+        fleet_send(&bob, &alice, seq);
+        fleet_send(&alice2, &bob, seq);
+        fleet_send(&bob2, &alice, seq);
+        if (seq % 5 == 0)
+            for (int i = 0; i < 4; i++)
+                fleet_poll(devs[i]);
+    }
+    printf("fleet: %d messages written after %lld ms\n", 4 * per_device,
+           (long long)(sh_time_mono_ms() - start));
+    deadline = sh_time_mono_ms() + 120000;
+    while (!(fleet_done(devs, per_device) && outbox_rows(&alice) + outbox_rows(&alice2) +
+                                                 outbox_rows(&bob) + outbox_rows(&bob2) ==
+                                             0)) {
+        if (sh_time_mono_ms() > deadline)
+            break;
+        for (int i = 0; i < 4; i++)
+            fleet_poll(devs[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        printf("fleet: %s got %d messages, %zu outbox rows left\n", devs[i]->name,
+               devs[i]->n_msgs, outbox_rows(devs[i]));
+        for (int s = 0; s < SENDERS; s++)
+            if (s != devs[i]->sender)
+                CHECK_EQ(devs[i]->last_seq[s], per_device);
+        CHECK_EQ(devs[i]->n_msgs, 3 * per_device);
+        CHECK_EQ(outbox_rows(devs[i]), 0);
+    }
+    printf("fleet: done after %lld ms\n", (long long)(sh_time_mono_ms() - start));
+    for (int i = 0; i < 4; i++)
+        device_close(devs[i]);
+    free(onodes);
+    onodes = NULL;
+    for (int i = 0; i < FLEET_NODES; i++)
+        CHECK_EQ(nt_node_stop(&nodes[i], SIGTERM), 0);
+    net_stop_all(&w);
+}
+
 int main(int argc, char **argv)
 {
     const char *which = argc > 2 ? argv[2] : "";
@@ -393,6 +617,8 @@ int main(int argc, char **argv)
         link_errors(argv[1]);
     else if (strcmp(which, "revoke") == 0)
         revoke_case(argv[1]);
+    else if (strcmp(which, "fleet") == 0 && argc > 3)
+        fleet(argv[1], argv[3]);
     else
         test_fail(__FILE__, __LINE__, "unknown case '%s'", which);
     return 0;

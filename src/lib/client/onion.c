@@ -61,6 +61,7 @@ typedef struct onion_tp {
     unsigned next_path;
     sh_onion_attempt_cb user_attempt_cb;
     void *user_attempt_ctx;
+    int64_t last_store_ms;         /* stores get strictly increasing timestamps: order per sender */
 } onion_tp;
 
 typedef struct answer {
@@ -206,6 +207,11 @@ static int attempt(onion_tp *t, const uint8_t *dest, const char *method, sh_node
 
     r->timestamp_ms = sh_node_clock_now(&t->clock);
     t->calling_owner = r->owner;
+    if (r->method == SH_NODE_STORE) {
+        if (r->timestamp_ms <= t->last_store_ms) /* the clock offset may step back */
+            r->timestamp_ms = t->last_store_ms + 1;
+        t->last_store_ms = r->timestamp_ms;
+    }
     if (r->method == SH_NODE_STORE && r->ns == 0) {
         uint8_t h[SH_STORE_HASH_BYTES];
         sh_store_msg_hash(h, r->owner, r->ns, r->data, r->data_len);
@@ -295,6 +301,8 @@ static int call(onion_tp *t, const uint8_t owner[static 33], const char *method,
     for (int i = 0; rc == SH_OK && i < ONION_ATTEMPTS; i++) {
         if ((rc = attempt(t, dest, method, r, signer, a)) == SH_OK)
             break;
+        if (rc == SH_ERR_NOT_FOUND && strstr(sh_err_msg(), "not in this relay's map") != NULL)
+            rc = sh_err_wrap(SH_ERR_UNAVAILABLE, "a node left the network's map"); /* another path */
         if (rc == SH_ERR_UNAVAILABLE && strstr(sh_err_msg(), "no usable guard") != NULL &&
             renew_guards(t) != SH_OK)
             break;
