@@ -27,6 +27,11 @@ enum cli_exit {
     CLI_EXIT_BAD_ID = 9,     /* not a valid Session ID */
     CLI_EXIT_DATABASE = 10,  /* the client database is damaged or is not one */
     CLI_EXIT_NO_PEER = 11,   /* the recipient has published no keys on this network */
+    CLI_EXIT_LINK_CODE = 12,    /* a link code that is mistyped or malformed */
+    CLI_EXIT_LINK_EXPIRED = 13, /* no answer before the link code expired (or an unknown code) */
+    CLI_EXIT_LINK_USED = 14,    /* the link code was already used */
+    CLI_EXIT_LINK_REFUSED = 15, /* the emoji were not confirmed on the primary */
+    CLI_EXIT_REVOKED = 16,      /* this device was revoked from its account */
 };
 
 /* Which options a command accepts. */

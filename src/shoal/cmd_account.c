@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "cli.h"
+#include "session.h"
 #include "util/err.h"
 
 #define PHRASE_INPUT_MAX_BYTES 4096
@@ -133,10 +134,13 @@ static int run_id(const cli_opts *opts)
     int rc = cli_account_paths_get(opts, &paths);
 
     sh_buf_init_secret(&file);
+    if (rc == SH_OK && cli_linked_read(&paths, id) == SH_OK)
+        goto print; /* a linked device */
     if (rc == SH_OK)
         rc = cli_seedfile_read(&paths, &file);
     if (rc == SH_OK)
         rc = sh_seedfile_session_id(file.data, file.len, id);
+print:
     sh_buf_free(&file);
     if (rc != SH_OK)
         return cli_fail("id", rc);

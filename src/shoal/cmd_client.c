@@ -1,4 +1,5 @@
-/* The messaging commands: send, listen, messages, contacts, devices, status (docs/cli.md). */
+/* The messaging commands: send, listen, messages, contacts, status (docs/cli.md; devices are in
+ * cmd_devices.c). */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -307,41 +308,6 @@ const cli_command cli_cmd_contacts = {
     .min_args = 1,
     .max_args = 3,
     .run = run_contacts,
-};
-
-/* ---- devices --------------------------------------------------------------------------------- */
-
-static int run_devices(const cli_opts *opts)
-{
-    cli_session s;
-    int rc;
-
-    if (strcmp(opts->argv[0], "list") != 0 && strcmp(opts->argv[0], "link") != 0 &&
-        strcmp(opts->argv[0], "revoke") != 0)
-        return cli_failf("devices", CLI_EXIT_USAGE, "usage: %s", cli_cmd_devices.usage);
-    if (strcmp(opts->argv[0], "list") != 0)
-        return cli_failf("devices", CLI_EXIT_ERROR, "'devices %s' is not available yet: linking "
-                         "needs a rendezvous between the two devices that this client does not "
-                         "have yet (docs/client.md)", opts->argv[0]);
-    rc = cli_session_open(opts, CLI_NEED_CLIENT, NULL, NULL, &s, "devices");
-    if (rc >= 0)
-        return rc;
-    printf("device %u (this device%s)\n", sh_client_device_id(s.client),
-           sh_client_is_primary(s.client) ? ", primary" : "");
-    cli_session_close(&s);
-    return CLI_EXIT_OK;
-}
-
-const cli_command cli_cmd_devices = {
-    .name = "devices",
-    .summary = "List the account's devices (link and revoke: not yet)",
-    .usage = "shoal devices [--data DIR] (list | link | revoke <device-id>)",
-    .help = "Lists the devices of the account. Linking a second device and revoking one are\n"
-            "done by Protocol V2 but not yet offered by this client.\n\n" DATA_HELP,
-    .options = OPTS_STATE,
-    .min_args = 1,
-    .max_args = 2,
-    .run = run_devices,
 };
 
 /* ---- status ---------------------------------------------------------------------------------- */

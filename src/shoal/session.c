@@ -22,8 +22,10 @@ int cli_session_exit(const char *cmd, int err)
     switch (err) {
     case SH_ERR_UNAVAILABLE:
     case SH_ERR_TIMEOUT: code = CLI_EXIT_NETWORK; break;
-    case SH_ERR_CRYPTO:
-    case SH_ERR_PERMISSION: code = CLI_EXIT_PASSPHRASE; break;
+    case SH_ERR_PERMISSION:
+        code = strstr(sh_err_msg(), "revoked") != NULL ? CLI_EXIT_REVOKED : CLI_EXIT_PASSPHRASE;
+        break;
+    case SH_ERR_CRYPTO: code = CLI_EXIT_PASSPHRASE; break;
     default: return cli_fail(cmd, err);
     }
     return cli_failf(cmd, code, "%s", sh_err_msg());
@@ -147,15 +149,21 @@ static int open_network(const cli_opts *opts, cli_session *s)
 int cli_session_open(const cli_opts *opts, unsigned what, sh_client_event_cb cb, void *ctx,
                      cli_session *s, const char *cmd)
 {
-    uint8_t seed[SH_SEED_BYTES];
+    uint8_t seed[SH_SEED_BYTES], sid[SH_SESSION_ID_BYTES];
     sh_buf pass;
     int rc;
 
     memset(s, 0, sizeof *s);
     sh_buf_init_secret(&pass);
     rc = cli_account_paths_get(opts, &s->paths);
-    if (rc == SH_OK)
+    if (rc == SH_OK && (rc = cli_linked_read(&s->paths, sid)) == SH_OK) {
+        s->linked = true;
+        s->locked = opts->passphrase_file != NULL;
+        if (s->locked)
+            rc = cli_passphrase_read(opts, &pass);
+    } else if (rc == SH_ERR_NOT_FOUND) {
         rc = read_seed(opts, s, seed, &pass);
+    }
     if (rc != SH_OK)
         goto done;
     rc = open_state(opts, s, &pass);
@@ -171,8 +179,9 @@ int cli_session_open(const cli_opts *opts, unsigned what, sh_client_event_cb cb,
         goto out;
     }
     if (rc == SH_OK && (what & CLI_NEED_CLIENT)) {
-        rc = sh_client_new(seed, s->state, s->has_transport ? &s->transport : NULL, cb, ctx,
-                           &s->client);
+        sh_client_transport *tp = s->has_transport ? &s->transport : NULL;
+        rc = s->linked ? sh_client_new_linked(s->state, tp, cb, ctx, &s->client)
+                       : sh_client_new(seed, s->state, tp, cb, ctx, &s->client);
         if (rc == SH_OK)
             client_options(s->client);
         if (rc == SH_ERR_FORMAT) {
@@ -188,6 +197,69 @@ out:
     if (rc >= 0)
         cli_session_close(s);
     return rc;
+}
+
+int cli_session_open_new(const cli_opts *opts, cli_session *s, const char *cmd)
+{
+    sh_buf pass;
+    int rc;
+
+    memset(s, 0, sizeof *s);
+    sh_buf_init_secret(&pass);
+    s->locked = opts->passphrase_file != NULL;
+    s->linked = true;
+    rc = cli_account_paths_get(opts, &s->paths);
+    if (rc == SH_OK)
+        rc = sh_fs_mkdir_p(s->paths.dir, 0700);
+    if (rc == SH_OK && s->locked)
+        rc = cli_passphrase_read(opts, &pass);
+    if (rc == SH_OK)
+        rc = open_state(opts, s, &pass);
+    sh_buf_free(&pass);
+    if (rc == SH_ERR_FORMAT || rc == SH_ERR_UNSUPPORTED)
+        rc = cli_failf(cmd, CLI_EXIT_DATABASE, "%s", sh_err_msg());
+    else if (rc == SH_OK && (rc = open_network(opts, s)) != SH_OK)
+        rc = rc == SH_ERR_INVALID || rc == SH_ERR_FORMAT || rc == SH_ERR_NOT_FOUND ||
+                     rc == SH_ERR_UNSUPPORTED || rc == SH_ERR_LIMIT
+                 ? cli_failf(cmd, CLI_EXIT_USAGE, "%s", sh_err_msg())
+                 : cli_fail(cmd, rc);
+    else
+        rc = rc == SH_OK ? -1 : cli_session_exit(cmd, rc);
+    if (rc >= 0)
+        cli_session_close(s);
+    return rc;
+}
+
+int cli_linked_read(const cli_account_paths *paths, uint8_t sid[static SH_SESSION_ID_BYTES])
+{
+    char path[4096], hex[SH_SESSION_ID_HEX_BYTES];
+    sh_buf file;
+    int rc = sh_fs_join(path, sizeof path, paths->dir, CLI_LINKED_FILE);
+
+    sh_buf_init(&file);
+    if (rc == SH_OK)
+        rc = sh_fs_read_file(path, 256, &file);
+    if (rc == SH_OK && (file.len != 14 + 1 + 66 + 1 ||
+                        memcmp(file.data, "shoal-linked 1\n", 15) != 0 || file.data[81] != '\n'))
+        rc = sh_err_set(SH_ERR_FORMAT, "%s is not a linked device's file", path);
+    if (rc == SH_OK) {
+        memcpy(hex, file.data + 15, 66);
+        hex[66] = '\0';
+        sid[0] = SH_SESSION_ID_PREFIX;
+        rc = sh_session_id_parse(sid + 1, hex);
+    }
+    sh_buf_free(&file);
+    return rc;
+}
+
+int cli_linked_write(const cli_account_paths *paths, const uint8_t sid[static SH_SESSION_ID_BYTES])
+{
+    char path[4096], text[128], hex[SH_SESSION_ID_HEX_BYTES];
+    int rc = sh_fs_join(path, sizeof path, paths->dir, CLI_LINKED_FILE);
+
+    sh_session_id_format(hex, sid + 1);
+    snprintf(text, sizeof text, "shoal-linked 1\n%s\n", hex);
+    return rc == SH_OK ? sh_fs_write_file(path, (const uint8_t *)text, strlen(text), 0600) : rc;
 }
 
 void cli_session_close(cli_session *s)
