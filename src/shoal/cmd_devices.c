@@ -71,8 +71,8 @@ static int run_list(const cli_opts *opts)
         if (devs[i].revoked) {
             printf(" revoked ");
         } else {
-            printf(" (%s%s) added ", devs[i].primary ? "primary" : "linked",
-                   devs[i].self ? ", this device" : "");
+            printf(" (%s%s) added ", devs[i].self ? "this device, " : "",
+                   devs[i].primary ? "primary" : "linked");
         }
         print_date(devs[i].added_ms);
         putchar('\n');

@@ -564,7 +564,7 @@ static void fleet(const char *node_exe, const char *dir_exe)
         if (seq == per_device / 3)
             for (int k = 0; k < FLEET_KILLED; k++)
                 CHECK_EQ(nt_node_stop(&nodes[killed[k]], SIGKILL), 128 + SIGKILL);
-        if (seq == per_device / 3 + 5)
+        if (seq == per_device / 3 + 3)
             for (int k = 0; k < FLEET_KILLED; k++)
                 nt_node_start(&nodes[killed[k]]);
         fleet_send(&alice, &bob, seq);

@@ -101,9 +101,9 @@ link_revoke() {
     expect 0 "$shoal" devices list --data "$work/alice2"
     lines_out 2
     grep_out "device 1 (primary) added "
-    grep_out "device 2 (linked, this device) added "
+    grep_out "device 2 (this device, linked) added "
     expect 0 "$shoal" devices list --data "$work/alice"
-    grep_out "device 1 (primary, this device)"
+    grep_out "device 1 (this device, primary)"
     # both devices of alice get bob's message; each sees what the other sent
     expect 0 "$shoal" send --data "$work/bob" --network "$work/net" "$alice" hello both
     expect 0 "$shoal" listen --data "$work/alice2" --network "$work/net" --count 1 --wait-ms 5000
@@ -162,6 +162,7 @@ link_errors() {
 
 case "$scenario" in
 link_revoke) link_revoke ;;
+link_errors) link_errors ;;
 *) fail "unknown scenario" ;;
 esac
 echo "ok: $scenario"

@@ -801,6 +801,14 @@ static int read_pages(sh_client *c, sh_store_cursor *after, bool have_after, boo
     sh_store_cursor saved;
     int rc = SH_OK;
 
+    /* The look-back window is read whole from its start: a look-back page's `next` never moves
+     * back (docs/store.md), so its continuation would skip the rest of a window fuller than a
+     * page, and with it every late arrival there. */
+    if (lookback && have_after) {
+        after->timestamp_ms -= SH_STORE_LOOKBACK_MS;
+        memset(after->hash, 0, sizeof after->hash);
+        lookback = false;
+    }
     while (rc == SH_OK && more) {
         sh_node_page page = {0};
         rc = c->tp->retrieve(c->tp->ctx, c->sid, SH_NS_INBOX, have_after ? after : NULL, lookback,
