@@ -335,12 +335,13 @@ static void link_errors(const char *exe)
     CHECK_EQ(nt_node_stop(&nodes[0], SIGTERM), 0);
 }
 
-/* Revoking: the node refuses the device's token, it learns it was revoked, and new envelopes to
- * the account carry no slot it can open. */
+/* Revoking one of two linked devices: the node refuses its token, it learns it was revoked, new
+ * envelopes to the account carry no slot it can open, and the other linked device gets the new
+ * envelope key and reads on. */
 static void revoke_case(const char *exe)
 {
     nt_node nodes[1];
-    device alice, alice2, bob;
+    device alice, alice2, alice3, bob;
     sh_client_device_info devs[4];
     sh_e2e_device *old;
     sh_e2e_received rx;
@@ -351,6 +352,7 @@ static void revoke_case(const char *exe)
     primary_new(&alice, "alice", 0, 1);
     primary_new(&bob, "bob", 1, 2);
     link_device(&alice, &alice2, "alice2");
+    CHECK_EQ(link_device(&alice, &alice3, "alice3"), 3);
     send_seq(&bob, &alice, 1);
     drain(&alice2);
     CHECK_EQ(alice2.last_seq[2], 1);
@@ -358,8 +360,8 @@ static void revoke_case(const char *exe)
     CHECK_OK(token_retrieve(&alice2, old));
     CHECK_OK(sh_client_revoke_device(alice.client, 2));
     CHECK_OK(sh_client_devices(alice.client, devs, 4, &n));
-    CHECK_EQ(n, 2);
-    CHECK(devs[1].revoked && devs[1].id == 2);
+    CHECK_EQ(n, 3);
+    CHECK(devs[2].revoked && devs[2].id == 2);
     /* the node reads the revocation list in namespace 12 and refuses the token */
     CHECK_ERR(token_retrieve(&alice2, old), SH_ERR_PERMISSION);
     CHECK_MSG("revoked");
@@ -372,6 +374,10 @@ static void revoke_case(const char *exe)
     send_seq(&bob, &alice, 2);
     drain(&alice);
     CHECK_EQ(alice.last_seq[2], 2);
+    /* the device still linked got the new envelope key's grant through the inbox */
+    drain(&alice3);
+    CHECK_EQ(alice3.last_seq[2], 2);
+    CHECK_EQ(alice3.n_msgs, 2);
     {
         /* read the inbox as alice's primary would, and try the newest with the revoked state */
         sh_account *acct;
@@ -390,6 +396,7 @@ static void revoke_case(const char *exe)
     sh_e2e_device_free(old);
     device_close(&alice);
     device_close(&alice2);
+    device_close(&alice3);
     device_close(&bob);
     CHECK_EQ(nt_node_stop(&nodes[0], SIGTERM), 0);
 }

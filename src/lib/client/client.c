@@ -748,10 +748,10 @@ static int process_message(sh_client *c, const sh_store_msg *msg, size_t *receiv
     sh_client_payload p;
     sh_client_message m = {0};
     sh_client_event_kind ev = (sh_client_event_kind)0;
-    bool seen;
+    bool seen, grant;
     int rc = sh_client_seen_check(c->state, SH_NS_INBOX, msg->hash, &seen), orc;
 
-    if (rc != SH_OK || seen)
+    if (rc != SH_OK || seen || (rc = sh__client_take_grant(c, msg, &grant)) != SH_OK || grant)
         return rc;
     orc = open_envelope(c, msg, &rx, &rc);
     if (rc != SH_OK) {

@@ -3,7 +3,8 @@
  * (the primary with the account key, a linked device with its device key and the subaccount
  * token the primary issued it), what the primary publishes (device list in namespace 11,
  * revocation list in namespace 12), how a linked device keeps its account's list fresh, listing
- * and revoking devices. */
+ * and revoking devices, and the envelope-key grants a revocation sends the remaining linked
+ * devices through the account's inbox (a signed object there, where envelopes start 0x02). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,6 +164,47 @@ int sh_client_devices(sh_client *c, sh_client_device_info *out, size_t max, size
     return rc;
 }
 
+/* The new envelope key, sealed to one linked device, into our inbox (anonymous, like mail). */
+static int send_grant(sh_client *c, uint32_t device_id)
+{
+    sh_client_receipt rcpt;
+    sh_buf g;
+    int rc;
+
+    sh_buf_init(&g);
+    rc = sh_e2e_device_grant(c->dev, device_id, &g);
+    if (rc == SH_OK)
+        rc = c->tp->store(c->tp->ctx, c->sid, SH_NS_INBOX, g.data, g.len, SH_CLIENT_INBOX_TTL_MS,
+                          NULL, &rcpt);
+    sh_buf_free(&g);
+    return rc;
+}
+
+int sh__client_take_grant(sh_client *c, const sh_store_msg *msg, bool *handled)
+{
+    int rc = SH_OK, grc;
+
+    *handled = msg->data_len > 0 && msg->data[0] == 0x0a; /* a Signed object, not an envelope */
+    if (!*handled)
+        return SH_OK;
+    if (!sh_client_is_primary(c) && (rc = sh__client_refresh_own(c, true)) != SH_OK)
+        return rc; /* the grant's key must match a list we hold: tried again on the next poll */
+    grc = sh_client_is_primary(c) ? SH_ERR_PERMISSION
+                                  : sh_e2e_device_learn_grant(c->dev, msg->data, msg->data_len);
+    if (grc != SH_OK)
+        sh_log_debug("client", "skipped an envelope-key grant: %s", sh_err_msg());
+    if ((rc = sh_client_state_begin(c->state)) != SH_OK)
+        return rc;
+    rc = sh_client_seen_add(c->state, SH_NS_INBOX, msg->hash, msg->expiry_ms);
+    if (rc == SH_OK && grc == SH_OK)
+        rc = sh__client_save_device(c);
+    if (rc == SH_OK)
+        rc = sh_client_state_commit(c->state);
+    if (rc != SH_OK)
+        sh_client_state_rollback(c->state);
+    return rc;
+}
+
 int sh_client_revoke_device(sh_client *c, uint32_t device_id)
 {
     sh_client_device_info devs[SH_E2E_MAX_DEVICES];
@@ -183,6 +225,9 @@ int sh_client_revoke_device(sh_client *c, uint32_t device_id)
         (rc = sh__client_save_device(c)) != SH_OK)
         return rc;
     rc = sh_client_publish(c, true);
+    for (size_t i = 0; rc == SH_OK && i < n && i < SH_E2E_MAX_DEVICES; i++)
+        if (!devs[i].revoked && !devs[i].primary && devs[i].id != device_id)
+            rc = send_grant(c, devs[i].id);
     return rc == SH_OK ? SH_OK : sh_err_wrap(rc, "device %u is revoked here but the network does "
                                              "not know yet (run 'shoal status' to publish)",
                                              device_id);

@@ -69,5 +69,8 @@ int sh__client_publish_primary(sh_client *c, const sh_buf *list) SH_CLIENT_WUR;
  * interval (or `force`): new devices get our copies, and a revoked device stops here
  * (SH_ERR_PERMISSION). Nothing for the primary. */
 int sh__client_refresh_own(sh_client *c, bool force) SH_CLIENT_WUR;
+/* An inbox message that is an envelope-key grant (a signed object, not an envelope: *handled)
+ * is learned when it is ours and marked seen. */
+int sh__client_take_grant(sh_client *c, const sh_store_msg *msg, bool *handled) SH_CLIENT_WUR;
 
 #endif
