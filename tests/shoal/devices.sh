@@ -12,10 +12,14 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/shoal-devices-XXXXXX")
 node_pid=
 bg_pid=
 trap '[ -n "$node_pid" ] && kill -9 $node_pid 2>/dev/null; [ -n "$bg_pid" ] && kill -9 $bg_pid 2>/dev/null; rm -rf "$work"' EXIT
-export SHOAL_KDF_COST=min SHOAL_DEADLINE_MS=2000
+export SHOAL_KDF_COST=min SHOAL_DEADLINE_MS=10000 # generous: CI runs this beside heavy tests
 unset XDG_DATA_HOME SHOAL_NETWORK
 
-fail() { echo "FAIL ($scenario): $*" >&2; exit 1; }
+fail() {
+    echo "FAIL ($scenario): $*" >&2
+    [ -f "$work/link.err" ] && echo "the primary's 'devices link' said: $(cat "$work/link.out" "$work/link.err")" >&2
+    exit 1
+}
 
 expect() {
     want=$1
