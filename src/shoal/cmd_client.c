@@ -30,17 +30,6 @@ static const char *state_word(const sh_client_message *m, char *buf, size_t n)
     }
 }
 
-static void print_time(int64_t ms)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    char buf[32];
-
-    gmtime_r(&t, &tm);
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    fputs(buf, stdout);
-}
-
 /* "who": the contact's name or the Session ID. */
 static void print_peer(cli_session *s, const uint8_t sid[static SH_SESSION_ID_BYTES])
 {
@@ -153,7 +142,7 @@ static void listen_event_cb(const sh_client_event *ev, void *ctx)
 
     if (ev->kind != SH_CLIENT_EV_MESSAGE)
         return;
-    print_time(m->sent_ms);
+    cli_print_time(m->sent_ms);
     printf(m->outgoing ? " to " : " from ");
     print_peer(l->s, m->peer);
     printf(": %.*s\n", (int)m->text_len, (const char *)m->text);
@@ -212,7 +201,7 @@ static void message_line_cb(const sh_client_message *m, void *ctx)
     char buf[32];
 
     (void)ctx;
-    print_time(m->outgoing ? m->sent_ms : m->received_ms);
+    cli_print_time(m->outgoing ? m->sent_ms : m->received_ms);
     printf(" %s %s: %.*s\n", m->outgoing ? "out" : "in", state_word(m, buf, sizeof buf),
            (int)m->text_len, (const char *)m->text);
 }

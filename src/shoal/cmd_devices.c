@@ -16,17 +16,6 @@
 #define ANSWER_MAX_BYTES 64
 #define LINK_POLL_MS 20000u /* one long-poll of the rendezvous */
 
-static void print_date(int64_t ms)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    char buf[32];
-
-    gmtime_r(&t, &tm);
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    fputs(buf, stdout);
-}
-
 /* The exit code of a failed link step. */
 static int link_fail(const char *cmd, int rc)
 {
@@ -74,7 +63,7 @@ static int run_list(const cli_opts *opts)
             printf(" (%s%s) added ", devs[i].self ? "this device, " : "",
                    devs[i].primary ? "primary" : "linked");
         }
-        print_date(devs[i].added_ms);
+        cli_print_time(devs[i].added_ms);
         putchar('\n');
     }
     cli_session_close(&s);

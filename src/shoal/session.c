@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -306,6 +307,17 @@ int cli_resolve(cli_session *s, const char *arg, uint8_t sid[static SH_SESSION_I
     int code, rc = cli_resolve_quiet(s, arg, sid, &code);
 
     return rc == SH_OK ? -1 : cli_failf(cmd, code, "%s", sh_err_msg());
+}
+
+void cli_print_time(int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char buf[32];
+
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fputs(buf, stdout);
 }
 
 void cli_print_id(FILE *out, const uint8_t sid[static SH_SESSION_ID_BYTES])

@@ -45,6 +45,8 @@ int cli_resolve(cli_session *s, const char *arg, uint8_t sid[static SH_SESSION_I
 int cli_resolve_quiet(cli_session *s, const char *arg, uint8_t sid[static SH_SESSION_ID_BYTES],
                       int *exit_code);
 void cli_print_id(FILE *out, const uint8_t sid[static SH_SESSION_ID_BYTES]);
+/* A UTC time as 2026-11-23T23:26:06Z on stdout. */
+void cli_print_time(int64_t ms);
 
 /* The bot (cmd_bot.c). */
 int cli_bot_run(const cli_opts *opts);

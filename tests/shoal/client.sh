@@ -14,23 +14,6 @@ trap '[ -n "$node_pid" ] && kill -9 $node_pid 2>/dev/null; [ -n "$bot_pid" ] && 
 export SHOAL_KDF_COST=min SHOAL_DEADLINE_MS=1000 SHOAL_RETRY_MIN_MS=0 SHOAL_RETRY_MAX_MS=0
 unset XDG_DATA_HOME SHOAL_NETWORK
 
-# start_node [PORT]: runs shoald (proof of work low, for speed) and writes $work/net for it.
-start_node() {
-    "$shoald" --port "${1:-0}" --data-dir "$work/node" --set pow_bits=4 --log-level warn \
-        >"$work/ready" 2>"$work/node.log" &
-    node_pid=$!
-    for _ in $(seq 300); do
-        grep -q "^shoald ready" "$work/ready" 2>/dev/null && break
-        sleep 0.05
-    done
-    line=$(cat "$work/ready")
-    port=$(echo "$line" | sed -n 's/.*port=\([0-9]*\).*/\1/p')
-    link=$(echo "$line" | sed -n 's/.*link_key=\([0-9a-f]*\).*/\1/p')
-    ident=$(echo "$line" | sed -n 's/.*identity_key=\([0-9a-f]*\).*/\1/p')
-    [ -n "$port" ] || fail "shoald did not start: $(cat "$work/node.log")"
-    printf '# one node\nshoal-network 1\nnode %s %s 127.0.0.1:%s\n' "$ident" "$link" "$port" \
-        >"$work/net"
-}
 stop_node() { kill "$node_pid"; wait "$node_pid" || true; node_pid=; }
 
 accounts() {

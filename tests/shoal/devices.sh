@@ -15,40 +15,12 @@ trap '[ -n "$node_pid" ] && kill -9 $node_pid 2>/dev/null; [ -n "$bg_pid" ] && k
 export SHOAL_KDF_COST=min SHOAL_DEADLINE_MS=10000 # generous: CI runs this beside heavy tests
 unset XDG_DATA_HOME SHOAL_NETWORK
 
+. "$(dirname "$0")/../lib.sh"
+# On failure also what the primary's background 'devices link' said.
 fail() {
     echo "FAIL ($scenario): $*" >&2
     [ -f "$work/link.err" ] && echo "the primary's 'devices link' said: $(cat "$work/link.out" "$work/link.err")" >&2
     exit 1
-}
-
-expect() {
-    want=$1
-    shift
-    set +e
-    printf '%s' "${input:-}" | "$@" >"$work/out" 2>"$work/err"
-    got=$?
-    set -e
-    input=
-    [ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want; stderr: $(cat "$work/err")"
-}
-grep_out() { grep -q -- "$1" "$work/out" || fail "stdout lacks '$1': $(cat "$work/out")"; }
-grep_err() { grep -q -- "$1" "$work/err" || fail "stderr lacks '$1': $(cat "$work/err")"; }
-lines_out() { [ "$(wc -l <"$work/out")" -eq "$1" ] || fail "expected $1 lines: $(cat "$work/out")"; }
-
-start_node() {
-    "$shoald" --port 0 --data-dir "$work/node" --set pow_bits=4 --log-level warn \
-        >"$work/ready" 2>"$work/node.log" &
-    node_pid=$!
-    for _ in $(seq 300); do
-        grep -q "^shoald ready" "$work/ready" 2>/dev/null && break
-        sleep 0.05
-    done
-    line=$(cat "$work/ready")
-    port=$(echo "$line" | sed -n 's/.*port=\([0-9]*\).*/\1/p')
-    link=$(echo "$line" | sed -n 's/.*link_key=\([0-9a-f]*\).*/\1/p')
-    ident=$(echo "$line" | sed -n 's/.*identity_key=\([0-9a-f]*\).*/\1/p')
-    [ -n "$port" ] || fail "shoald did not start: $(cat "$work/node.log")"
-    printf 'shoal-network 1\nnode %s %s 127.0.0.1:%s\n' "$ident" "$link" "$port" >"$work/net"
 }
 
 init() {
