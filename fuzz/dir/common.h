@@ -92,7 +92,7 @@ static inline sh_dir_map *fz_map(fz_world *w, const sh_dir_map *prev, int64_t af
 static inline void fz_world_init(fz_world *w)
 {
     sh_dir_authority a[3];
-    sh_dir_swarm_params p = {4, 3, FZ_HOUR};
+    sh_dir_swarm_params p = {4, 3, FZ_HOUR, 0};
     uint8_t x_sk[32];
 
     if (sh_crypto_init() != SH_OK)

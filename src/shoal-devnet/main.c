@@ -116,7 +116,7 @@ static int run_sync(char *const argv[], const char *log)
 static int make_network(devnet_state *s)
 {
     char adir[DEVNET_PATH_BYTES], key[DEVNET_PATH_BYTES], log[DEVNET_PATH_BYTES];
-    char network[DEVNET_PATH_BYTES], authority[DEVNET_PATH_BYTES + 32], target[16];
+    char network[DEVNET_PATH_BYTES], authority[DEVNET_PATH_BYTES + 32], target[16], bootstrap[16];
     devnet_proc *auth = &s->procs[0];
     int rc;
 
@@ -128,9 +128,13 @@ static int make_network(devnet_state *s)
         return rc;
     snprintf(authority, sizeof authority, "%s=127.0.0.1:%u", key, auth->port);
     snprintf(target, sizeof target, "%u", s->swarm_target);
+    /* The first swarms wait for every node, so that 12 nodes with target 4 are born as 3 swarms
+     * of 4 however the nodes' registrations fall into the authority's rounds. */
+    snprintf(bootstrap, sizeof bootstrap, "%u", s->n_procs - 1 >= 3 ? s->n_procs - 1 : 3);
     char *keygen[] = {s->shoal_dir, "keygen", "--out", key, NULL};
     char *init[] = {s->shoal_dir, "init-network", "--out", network, "--k", "1", "--name", "devnet",
-                    "--swarm-target", target, "--authority", authority, NULL};
+                    "--swarm-target", target, "--swarm-bootstrap", bootstrap, "--authority",
+                    authority, NULL};
     if ((rc = run_sync(keygen, log)) != SH_OK || (rc = run_sync(init, log)) != SH_OK)
         return rc;
     return SH_OK;

@@ -392,6 +392,8 @@ int devnet_start(devnet_state *s, devnet_proc *p, int timeout_ms)
     devnet_proc_name(p, name);
     if (b == NULL)
         return sh_err_set(SH_ERR_NOMEM, "out of memory starting %s", name);
+    if (p->port == 0 && !p->is_authority && (rc = devnet_free_port(&p->port)) != SH_OK)
+        goto done;
     if ((rc = devnet_proc_dir(s, p, pdir)) != SH_OK || (rc = devnet_proc_log(s, p, log)) != SH_OK ||
         (rc = sh_fs_mkdir_p(pdir, 0700)) != SH_OK || (rc = build_argv(s, p, pdir, b)) != SH_OK)
         goto done;

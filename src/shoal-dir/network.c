@@ -14,14 +14,16 @@
 
 #define HELP                                                                                      \
     "usage: shoal-dir init-network --out FILE --k N [--name NAME] [--swarm-target N]\n"          \
-    "           [--swarm-min N] [--swarm-merge-grace-ms MS] --authority SPEC [--authority SPEC...]\n" \
+    "           [--swarm-min N] [--swarm-merge-grace-ms MS] [--swarm-bootstrap N]\n"               \
+    "           --authority SPEC [--authority SPEC...]\n"                                         \
     "\nWrites the network file every node, client and authority is given with --network.\n"     \
     "SPEC is KEYFILE=ADDRESS (a key file from 'shoal-dir keygen') or IDENTITY,LINKKEY,ADDRESS\n"  \
     "(the hex keys 'shoal-dir pubkey' prints); ADDRESS is ip:port or [ipv6]:port.\n"              \
     "  --k N                    signatures a map needs (1 to the number of authorities)\n"       \
     "  --swarm-target N         swarms split above 2N+1 members (default 5; a devnet uses 4)\n"  \
     "  --swarm-min N            no swarms below N nodes; merges below N-1 (default 3)\n"         \
-    "  --swarm-merge-grace-ms   how long a small swarm may stay before it merges (1 h)\n"
+    "  --swarm-merge-grace-ms   how long a small swarm may stay before it merges (1 h)\n"      \
+    "  --swarm-bootstrap N      the first swarms wait for N nodes (default: swarm-min)\n"
 
 typedef struct net_args {
     const char *out, *name;
@@ -68,6 +70,7 @@ static int parse_args(int argc, char **argv, net_args *a)
         {"out", required_argument, NULL, 'o'},       {"k", required_argument, NULL, 'k'},
         {"name", required_argument, NULL, 'n'},      {"swarm-target", required_argument, NULL, 't'},
         {"swarm-min", required_argument, NULL, 'm'}, {"swarm-merge-grace-ms", required_argument, NULL, 'g'},
+        {"swarm-bootstrap", required_argument, NULL, 'b'},
         {"authority", required_argument, NULL, 'a'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     uint64_t v;
@@ -82,6 +85,7 @@ static int parse_args(int argc, char **argv, net_args *a)
         case 't': ok = dir_parse_u64(optarg, SH_DIR_SWARM_TARGET_MAX, &v); a->params.target = (uint32_t)v; break;
         case 'm': ok = dir_parse_u64(optarg, SH_DIR_SWARM_TARGET_MAX + 2, &v); a->params.min = (uint32_t)v; break;
         case 'g': ok = dir_parse_u64(optarg, INT64_MAX, &v); a->params.merge_grace_ms = (int64_t)v; break;
+        case 'b': ok = dir_parse_u64(optarg, SH_DIR_MAX_NODES, &v); a->params.bootstrap = (uint32_t)v; break;
         case 'a':
             if (a->n == SH_DIR_MAX_AUTHORITIES)
                 return dir_usage_error("init-network", "too many authorities at", optarg);
@@ -102,7 +106,7 @@ static int parse_args(int argc, char **argv, net_args *a)
 int dir_cmd_init_network(int argc, char **argv)
 {
     net_args a = {.params = {SH_DIR_SWARM_TARGET_DEFAULT, SH_DIR_SWARM_MIN_DEFAULT,
-                             SH_DIR_SWARM_MERGE_GRACE_MS_DEFAULT}};
+                             SH_DIR_SWARM_MERGE_GRACE_MS_DEFAULT, 0}};
     sh_dir_network *net = NULL;
     char id[65];
     sh_buf text;

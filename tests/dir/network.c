@@ -74,7 +74,20 @@ static void test_good(void)
     CHECK_OK(sh_dir_network_format(net, &canon));
     CHECK_OK(sh_dir_network_parse((const char *)canon.data, canon.len, &again));
     CHECK_MEM(sh_dir_network_id(again), sh_dir_network_id(net), 32);
+    CHECK(memmem(canon.data, canon.len, "swarm-bootstrap", 15) == NULL); /* only when set */
     sh_dir_network_free(again);
+    /* swarm-bootstrap round-trips and changes the network's id. */
+    size_t len = strlen(text);
+    snprintf(text + len, sizeof text - len, "\nswarm-bootstrap 12\n");
+    CHECK_OK(sh_dir_network_parse(text, strlen(text), &again));
+    CHECK_EQ(sh_dir_network_swarm_params(again)->bootstrap, 12);
+    CHECK(memcmp(sh_dir_network_id(again), sh_dir_network_id(net), 32) != 0);
+    sh_buf_reset(&canon);
+    CHECK_OK(sh_dir_network_format(again, &canon));
+    CHECK(memmem(canon.data, canon.len, "swarm-bootstrap 12\n", 19) != NULL);
+    sh_dir_network_free(again);
+    sh_buf_reset(&canon);
+    CHECK_OK(sh_dir_network_format(net, &canon));
     /* Defaults when the swarm lines are absent, and a different id. */
     snprintf(text, sizeof text, "shoal-network 1\nk 2\n%s\n%s\n%s\n", auth_line[0], auth_line[1],
              auth_line[2]);
@@ -158,6 +171,12 @@ static void test_errors(void)
     EXPECT(text, SH_ERR_RANGE, "swarm-min 7");
     snprintf(text, sizeof text, "shoal-network 1\nk 1\n%s\nswarm-target 4\nswarm-min 6\n", a1);
     EXPECT(text, SH_OK, NULL);
+    snprintf(text, sizeof text, "shoal-network 1\nk 1\n%s\nswarm-min 3\nswarm-bootstrap 2\n", a1);
+    EXPECT(text, SH_ERR_RANGE, "swarm-bootstrap 2 must be swarm-min (3)");
+    snprintf(text, sizeof text, "shoal-network 1\nk 1\n%s\nswarm-bootstrap 4097\n", a1);
+    EXPECT(text, SH_ERR_RANGE, "swarm-bootstrap");
+    snprintf(text, sizeof text, "shoal-network 1\nk 1\n%s\nswarm-bootstrap 3\nswarm-bootstrap 3\n", a1);
+    EXPECT(text, SH_ERR_FORMAT, "line 5");
     snprintf(text, sizeof text, "shoal-network 1\nk 1\n%s\nswarm-merge-grace-ms 99999999999999999999\n", a1);
     EXPECT(text, SH_ERR_FORMAT, "line 4");
     /* A line at its limit and one character over. */
@@ -203,7 +222,7 @@ static void test_limits(void)
         a[i] = *sh_dir_network_authority(net, i);
     a[SH_DIR_MAX_AUTHORITIES] = a[0];
     CHECK_ERR(sh_dir_network_new(NULL, 1, a, SH_DIR_MAX_AUTHORITIES + 1, NULL, &again), SH_ERR_LIMIT);
-    CHECK_ERR(sh_dir_network_new(NULL, 1, a, 2, &(sh_dir_swarm_params){5, 0, 0}, &again), SH_ERR_RANGE);
+    CHECK_ERR(sh_dir_network_new(NULL, 1, a, 2, &(sh_dir_swarm_params){5, 0, 0, 0}, &again), SH_ERR_RANGE);
     CHECK_ERR(sh_dir_network_new("x y", 1, a, 2, NULL, &again), SH_ERR_FORMAT);
     /* A file above the size limit. */
     char *huge = calloc(1, SH_DIR_NETWORK_FILE_MAX_BYTES + 1);

@@ -28,7 +28,7 @@ typedef struct sim {
 static void sim_init(sim *s, uint32_t target, uint32_t min, int64_t grace)
 {
     memset(s, 0, sizeof *s);
-    s->p = (sh_dir_swarm_params){target, min, grace};
+    s->p = (sh_dir_swarm_params){target, min, grace, 0};
     s->now = DT_NOW;
 }
 
@@ -83,8 +83,10 @@ static void sim_round(sim *s)
     CHECK(n_out == 0 || memcmp(out, out2, n_out * sizeof *out) == 0);
     CHECK(memcmp(again, s->m, s->n * sizeof s->m[0]) == 0);
     free(out2);
-    /* The min rule: no swarms only when there are fewer than min nodes and no swarm survived. */
-    CHECK_EQ(n_out == 0, s->n == 0 || (survivors == 0 && s->n < s->p.min));
+    /* The min rule: no swarms only when there are fewer than min (or bootstrap) nodes and no
+     * swarm survived. */
+    uint32_t birth = s->p.bootstrap > s->p.min ? s->p.bootstrap : s->p.min;
+    CHECK_EQ(n_out == 0, s->n == 0 || (survivors == 0 && s->n < birth));
     for (size_t i = 0; i < n_out; i++) {
         size_t k = size_of(s->m, s->n, out[i].id);
         CHECK(i == 0 || out[i].id > out[i - 1].id);
@@ -113,7 +115,7 @@ static void sim_round(sim *s)
 static void test_random_histories(void)
 {
     static const sh_dir_swarm_params params[] = {
-        {5, 3, DT_HOUR}, {4, 3, 10 * 60000}, {2, 1, 0}, {3, 5, DT_HOUR}, {1, 2, 1000}};
+        {5, 3, DT_HOUR, 0}, {4, 3, 10 * 60000, 0}, {2, 1, 0, 0}, {3, 5, DT_HOUR, 0}, {1, 2, 1000, 0}};
     uint8_t r[4];
 
     for (int history = 0; history < 150; history++) {
@@ -230,6 +232,25 @@ static void test_bootstrap_and_split(void)
           s.sw[0].id - s.sw[2].id == s.sw[1].id - s.sw[0].id);
     free(s.sw);
 
+    /* The devnet again, with its first 4 nodes in the map early (they registered first):
+     * without a bootstrap count one swarm is born and splits later into two of 6; with
+     * swarm-bootstrap 12 no swarm is born until all 12 are there, then 3 of 4. */
+    for (uint32_t bootstrap = 0; bootstrap <= 12; bootstrap += 12) {
+        sim_init(&s, 4, 3, DT_HOUR);
+        s.p.bootstrap = bootstrap;
+        for (int i = 0; i < 4; i++)
+            sim_join(&s);
+        sim_round(&s);
+        CHECK_EQ(s.n_sw, bootstrap == 0 ? 1 : 0);
+        for (int i = 4; i < 12; i++)
+            sim_join(&s);
+        sim_round(&s);
+        CHECK_EQ(s.n_sw, bootstrap == 0 ? 2 : 3);
+        for (size_t i = 0; i < s.n_sw; i++)
+            CHECK_EQ(size_of(s.m, s.n, s.sw[i].id), bootstrap == 0 ? 6 : 4);
+        free(s.sw);
+    }
+
     /* Born with 200 nodes and target 5: 40 swarms of 5; 7 more nodes fill the smallest. */
     sim_init(&s, 5, 3, DT_HOUR);
     for (int i = 0; i < 200; i++)
@@ -253,7 +274,7 @@ static void test_bootstrap_and_split(void)
 static void test_split_position(void)
 {
     sh_dir_swarm prev[3] = {{1000, 0}, {1u << 20, 0}, {UINT64_C(1) << 62, 0}};
-    sh_dir_swarm_params p = {5, 3, DT_HOUR};
+    sh_dir_swarm_params p = {5, 3, DT_HOUR, 0};
     sh_dir_swarm_member m[34];
     sh_dir_swarm *out = NULL;
     uint8_t seed[32] = {1};
@@ -379,7 +400,7 @@ static void test_recover_and_last_swarm(void)
 static void test_tie_break_depends_on_seed(void)
 {
     sh_dir_swarm prev[2] = {{100, 0}, {UINT64_C(1) << 63, 0}};
-    sh_dir_swarm_params p = {5, 3, DT_HOUR};
+    sh_dir_swarm_params p = {5, 3, DT_HOUR, 0};
     unsigned chose_first = 0;
 
     for (int trial = 0; trial < 64; trial++) {
@@ -403,7 +424,7 @@ static void test_tie_break_depends_on_seed(void)
     sh_dir_swarm *out = NULL;
     size_t n_out;
     uint8_t seed[32] = {0};
-    CHECK_ERR(sh_dir_swarm_assign(&(sh_dir_swarm_params){5, 8, 0}, seed, DT_NOW, NULL, 0, &one, 1,
+    CHECK_ERR(sh_dir_swarm_assign(&(sh_dir_swarm_params){5, 8, 0, 0}, seed, DT_NOW, NULL, 0, &one, 1,
                                   &out, &n_out), SH_ERR_INVALID);
     CHECK_ERR(sh_dir_swarm_assign(&p, seed, 0, NULL, 0, &one, 1, &out, &n_out), SH_ERR_INVALID);
 }
@@ -427,7 +448,7 @@ static void test_owner_swarm_vectors(void)
         m->version = 1;
         m->valid_after_ms = DT_NOW;
         m->valid_until_ms = DT_NOW + DT_HOUR;
-        m->params = (sh_dir_swarm_params){5, 3, DT_HOUR};
+        m->params = (sh_dir_swarm_params){5, 3, DT_HOUR, 0};
         m->swarms = calloc(n, sizeof *m->swarms);
         m->nodes = calloc(n, sizeof *m->nodes);
         CHECK(m->swarms != NULL && m->nodes != NULL);

@@ -58,6 +58,8 @@ typedef struct sh_dir_swarm_params {
     uint32_t target;          /* swarms split above 2*target+1 members */
     uint32_t min;             /* no swarms below min nodes; merge below min-1 after the grace */
     int64_t merge_grace_ms;   /* how long a swarm may stay under min-1 before it merges */
+    uint32_t bootstrap;       /* the first swarms wait for this many nodes (0: min), so that a
+                               * network whose nodes all start at once is born with all of them */
 } sh_dir_swarm_params;
 
 /* One epoch's onion key of a node, signed by the node's identity. */

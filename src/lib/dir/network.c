@@ -33,7 +33,7 @@ struct sh_dir_network {
 /* What the parser has seen so far. */
 typedef struct parse_state {
     sh_dir_network *net;
-    bool header, has_k, has_name, has_target, has_min, has_grace;
+    bool header, has_k, has_name, has_target, has_min, has_grace, has_bootstrap;
 } parse_state;
 
 static int parse_uint(const char *tok, uint64_t max, const char *what, uint64_t *out)
@@ -109,6 +109,9 @@ int sh__dir_check_swarm_params(const sh_dir_swarm_params *p)
                           p->target + 2);
     if (p->merge_grace_ms < 0)
         return sh_err_set(SH_ERR_RANGE, "swarm-merge-grace-ms must not be negative");
+    if (p->bootstrap != 0 && (p->bootstrap < p->min || p->bootstrap > SH_DIR_MAX_NODES))
+        return sh_err_set(SH_ERR_RANGE, "swarm-bootstrap %u must be swarm-min (%u) to %d, or 0",
+                          p->bootstrap, p->min, SH_DIR_MAX_NODES);
     return SH_OK;
 }
 
@@ -239,6 +242,9 @@ static int parse_directive(parse_state *ps, char **tok, size_t ntok)
     } else if (strcmp(tok[0], "swarm-merge-grace-ms") == 0) {
         if ((rc = parse_number(&ps->has_grace, tok, ntok, (uint64_t)INT64_MAX, &v)) == SH_OK)
             net->params.merge_grace_ms = (int64_t)v;
+    } else if (strcmp(tok[0], "swarm-bootstrap") == 0) {
+        if ((rc = parse_number(&ps->has_bootstrap, tok, ntok, SH_DIR_MAX_NODES, &v)) == SH_OK)
+            net->params.bootstrap = (uint32_t)v;
     } else {
         rc = sh_err_set(SH_ERR_FORMAT, "unknown directive \"%.32s\"", tok[0]);
     }
@@ -422,6 +428,10 @@ int sh_dir_network_format(const sh_dir_network *net, sh_buf *out)
              net->k, net->params.target, net->params.min, (long long)net->params.merge_grace_ms);
     if (rc == SH_OK)
         rc = sh_buf_append_str(out, line);
+    if (rc == SH_OK && net->params.bootstrap != 0) {
+        snprintf(line, sizeof line, "swarm-bootstrap %u\n", net->params.bootstrap);
+        rc = sh_buf_append_str(out, line);
+    }
     for (size_t i = 0; i < net->n && rc == SH_OK; i++) {
         const sh_dir_authority *a = &net->authorities[i];
         sh_hex_encode(id_hex, sizeof id_hex, a->identity, 32);

@@ -3,7 +3,8 @@
  * One round, from the previous map's swarms to the new ones:
  *   1. Members keep their previous swarm; departed nodes simply are not members any more.
  *      Swarms left empty disappear at once.
- *   2. With no swarm left: nothing happens below `min` nodes; from `min` nodes on, n / target
+ *   2. With no swarm left: nothing happens below `min` nodes (or `bootstrap`, when larger: a
+ *      network whose nodes start together waits for all of them); from then on, n / target
  *      swarms (at least one) are created, evenly spaced on the ring from a position that comes
  *      from the seed, and every node joins as in 3 (a network born with 12 nodes and target 4
  *      starts with 3 swarms of 4, not one swarm that splits into two of 6).
@@ -272,7 +273,8 @@ static int start_round(assign_ctx *c, const sh_dir_swarm *prev, size_t n_prev)
     for (size_t i = c->n_sw; i-- > 0;)
         if (c->sw[i].size == 0)
             remove_swarm(c, i);
-    if (c->n_sw == 0 && c->n_m >= c->p->min && c->n_m > 0) {
+    uint32_t birth = c->p->bootstrap > c->p->min ? c->p->bootstrap : c->p->min;
+    if (c->n_sw == 0 && c->n_m >= birth && c->n_m > 0) {
         size_t k = c->n_m / c->p->target > 1 ? c->n_m / c->p->target : 1;
         uint64_t first, step = k > 1 ? UINT64_MAX / k : 0;
         order_hash(h, c->seed, (const uint8_t[32]){0}, NULL);
