@@ -122,11 +122,12 @@ static void store_one(int o)
     CHECK(try_store(o));
 }
 
-static void delete_one(msg *d)
+/* A signed delete or expire of one of the owner's messages through a running member of its
+ * swarm (the first that answers). */
+static void change_one(const msg *d, sh_node_request r)
 {
     nt_node *m[16];
     size_t k = members_of(d->owner, m);
-    sh_node_request r = {.method = SH_NODE_DELETE, .ns = 0, .n_hashes = 1};
     sh_node_signer signer = {.account = accounts[d->owner]};
     uint8_t hashes[1][32];
     nt_client c;
@@ -134,7 +135,9 @@ static void delete_one(msg *d)
 
     memcpy(r.owner, owners[d->owner], 33);
     memcpy(hashes[0], d->hash, 32);
+    r.ns = 0;
     r.hashes = (const uint8_t(*)[32])hashes;
+    r.n_hashes = 1;
     for (size_t i = 0; i < k && rc != SH_OK; i++) {
         if (!running(m[i]))
             continue;
@@ -143,6 +146,11 @@ static void delete_one(msg *d)
         nt_client_close(&c);
     }
     CHECK_OK(rc);
+}
+
+static void delete_one(msg *d)
+{
+    change_one(d, (sh_node_request){.method = SH_NODE_DELETE});
     d->deleted = true;
 }
 
@@ -277,26 +285,8 @@ static double sum_metric(const char *name)
 /* The owner sets a new expiry on one message through a running member. */
 static void expire_one(const msg *d, int64_t expiry_ms)
 {
-    nt_node *m[16];
-    size_t k = members_of(d->owner, m);
-    sh_node_request r = {.method = SH_NODE_EXPIRE, .ns = 0, .n_hashes = 1, .expiry_ms = expiry_ms,
-                         .mode = SH_STORE_EXPIRE_SET};
-    sh_node_signer signer = {.account = accounts[d->owner]};
-    uint8_t hashes[1][32];
-    nt_client c;
-    int rc = SH_ERR_UNAVAILABLE;
-
-    memcpy(r.owner, owners[d->owner], 33);
-    memcpy(hashes[0], d->hash, 32);
-    r.hashes = (const uint8_t(*)[32])hashes;
-    for (size_t i = 0; i < k && rc != SH_OK; i++) {
-        if (!running(m[i]))
-            continue;
-        nt_client_open(&c, m[i]);
-        rc = nt_change(&c, &r, &signer, NULL);
-        nt_client_close(&c);
-    }
-    CHECK_OK(rc);
+    change_one(d, (sh_node_request){.method = SH_NODE_EXPIRE, .expiry_ms = expiry_ms,
+                                    .mode = SH_STORE_EXPIRE_SET});
 }
 
 /* The message's expiry on a node (0: not there). */
