@@ -290,24 +290,33 @@ static int submit_request(sh_node *n, const sh_node_request *r, const Shoal__Swa
     return sh_store_submit_delete_before(n->store, &sr, r->before_ms, on_applied_change, ac);
 }
 
-static int apply_request(sh_node *n, const Shoal__Swarm__Item *it, apply_ctx *ac)
+/* A replicated delete or expire: parsed and its signature checked at the call's own time (its
+ * freshness was checked on arrival at the node that took it). *p is freed by the caller. */
+static int parse_item_request(const Shoal__Swarm__Item *it, sh_node_parsed **p)
 {
     sh_node_method method = strcmp(it->method, "delete") == 0   ? SH_NODE_DELETE
                             : strcmp(it->method, "expire") == 0 ? SH_NODE_EXPIRE : 0;
-    sh_node_parsed *p = NULL;
     const sh_node_request *r;
     int rc;
 
+    *p = NULL;
     if (method == 0)
         return sh_err_set(SH_ERR_FORMAT, "a replicated call names method \"%.20s\"", it->method);
-    if ((rc = sh_node_request_parse(it->request.data, it->request.len, method, &p)) != SH_OK)
+    if ((rc = sh_node_request_parse(it->request.data, it->request.len, method, p)) != SH_OK)
         return rc;
-    r = sh_node_parsed_request(p);
-    /* The signature only: checked at the call's own time, its freshness was checked on arrival. */
+    r = sh_node_parsed_request(*p);
     if (!r->is_signed)
-        rc = sh_err_set(SH_ERR_PERMISSION, "a replicated %s is not signed", it->method);
-    else if ((rc = sh_node_request_verify(p, r->timestamp_ms)) == SH_OK &&
-             (rc = check_rights(n, r)) == SH_OK) {
+        return sh_err_set(SH_ERR_PERMISSION, "a replicated %s is not signed", it->method);
+    return sh_node_request_verify(*p, r->timestamp_ms);
+}
+
+static int apply_request(sh_node *n, const Shoal__Swarm__Item *it, apply_ctx *ac)
+{
+    sh_node_parsed *p;
+    const sh_node_request *r;
+    int rc = parse_item_request(it, &p);
+
+    if (rc == SH_OK && (rc = check_rights(n, (r = sh_node_parsed_request(p)))) == SH_OK) {
         if (!sh__node_swarm_owns(n, r->owner))
             rc = sh_err_set(SH_ERR_WRONG_SWARM, "a replicated call of an owner outside this swarm");
         else if ((rc = submit_request(n, r, it, ac)) == SH_OK)
@@ -410,21 +419,9 @@ int sh__node_push_parse(const uint8_t *body, size_t len, Shoal__Swarm__PushReque
 
 int sh__node_item_check_request(const Shoal__Swarm__Item *it)
 {
-    sh_node_method method = strcmp(it->method, "delete") == 0   ? SH_NODE_DELETE
-                            : strcmp(it->method, "expire") == 0 ? SH_NODE_EXPIRE : 0;
-    sh_node_parsed *p = NULL;
-    const sh_node_request *r;
-    int rc;
+    sh_node_parsed *p;
+    int rc = parse_item_request(it, &p);
 
-    if (method == 0)
-        return sh_err_set(SH_ERR_FORMAT, "a replicated call names method \"%.20s\"", it->method);
-    if ((rc = sh_node_request_parse(it->request.data, it->request.len, method, &p)) != SH_OK)
-        return rc;
-    r = sh_node_parsed_request(p);
-    if (!r->is_signed)
-        rc = sh_err_set(SH_ERR_PERMISSION, "a replicated %s is not signed", it->method);
-    else
-        rc = sh_node_request_verify(p, r->timestamp_ms); /* the signature at the call's own time */
     sh_node_parsed_free(p);
     return rc;
 }
