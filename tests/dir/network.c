@@ -173,6 +173,8 @@ static void test_errors(void)
     EXPECT(text, SH_OK, NULL);
     snprintf(text, sizeof text, "shoal-network 1\nk 1\n%s\nswarm-min 3\nswarm-bootstrap 2\n", a1);
     EXPECT(text, SH_ERR_RANGE, "swarm-bootstrap 2 must be swarm-min (3)");
+    snprintf(text, sizeof text, "shoal-network 1\nk 1\n%s\nswarm-bootstrap 4096\n", a1);
+    EXPECT(text, SH_OK, NULL);
     snprintf(text, sizeof text, "shoal-network 1\nk 1\n%s\nswarm-bootstrap 4097\n", a1);
     EXPECT(text, SH_ERR_RANGE, "swarm-bootstrap");
     snprintf(text, sizeof text, "shoal-network 1\nk 1\n%s\nswarm-bootstrap 3\nswarm-bootstrap 3\n", a1);
