@@ -4,8 +4,9 @@
  * writer connection's WAL hook, called after each commit with the WAL's size, wakes a checkpointer
  * thread with its own connection once the WAL holds checkpoint_pages pages; it runs a PASSIVE
  * checkpoint, which never blocks the writer or the readers. Should the WAL still reach
- * wal_max_pages (a checkpointer that cannot keep up), the writer checkpoints in line, so the WAL
- * stays bounded. Without a loop (no writer thread) SQLite's own autocheckpoint is kept. */
+ * wal_max_pages (a checkpointer that cannot keep up, or readers that keep it from finishing),
+ * the writer checkpoints in line in RESTART mode, waiting for those readers, so the WAL stays
+ * bounded. Without a loop (no writer thread) SQLite's own autocheckpoint is kept. */
 #include "store/store_int.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -16,7 +17,11 @@ static int wal_hook_cb(void *arg, sqlite3 *db, const char *name, int pages)
     int log_frames, done;
 
     if (pages >= (int)s->opts.wal_max_pages) {
-        if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done) ==
+        /* RESTART, not PASSIVE: a passive checkpoint leaves the frames a reader's snapshot still
+         * needs, the next commit appends after them, and under steady reads the WAL would grow
+         * without end. RESTART waits (busy timeout) for those readers, so the next commit
+         * starts the WAL over. */
+        if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, &log_frames, &done) ==
             SQLITE_OK)
             atomic_fetch_add(&s->checkpoints, 1);
         return SQLITE_OK;
