@@ -133,6 +133,17 @@ static void account_open(account *a)
     sh_client_set_options(a->client, &o);
 }
 
+/* Alice (seed 1) and Bob (seed 2) opened, each with keys published. */
+static void pair_open(account *alice, account *bob)
+{
+    account_init(alice, "alice", 1);
+    account_init(bob, "bob", 2);
+    account_open(alice);
+    account_open(bob);
+    CHECK_OK(sh_client_publish(alice->client, false));
+    CHECK_OK(sh_client_publish(bob->client, false));
+}
+
 static void account_close(account *a)
 {
     sh_client_free(a->client);
@@ -229,12 +240,7 @@ static void exchange(const char *exe)
     size_t got, queued;
 
     start_nodes(nodes, 1, exe);
-    account_init(&alice, "alice", 1);
-    account_init(&bob, "bob", 2);
-    account_open(&alice);
-    account_open(&bob);
-    CHECK_OK(sh_client_publish(alice.client, false));
-    CHECK_OK(sh_client_publish(bob.client, false));
+    pair_open(&alice, &bob);
     exchange_rounds(&alice, &bob, 1, 40);
     CHECK_EQ(alice.n_msgs, 40);
     CHECK_EQ(bob.n_msgs, 40);
@@ -421,12 +427,7 @@ static void node_restart(const char *exe)
     int dead;
 
     start_nodes(nodes, 2, exe);
-    account_init(&alice, "alice", 1);
-    account_init(&bob, "bob", 2);
-    account_open(&alice);
-    account_open(&bob);
-    CHECK_OK(sh_client_publish(alice.client, false));
-    CHECK_OK(sh_client_publish(bob.client, false));
+    pair_open(&alice, &bob);
     exchange_rounds(&alice, &bob, 1, 10);
     dead = (int)(sh_swarm_space_position(bob.sid + 1) % 2);
     CHECK_EQ(nt_node_stop(&nodes[dead], SIGKILL), 128 + SIGKILL);
@@ -730,12 +731,7 @@ static void list_refresh(const char *exe)
     double before;
 
     start_nodes(nodes, 1, exe);
-    account_init(&alice, "alice", 1);
-    account_init(&bob, "bob", 2);
-    account_open(&alice);
-    account_open(&bob);
-    CHECK_OK(sh_client_publish(alice.client, false));
-    CHECK_OK(sh_client_publish(bob.client, false));
+    pair_open(&alice, &bob);
     before = retrieves(&nodes[0]);
     send_seq(&alice, 0, &bob, 1);
     CHECK_EQ(retrieves(&nodes[0]) - before, 2); /* bob's device list and bundles */
