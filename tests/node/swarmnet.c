@@ -226,7 +226,12 @@ static size_t receipts_of(nt_node *via, const uint8_t hash[32])
     if (nt_raw(&c, "get_receipts", body, sizeof body, &ans) == SH_OK)
         CHECK_OK(sh_node_receipts_parse(ans.data, ans.len, false, rc, SH_NODE_MAX_RECEIPTS, &n));
     nt_client_close(&c);
-    refresh_map(sh_dir_map_version(map)); /* receipts name the map of their signing */
+    /* Receipts name the map of their signing: a member that was down and is back in a newer map
+     * than ours (killed, dropped, readmitted) is checked against that map, as a client would. */
+    uint64_t newest = sh_dir_map_version(map);
+    for (size_t i = 0; i < n; i++)
+        newest = rc[i].map_version > newest ? rc[i].map_version : newest;
+    refresh_map(newest);
     for (size_t i = 0; i < n; i++)
         CHECK_OK(sh_node_receipt_verify(&rc[i], map, NULL));
     sh_buf_free(&ans);
