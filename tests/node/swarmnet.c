@@ -357,11 +357,22 @@ static void kill_and_catch_up(void)
         net_sleep_ms(100);
     CHECK_EQ(expiry_on(victim, timed), new_expiry);
     printf("the TTL change made while it was down reached it\n");
-    /* Its peers' links to it reconnect with backoff: the fifth receipt comes within seconds. */
-    for (int t = 0; t < 50 && receipts_of(m[1], msgs[first_new].hash) != 5; t++)
+    /* Its peers' links to it reconnect with backoff: the fifth receipt comes within seconds.
+     * Under load the authority may have dropped the dead member from the map and readmitted
+     * it, perhaps into another swarm: what is owed is a receipt from every member of the
+     * swarm in the newest map. */
+    size_t want = 0;
+    for (int t = 0; t < 150; t++) {
+        size_t got = receipts_of(m[1], msgs[first_new].hash);
+        nt_node *now[16];
+        want = members_of(0, now);
+        if (got == want)
+            break;
         net_sleep_ms(100);
-    CHECK_EQ(receipts_of(m[1], msgs[first_new].hash), 5);
-    printf("after catching up: 5 of 5 receipts verify\n");
+    }
+    CHECK_EQ(receipts_of(m[1], msgs[first_new].hash), want);
+    CHECK(want >= 4);
+    printf("after catching up: %zu of %zu receipts verify\n", want, want);
     net_sleep_ms(1500); /* more anti-entropy rounds: nothing deleted comes back */
     converge(0, "after more anti-entropy rounds");
 }
