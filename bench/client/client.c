@@ -12,10 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench.h"
+#include "proc.h"
 #include "client/client.h"
 #include "e2e/e2e.h"
 #include "util/encode.h"
@@ -39,37 +39,18 @@ static void die(const char *what)
 
 static void node_start(const char *dir)
 {
-    char buf[512] = "", link[65], id[65];
-    size_t len = 0;
-    unsigned port;
-    int fds[2];
+    const char *const argv[] = {SHOALD_PATH, "--data-dir", dir, "--port", "0",
+                                "--set", "pow_bits=0", "--set", "pow_max_bits=0",
+                                "--set", "log_level=warn", NULL};
+    bench_shoald node;
 
-    if (pipe(fds) != 0 || (node_pid = fork()) < 0)
-        die("cannot start shoald");
-    if (node_pid == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        execl(SHOALD_PATH, SHOALD_PATH, "--data-dir", dir, "--port", "0", "--set", "pow_bits=0",
-              "--set", "pow_max_bits=0", "--set", "log_level=warn", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    while (strchr(buf, '\n') == NULL) {
-        ssize_t got = read(fds[0], buf + len, sizeof buf - 1 - len);
-        if (got <= 0)
-            die("shoald did not start");
-        len += (size_t)got;
-        buf[len] = '\0';
-    }
-    close(fds[0]);
-    if (sscanf(buf, "shoald ready port=%u link_key=%64s identity_key=%64s", &port, link, id) != 3)
-        die("unexpected ready line");
+    bench_shoald_start(argv, NULL, &node);
+    node_pid = node.pid;
     network.n_nodes = 1;
-    network.nodes[0].port = (uint16_t)port;
+    network.nodes[0].port = node.port;
     snprintf(network.nodes[0].ip, sizeof network.nodes[0].ip, "127.0.0.1");
-    if (sh_hex_decode(network.nodes[0].link_key, 32, link) != SH_OK ||
-        sh_hex_decode(network.nodes[0].identity_key, 32, id) != SH_OK)
-        die("bad keys in the ready line");
+    memcpy(network.nodes[0].link_key, node.link_key, 32);
+    memcpy(network.nodes[0].identity_key, node.identity_key, 32);
 }
 
 static void party_open(party *p, const char *dir, const char *name, uint8_t seed_byte)
@@ -165,7 +146,6 @@ int main(void)
     bench_report("client_send_vs_raw_store_ratio", send_per_s / raw_per_s, "ratio");
     party_close(&alice);
     party_close(&bob);
-    kill(node_pid, SIGTERM);
-    waitpid(node_pid, NULL, 0);
+    bench_stop(node_pid, false);
     return 0;
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "proc.h"
 #include "node/node.h"
 #include "rawdb.h"
 #include "util/encode.h"
@@ -52,56 +53,18 @@ static void raw_row(uint64_t i, sh_store_msg *m, uint8_t *data)
 /* ---- shoald ------------------------------------------------------------------------------------ */
 
 typedef struct node_proc {
-    pid_t pid;
-    uint16_t port;
-    uint8_t link_key[32];
+    bench_shoald proc;
     char dir[256];
 } node_proc;
 
 static void node_start(node_proc *n, const char *dir)
 {
-    static const char *const settings[] = {"pow_bits=0", "pow_max_bits=0",
-                                           "peer_rate_per_s=1000000", "peer_burst=1000000",
-                                           "log_level=warn"};
-    char buf[512] = "", link[65];
-    int fds[2];
-    size_t len = 0;
-    unsigned port;
-
     snprintf(n->dir, sizeof n->dir, "%s", dir);
-    if (pipe(fds) != 0 || (n->pid = fork()) < 0)
-        bench_die("cannot start shoald");
-    if (n->pid == 0) {
-        char *argv[32];
-        int argc = 0;
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        argv[argc++] = (char *)SHOALD_PATH;
-        argv[argc++] = (char *)"--data-dir";
-        argv[argc++] = n->dir;
-        argv[argc++] = (char *)"--port";
-        argv[argc++] = (char *)"0";
-        for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
-            argv[argc++] = (char *)"--set";
-            argv[argc++] = (char *)settings[i];
-        }
-        argv[argc] = NULL;
-        execv(SHOALD_PATH, argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    while (strchr(buf, '\n') == NULL || len == 0) {
-        ssize_t got = read(fds[0], buf + len, sizeof buf - 1 - len);
-        if (got <= 0)
-            bench_die("shoald did not start");
-        len += (size_t)got;
-        buf[len] = '\0';
-    }
-    close(fds[0]);
-    if (sscanf(buf, "shoald ready port=%u link_key=%64s", &port, link) != 2 ||
-        sh_hex_decode(n->link_key, 32, link) != SH_OK)
-        bench_die("unexpected ready line from shoald");
-    n->port = (uint16_t)port;
+    const char *const argv[] = {SHOALD_PATH, "--data-dir", n->dir, "--port", "0",
+                                "--set", "pow_bits=0", "--set", "pow_max_bits=0",
+                                "--set", "peer_rate_per_s=1000000", "--set", "peer_burst=1000000",
+                                "--set", "log_level=warn", NULL};
+    bench_shoald_start(argv, NULL, &n->proc);
 }
 
 static double node_rss_mib(const node_proc *n)
@@ -110,7 +73,7 @@ static double node_rss_mib(const node_proc *n)
     long kib = -1;
     FILE *f;
 
-    snprintf(path, sizeof path, "/proc/%d/status", (int)n->pid);
+    snprintf(path, sizeof path, "/proc/%d/status", (int)n->proc.pid);
     if ((f = fopen(path, "r")) == NULL)
         bench_die("cannot read shoald's status");
     while (fgets(line, sizeof line, f) != NULL)
@@ -122,13 +85,7 @@ static double node_rss_mib(const node_proc *n)
 
 static void node_stop(node_proc *n)
 {
-    int status;
-
-    kill(n->pid, SIGTERM);
-    while (waitpid(n->pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        bench_die("shoald did not stop cleanly");
+    bench_stop(n->proc.pid, true);
 }
 
 /* ---- clients ------------------------------------------------------------------------------------ */
@@ -202,7 +159,7 @@ static void clients_open(const node_proc *n)
     if (uv_loop_init(&drv.loop) != 0 || sh_net_new(&drv.loop, NULL, &drv.net) != SH_OK)
         bench_die("cannot start the clients");
     for (int c = 0; c < CLIENTS; c++)
-        if (sh_node_conn_new(drv.net, "127.0.0.1", n->port, n->link_key, NULL, &drv.conns[c]) !=
+        if (sh_node_conn_new(drv.net, "127.0.0.1", n->proc.port, n->proc.link_key, NULL, &drv.conns[c]) !=
             SH_OK)
             bench_die(sh_err_msg());
 }

@@ -11,9 +11,7 @@
  *     antientropy_idle_pct_per_hour (target < 1 %).
  * Proof of work is off so that the figures are the nodes'. */
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +21,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "proc.h"
 #include "rawdb.h"
 #include "node/node.h"
 #include "util/encode.h"
@@ -48,22 +47,6 @@ static uint16_t free_port(void)
     return ntohs(a.sin_port);
 }
 
-static pid_t spawn(const char *const *argv, const char *log, int out_fd)
-{
-    pid_t pid = fork();
-
-    if (pid < 0)
-        bench_die("fork");
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        dup2(out_fd >= 0 ? out_fd : fd, 1);
-        dup2(fd, 2);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 static void run(const char *const *argv)
 {
     char log[300];
@@ -71,7 +54,7 @@ static void run(const char *const *argv)
     pid_t pid;
 
     snprintf(log, sizeof log, "%s/setup.log", tmp);
-    pid = spawn(argv, log, -1);
+    pid = bench_spawn(argv, log, -1);
     if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
         bench_die("shoal-dir setup failed");
 }
@@ -99,24 +82,19 @@ static void start_authority(void)
                           "--log-level", "warn", NULL};
     run(kg);
     run(init);
-    auth_pid = spawn(argv, log, -1);
+    auth_pid = bench_spawn(argv, log, -1);
 }
 
 typedef struct node_proc {
-    pid_t pid;
-    uint16_t port;
-    uint8_t link_key[32];
+    bench_shoald proc;
     char dir[300];
     sh_node_keys *keys;
 } node_proc;
 
 static void node_start(node_proc *n, int i)
 {
-    char buf[512] = "", link[65], net_set[400], log[300], keyfile[400];
-    size_t len = 0;
-    unsigned port;
+    char net_set[400], log[300], keyfile[400];
     bool created;
-    int fds[2];
 
     snprintf(n->dir, sizeof n->dir, "%s/node%d", tmp, i);
     snprintf(log, sizeof log, "%s/node%d.log", tmp, i);
@@ -126,34 +104,10 @@ static void node_start(node_proc *n, int i)
                           "peer_rate_per_s=1000000", "--set", "peer_burst=1000000", "--set",
                           "map_refresh_ms=500", "--set", "antientropy_ms=1000", "--set",
                           "log_level=warn", NULL};
-    if (pipe(fds) != 0)
-        bench_die("pipe");
-    n->pid = spawn(argv, log, fds[1]);
-    close(fds[1]);
-    while (strchr(buf, '\n') == NULL) {
-        ssize_t got = read(fds[0], buf + len, sizeof buf - 1 - len);
-        if (got <= 0)
-            bench_die("shoald did not start");
-        len += (size_t)got;
-        buf[len] = '\0';
-    }
-    close(fds[0]);
-    if (sscanf(buf, "shoald ready port=%u link_key=%64s", &port, link) != 2 ||
-        sh_hex_decode(n->link_key, 32, link) != SH_OK)
-        bench_die("unexpected ready line from shoald");
-    n->port = (uint16_t)port;
+    bench_shoald_start(argv, log, &n->proc);
     snprintf(keyfile, sizeof keyfile, "%s/%s", n->dir, SH_NODE_KEY_FILE);
     if (sh_node_keys_load(keyfile, false, &n->keys, &created) != SH_OK)
         bench_die("cannot read the node's keys");
-}
-
-static void stop(pid_t pid)
-{
-    int status;
-
-    kill(pid, SIGTERM);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
 }
 
 /* ---- the driver ------------------------------------------------------------------------------- */
@@ -297,7 +251,7 @@ static sh_node_conn *conn_to(int i, const uint8_t *own_sk)
     sh_net_peer_opts o = {.local_static_sk = own_sk};
     sh_node_conn *c;
 
-    if (sh_node_conn_new(d.net, "127.0.0.1", d.nodes[i].port, d.nodes[i].link_key,
+    if (sh_node_conn_new(d.net, "127.0.0.1", d.nodes[i].proc.port, d.nodes[i].proc.link_key,
                          own_sk ? &o : NULL, &c) != SH_OK)
         bench_die("connect");
     sh_node_conn_set_deadline(c, 30000);
@@ -444,7 +398,7 @@ int main(void)
     bench_report("antientropy_idle_pct_per_hour", pct, "%");
 
     for (int i = 0; i < NODES; i++)
-        stop(d.nodes[i].pid);
-    stop(auth_pid);
+        bench_stop(d.nodes[i].proc.pid, false);
+    bench_stop(auth_pid, false);
     return 0;
 }
