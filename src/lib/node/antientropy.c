@@ -194,16 +194,10 @@ static int rate_check(sh_node *n, sh_net_req *req, const char *what)
 
 static void respond_pb(sh_node *n, sh_net_req *req, const ProtobufCMessage *m, size_t in_len)
 {
-    sh_buf out;
+    size_t sent = sh__node_respond_pb(req, m);
 
-    sh_buf_init(&out);
-    if (sh_wire_pack(m, &out) == SH_OK) {
-        n->m.ae_bytes += in_len + out.len;
-        (void)sh_net_respond(req, SH_OK, out.data, out.len, NULL);
-    } else {
-        (void)sh_net_respond(req, SH_ERR_NOMEM, NULL, 0, "out of memory answering");
-    }
-    sh_buf_free(&out);
+    if (sent > 0)
+        n->m.ae_bytes += in_len + sent;
 }
 
 int sh__node_digest_check(const Shoal__Swarm__DigestRequest *m)

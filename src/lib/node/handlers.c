@@ -68,16 +68,20 @@ fail:
     return NULL;
 }
 
-static void respond_packed(sh_net_req *req, const ProtobufCMessage *m)
+size_t sh__node_respond_pb(sh_net_req *req, const ProtobufCMessage *m)
 {
+    size_t sent = 0;
     sh_buf out;
 
     sh_buf_init(&out);
-    if (sh_wire_pack(m, &out) == SH_OK)
+    if (sh_wire_pack(m, &out) == SH_OK) {
         (void)sh_net_respond(req, SH_OK, out.data, out.len, NULL);
-    else
+        sent = out.len;
+    } else {
         (void)sh_net_respond(req, SH_ERR_NOMEM, NULL, 0, "the node ran out of memory answering");
+    }
     sh_buf_free(&out);
+    return sent;
 }
 
 /* ---- store ------------------------------------------------------------------------------------ */
@@ -106,7 +110,7 @@ static void on_put(void *ctx, int status, sh_store_outcome outcome,
         m.hash = sh_wire_bin(hash, SH_STORE_HASH_BYTES);
         m.outcome = (uint32_t)outcome;
         m.expiry_ms = (uint64_t)pc->expiry_ms;
-        respond_packed(pc->req, &m.base);
+        (void)sh__node_respond_pb(pc->req, &m.base);
         if (outcome == SH_STORE_STORED)
             sh__node_wake(n, pc->owner, pc->ns);
     }
@@ -202,7 +206,7 @@ bool sh__node_answer_page(sh_node *n, sh_net_req *req, const sh_store_query *q, 
         n->m.retrieved_msgs += page.count;
         for (size_t i = 0; i < page.count; i++)
             n->m.retrieved_bytes += page.msgs[i].data_len;
-        respond_packed(req, &m.base);
+        (void)sh__node_respond_pb(req, &m.base);
     }
     free(msgs);
     free(ptrs);
@@ -277,7 +281,7 @@ static void on_changed(void *ctx, int status, const sh_store_result *res)
             d.n_deleted = res->n;
             d.deleted = flags;
         }
-        respond_packed(cc->req, &d.base);
+        (void)sh__node_respond_pb(cc->req, &d.base);
     } else {
         cc->n->m.expire_changed += res->count;
         e.node_time_ms = (uint64_t)sh_time_now_ms();
@@ -288,7 +292,7 @@ static void on_changed(void *ctx, int status, const sh_store_result *res)
             e.n_expiries = res->n;
             e.expiries = expiries;
         }
-        respond_packed(cc->req, &e.base);
+        (void)sh__node_respond_pb(cc->req, &e.base);
     }
     free(flags);
     free(expiries);
@@ -385,7 +389,7 @@ static void on_info(sh_net_req *req, const uint8_t *body, size_t len, void *ctx)
     m.max_hashes = SH_STORE_MAX_HASHES_PER_REQUEST;
     m.n_namespaces = 8;
     m.namespaces = nsp;
-    respond_packed(req, &m.base);
+    (void)sh__node_respond_pb(req, &m.base);
 }
 
 static void on_stats(sh_net_req *req, const uint8_t *body, size_t len, void *ctx)
@@ -403,7 +407,7 @@ static void on_stats(sh_net_req *req, const uint8_t *body, size_t len, void *ctx
     } else {
         m.node_time_ms = (uint64_t)sh_time_now_ms();
         m.text = (char *)text.data;
-        respond_packed(req, &m.base);
+        (void)sh__node_respond_pb(req, &m.base);
     }
     sh_buf_free(&text);
 }

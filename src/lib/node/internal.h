@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
 
 #include "node/node.h"
 #include "node/request.h"
@@ -173,6 +174,8 @@ unsigned sh__node_pow_now(sh_node *n);
 /* Answers with an error: status, message, and the ErrorResponse body (node time, PoW bits). */
 void sh__node_fail(sh_node *n, sh_net_req *req, sh_node_method method, int status,
                    const char *message);
+/* Answers OK with a packed message (or NOMEM when it cannot be packed); returns the bytes sent. */
+size_t sh__node_respond_pb(sh_net_req *req, const ProtobufCMessage *m);
 /* Answers with a page for the query when it found messages or `final` is set; returns whether
  * it answered (errors of the store are answered too). */
 bool sh__node_answer_page(sh_node *n, sh_net_req *req, const sh_store_query *q, bool final);

@@ -207,7 +207,6 @@ static void answer_receipts(sh_net_req *req, const sh_node_receipt *r, size_t n)
 {
     Shoal__Swarm__ReceiptResponse m = SHOAL__SWARM__RECEIPT_RESPONSE__INIT;
     Shoal__Swarm__Receipt pb[SH_NODE_MAX_RECEIPTS], *ptrs[SH_NODE_MAX_RECEIPTS];
-    sh_buf out;
 
     for (size_t i = 0; i < n; i++) {
         sh__node_receipt_to_pb(&r[i], &pb[i]);
@@ -216,12 +215,7 @@ static void answer_receipts(sh_net_req *req, const sh_node_receipt *r, size_t n)
     m.node_time_ms = (uint64_t)sh_time_now_ms();
     m.n_receipts = n;
     m.receipts = ptrs;
-    sh_buf_init(&out);
-    if (sh_wire_pack(&m.base, &out) == SH_OK)
-        (void)sh_net_respond(req, SH_OK, out.data, out.len, NULL);
-    else
-        (void)sh_net_respond(req, SH_ERR_NOMEM, NULL, 0, "out of memory answering");
-    sh_buf_free(&out);
+    (void)sh__node_respond_pb(req, &m.base);
 }
 
 /* swarm.receipt (node kind): this node's receipt, if it holds the message. */

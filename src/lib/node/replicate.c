@@ -60,7 +60,6 @@ static void answer_stored(repl *rp)
     Shoal__Storage__StoreResponse m = SHOAL__STORAGE__STORE_RESPONSE__INIT;
     Shoal__Swarm__Receipt pb[2], *ptrs[2] = {&pb[0], &pb[1]};
     sh_node_receipt own;
-    sh_buf out;
 
     m.node_time_ms = (uint64_t)sh_time_now_ms();
     m.hash = sh_wire_bin(rp->hash, SH_STORE_HASH_BYTES);
@@ -74,12 +73,7 @@ static void answer_stored(repl *rp)
             sh__node_receipt_to_pb(&rp->peer_receipt, &pb[m.n_receipts++]);
         m.receipts = ptrs;
     }
-    sh_buf_init(&out);
-    if (sh_wire_pack(&m.base, &out) == SH_OK)
-        (void)sh_net_respond(rp->req, SH_OK, out.data, out.len, NULL);
-    else
-        (void)sh_net_respond(rp->req, SH_ERR_NOMEM, NULL, 0, "out of memory answering a store");
-    sh_buf_free(&out);
+    (void)sh__node_respond_pb(rp->req, &m.base);
 }
 
 static void settle(repl *rp)
@@ -356,7 +350,6 @@ static void push_answer(push_in *pi)
 {
     Shoal__Swarm__PushResponse m = SHOAL__SWARM__PUSH_RESPONSE__INIT;
     Shoal__Swarm__Receipt pb[PUSH_MAX_ITEMS], *ptrs[PUSH_MAX_ITEMS];
-    sh_buf out;
 
     for (size_t i = 0; i < pi->n_receipts; i++) {
         sh__node_receipt_to_pb(&pi->receipts[i], &pb[i]);
@@ -366,12 +359,7 @@ static void push_answer(push_in *pi)
     m.n_receipts = pi->n_receipts;
     m.receipts = ptrs;
     m.refused = pi->refused;
-    sh_buf_init(&out);
-    if (sh_wire_pack(&m.base, &out) == SH_OK)
-        (void)sh_net_respond(pi->req, SH_OK, out.data, out.len, NULL);
-    else
-        (void)sh_net_respond(pi->req, SH_ERR_NOMEM, NULL, 0, "out of memory answering a push");
-    sh_buf_free(&out);
+    (void)sh__node_respond_pb(pi->req, &m.base);
     sh_wire_free(pi->m);
     free(pi);
 }
