@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -72,6 +73,20 @@ static void out_end(bot *b)
     (void)sh_buf_append(&b->out, "}\n", 2);
     fwrite(b->out.data, 1, b->out.len, stdout);
     fflush(stdout);
+}
+
+static void out_bool(bot *b, const char *key, bool v)
+{
+    out_key(b, key);
+    (void)sh_buf_append_str(&b->out, v ? "true" : "false");
+}
+
+/* Opens the next element of the array being written. */
+static void out_element(bot *b)
+{
+    if (b->out.data[b->out.len - 1] != '[')
+        (void)sh_buf_append_u8(&b->out, ',');
+    (void)sh_buf_append_u8(&b->out, '{');
 }
 
 static const char *state_name(sh_client_delivery d)
@@ -161,9 +176,7 @@ static void history_cb(const sh_client_message *m, void *ctx)
 {
     bot *b = ctx;
 
-    if (b->out.data[b->out.len - 1] != '[')
-        (void)sh_buf_append_u8(&b->out, ',');
-    (void)sh_buf_append_u8(&b->out, '{');
+    out_element(b);
     out_str(b, "direction", m->outgoing ? "out" : "in", m->outgoing ? 3 : 2);
     out_message(b, m);
     (void)sh_buf_append_u8(&b->out, '}');
@@ -201,6 +214,91 @@ static void do_status(bot *b, const sh_client_bot_cmd *c)
     out_end(b);
 }
 
+static void contact_cb(const char *name, const uint8_t id[static SH_SESSION_ID_BYTES], void *ctx)
+{
+    bot *b = ctx;
+
+    out_element(b);
+    out_str(b, "name", name, strlen(name));
+    out_id(b, "session_id", id);
+    (void)sh_buf_append_u8(&b->out, '}');
+}
+
+static void do_contacts(bot *b, const sh_client_bot_cmd *c)
+{
+    answer_ok(b, c);
+    out_key(b, "contacts");
+    (void)sh_buf_append_u8(&b->out, '[');
+    if (sh_client_contact_list(b->s.state, contact_cb, b) != SH_OK)
+        return answer_error(b, c, CLI_EXIT_ERROR);
+    (void)sh_buf_append_u8(&b->out, ']');
+    out_end(b);
+}
+
+/* contact_add (name, to: a Session ID) and contact_rm (name). */
+static void do_contact_change(bot *b, const sh_client_bot_cmd *c, bool add)
+{
+    uint8_t id[SH_SESSION_ID_BYTES];
+    int rc;
+
+    if (c->name[0] == '\0') {
+        sh_err_set(SH_ERR_INVALID, "\"name\" is missing");
+        return answer_error(b, c, CLI_EXIT_USAGE);
+    }
+    if (add && sh_session_id_parse(id + 1, c->to) != SH_OK) {
+        sh_err_wrap(SH_ERR_INVALID, "\"to\" is not a valid Session ID");
+        return answer_error(b, c, CLI_EXIT_BAD_ID);
+    }
+    id[0] = SH_SESSION_ID_PREFIX;
+    rc = add ? sh_client_contact_add(b->s.state, c->name, id)
+             : sh_client_contact_remove(b->s.state, c->name);
+    if (rc != SH_OK)
+        return answer_error(b, c, rc == SH_ERR_NOT_FOUND ? CLI_EXIT_NO_CONTACT
+                                  : rc == SH_ERR_INVALID ? CLI_EXIT_USAGE : CLI_EXIT_ERROR);
+    answer_ok(b, c);
+    out_end(b);
+}
+
+static void do_devices(bot *b, const sh_client_bot_cmd *c)
+{
+    sh_client_device_info devs[SH_E2E_MAX_DEVICES + SH_E2E_MAX_REVOKED];
+    size_t n = 0;
+
+    if (sh_client_devices(b->s.client, devs, sizeof devs / sizeof devs[0], &n) != SH_OK)
+        return answer_error(b, c, CLI_EXIT_ERROR);
+    answer_ok(b, c);
+    out_key(b, "devices");
+    (void)sh_buf_append_u8(&b->out, '[');
+    for (size_t i = 0; i < n && i < sizeof devs / sizeof devs[0]; i++) {
+        out_element(b);
+        out_num(b, "device", devs[i].id);
+        out_bool(b, "primary", devs[i].primary);
+        out_bool(b, "self", devs[i].self);
+        out_bool(b, "revoked", devs[i].revoked);
+        out_num(b, "since_ms", devs[i].added_ms);
+        (void)sh_buf_append_u8(&b->out, '}');
+    }
+    (void)sh_buf_append_u8(&b->out, ']');
+    out_end(b);
+}
+
+static void do_revoke(bot *b, const sh_client_bot_cmd *c)
+{
+    char *end;
+    unsigned long id = strtoul(c->device, &end, 10);
+    int rc;
+
+    if (c->device[0] < '1' || c->device[0] > '9' || *end != '\0' || id > UINT32_MAX) {
+        sh_err_set(SH_ERR_INVALID, "\"device\" must be a device number (see the devices command)");
+        return answer_error(b, c, CLI_EXIT_USAGE);
+    }
+    rc = sh_client_revoke_device(b->s.client, (uint32_t)id);
+    if (rc != SH_OK)
+        return answer_error(b, c, rc == SH_ERR_UNAVAILABLE ? CLI_EXIT_NETWORK : CLI_EXIT_ERROR);
+    answer_ok(b, c);
+    out_end(b);
+}
+
 static void command(bot *b, const char *line, size_t len)
 {
     sh_client_bot_cmd c;
@@ -214,12 +312,21 @@ static void command(bot *b, const char *line, size_t len)
         do_messages(b, &c);
     else if (strcmp(c.cmd, "status") == 0)
         do_status(b, &c);
+    else if (strcmp(c.cmd, "contacts") == 0)
+        do_contacts(b, &c);
+    else if (strcmp(c.cmd, "contact_add") == 0 || strcmp(c.cmd, "contact_rm") == 0)
+        do_contact_change(b, &c, strcmp(c.cmd, "contact_add") == 0);
+    else if (strcmp(c.cmd, "devices") == 0)
+        do_devices(b, &c);
+    else if (strcmp(c.cmd, "revoke") == 0)
+        do_revoke(b, &c);
     else if (strcmp(c.cmd, "quit") == 0) {
         b->quit = true;
         answer_ok(b, &c);
         out_end(b);
     } else {
-        sh_err_set(SH_ERR_INVALID, "unknown command '%s' (send, messages, status, quit)", c.cmd);
+        sh_err_set(SH_ERR_INVALID, "unknown command '%s' (send, messages, status, contacts, contact_add, "
+                   "contact_rm, devices, revoke, quit)", c.cmd);
         answer_error(b, &c, CLI_EXIT_USAGE);
     }
     sh_client_bot_cmd_free(&c);

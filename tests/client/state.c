@@ -433,6 +433,25 @@ static void bot(void)
     CHECK_ERR(sh_client_bot_parse("{\"cmd\":\"a\tb\"}", 13, &c), SH_ERR_FORMAT);
     CHECK_ERR(sh_client_bot_parse("{\"cmd\":\"12345678901234567\"}", 27, &c), SH_ERR_LIMIT);
     CHECK_ERR(sh_client_bot_parse("[]", 2, &c), SH_ERR_FORMAT);
+    {
+        char name_line[160], long_name[SH_CLIENT_MAX_NAME_BYTES + 2];
+        memset(long_name, 'n', sizeof long_name - 1);
+        long_name[SH_CLIENT_MAX_NAME_BYTES] = '\0'; /* at the limit */
+        snprintf(name_line, sizeof name_line, "{\"cmd\":\"contact_rm\",\"name\":\"%s\"}", long_name);
+        CHECK_OK(sh_client_bot_parse(name_line, strlen(name_line), &c));
+        CHECK_EQ(strlen(c.name), SH_CLIENT_MAX_NAME_BYTES);
+        long_name[SH_CLIENT_MAX_NAME_BYTES] = 'n'; /* one past */
+        long_name[SH_CLIENT_MAX_NAME_BYTES + 1] = '\0';
+        snprintf(name_line, sizeof name_line, "{\"cmd\":\"contact_rm\",\"name\":\"%s\"}", long_name);
+        CHECK_ERR(sh_client_bot_parse(name_line, strlen(name_line), &c), SH_ERR_LIMIT);
+    }
+    CHECK_OK(sh_client_bot_parse("{\"cmd\":\"revoke\",\"device\":\"123456789012345\"}", 43, &c));
+    CHECK_STR(c.device, "123456789012345");
+    CHECK_STR(c.name, ""); /* every field is reset by the next parse */
+    CHECK_ERR(sh_client_bot_parse("{\"cmd\":\"revoke\",\"device\":\"1234567890123456\"}", 44, &c),
+              SH_ERR_LIMIT);
+    CHECK_ERR(sh_client_bot_parse("{\"cmd\":\"a\",\"name\":\"x\",\"name\":\"y\"}", 33, &c),
+              SH_ERR_INVALID);
     sh_client_bot_cmd_free(&c);
 }
 

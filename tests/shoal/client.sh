@@ -180,6 +180,13 @@ bot() {
 not json
 {"cmd":"send","to":"carol","text":"x"}
 {"cmd":"messages","to":"'"$alice"'","id":"m"}
+{"cmd":"contact_add","name":"al","to":"'"$alice"'","id":"ca"}
+{"cmd":"contact_add","name":"x","to":"05zz","id":"cb"}
+{"cmd":"contacts","id":"cl"}
+{"cmd":"contact_rm","name":"nobody","id":"cr"}
+{"cmd":"devices","id":"d"}
+{"cmd":"revoke","device":"7","id":"r1"}
+{"cmd":"revoke","device":"x","id":"r2"}
 {"cmd":"quit"}
 '; expect 0 "$shoal" bot --data "$work/bob" --network "$work/net"
     grep_out '^{"event":"ready","session_id":"'"$bob"'","device":1}$'
@@ -189,6 +196,15 @@ not json
     grep_out '"code":8}$'
     grep_out '^{"id":"m","ok":true,"messages":\[{"direction":"in","from":"'"$alice"'"'
     grep_out '"text":"echo: ping \\"quoted\\" é"}\]}$'
+    grep_out '^{"id":"ca","ok":true}$'
+    grep_out '^{"id":"cb","ok":false,"error":".*not a valid Session ID.*"code":9}$'
+    grep_out '^{"id":"cl","ok":true,"contacts":\[{"name":"al","session_id":"'"$alice"'"}\]}$'
+    grep_out '^{"id":"cr","ok":false,.*"code":8}$'
+    grep_out '^{"id":"d","ok":true,"devices":\[{"device":1,"primary":true,"self":true,"revoked":false,"since_ms":[0-9]*}\]}$'
+    grep_out '^{"id":"r1","ok":false,.*"code":1}$'
+    grep_out '^{"id":"r2","ok":false,"error":".*device number.*"code":2}$'
+    expect 0 "$shoal" contacts list --data "$work/bob"
+    grep_out "^al $alice\$"
 }
 
 [ -n "${CLIENT_SH_DEBUG:-}" ] && set -x

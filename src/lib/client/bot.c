@@ -137,11 +137,12 @@ static int string(cursor *c, sh_buf *out, size_t max)
 static int set_field(sh_client_bot_cmd *cmd, const sh_buf *key, sh_buf *val, unsigned *have,
                      const cursor *c)
 {
-    static const char *const keys[] = {"cmd", "to", "contact", "id", "text"};
-    char *dst[] = {cmd->cmd, cmd->to, cmd->to, cmd->id, NULL};
-    size_t cap[] = {sizeof cmd->cmd, sizeof cmd->to, sizeof cmd->to, sizeof cmd->id, 0};
+    static const char *const keys[] = {"cmd", "to", "contact", "id", "text", "name", "device"};
+    char *dst[] = {cmd->cmd, cmd->to, cmd->to, cmd->id, NULL, cmd->name, cmd->device};
+    size_t cap[] = {sizeof cmd->cmd, sizeof cmd->to,   sizeof cmd->to,    sizeof cmd->id, 0,
+                    sizeof cmd->name, sizeof cmd->device};
 
-    for (unsigned k = 0; k < 5; k++) {
+    for (unsigned k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         if (key->len != strlen(keys[k]) || memcmp(key->data, keys[k], key->len) != 0)
             continue;
         if (*have & (1u << (k == 2 ? 1 : k)))
@@ -212,7 +213,7 @@ int sh_client_bot_parse(const char *line, size_t len, sh_client_bot_cmd *out)
     int rc;
 
     sh_buf_reset(&out->text);
-    out->cmd[0] = out->to[0] = out->id[0] = '\0';
+    out->cmd[0] = out->to[0] = out->id[0] = out->name[0] = out->device[0] = '\0';
     if (len > SH_CLIENT_BOT_LINE_MAX)
         return sh_err_set(SH_ERR_LIMIT, "a command line is over %d bytes", SH_CLIENT_BOT_LINE_MAX);
     skip_ws(&c);

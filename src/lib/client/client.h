@@ -439,9 +439,11 @@ void sh_client_link_free(sh_client_link *l);
 #define SH_CLIENT_BOT_LINE_MAX 65536
 
 typedef struct sh_client_bot_cmd {
-    char cmd[16];                         /* send, poll, messages, contacts, status, quit */
+    char cmd[16];                         /* send, messages, contacts, devices, status, quit... */
     char to[SH_CLIENT_MAX_NAME_BYTES + 80]; /* a Session ID or contact name ("to" / "contact") */
     char id[64];                          /* echoed in the answer ("id", optional) */
+    char name[SH_CLIENT_MAX_NAME_BYTES + 1]; /* a contact's name ("name") */
+    char device[16];                      /* a device number ("device") */
     sh_buf text;                          /* "text", decoded from JSON escapes */
 } sh_client_bot_cmd;
 
