@@ -26,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     for (size_t i = 0; i < n; i++)
         (void)!sh_dir_registry_restore(r, e[i].descriptor, e[i].len, FZ_NOW, e[i].reachable,
-                                       e[i].stable_since_ms, e[i].tested_ms);
+                                       e[i].stable_since_ms, e[i].failing_since_ms,
+                                       e[i].tested_ms);
     if (sh_dir_registry_count(r) > n)
         abort();
     sh_dir_registry_free(r);

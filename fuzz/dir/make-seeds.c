@@ -117,7 +117,8 @@ static void state_and_key_seeds(const char *root, const fz_world *w)
         sh_buf_init(&desc[i]);
         if (sh_dir_descriptor_sign(&w->nodes[i], w->node_sk[i], &desc[i]) != SH_OK)
             fz_die("descriptor");
-        e[i] = (sh__dir_state_entry){desc[i].data, desc[i].len, i != 1, FZ_NOW - FZ_HOUR, FZ_NOW};
+        e[i] = (sh__dir_state_entry){desc[i].data, desc[i].len, i != 1, FZ_NOW - FZ_HOUR, FZ_NOW,
+                                     i == 1 ? FZ_NOW - 1000 : 0};
     }
     if (sh__dir_state_encode(sh_dir_network_id(w->net), e, 3, &b) != SH_OK)
         fz_die("state");

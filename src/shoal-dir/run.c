@@ -28,7 +28,10 @@
     "  node identity; repeat), --max-per-16 N (nodes per IPv4 /16, never counted on\n"          \
     "  loopback; 0 = no limit), --max-per-operator N, --guard-stable-ms MS (default 7 days)\n"  \
     "Nodes: --reach-timeout-ms (10 s), --retest-ms (10 min), --publish-interval-ms (10 s),\n"   \
-    "  --publish-rate N (dir.publish calls per second for everyone; default 20)\n"              \
+    "  --publish-rate N (dir.publish calls per second for everyone; default 20),\n"             \
+    "  --drop-grace-ms MS (a listed node failing its tests stays listed this long;\n"          \
+    "  15 min, 30 s with --devnet; 0 drops at the first failure), --failing-retest-ms MS\n"    \
+    "  (tests of a failing node; 30 s, 2 s with --devnet)\n"                                   \
     "Other: --log-level error|warn|info|debug|trace (default info; also $SHOAL_LOG)\n"
 
 typedef struct run_args {
@@ -36,7 +39,7 @@ typedef struct run_args {
     sh_dir_auth_config cfg;
     uint8_t (*allowed)[SH_DIR_KEY_BYTES];
     size_t n_allowed;
-    bool devnet, early_set, early, guard_set;
+    bool devnet, early_set, early, guard_set, grace_set;
 } run_args;
 
 typedef struct run_state {
@@ -50,7 +53,7 @@ typedef struct run_state {
 enum {
     O_NETWORK = 256, O_KEY, O_DATA, O_LISTEN, O_DEVNET, O_PERIOD, O_VOTE, O_SIG, O_LIFETIME,
     O_TICK, O_EARLY, O_NO_EARLY, O_POLICY, O_ALLOW, O_PER16, O_PEROP, O_GUARD, O_REACH, O_RETEST,
-    O_PUBINT, O_PUBRATE, O_LOG, O_HELP
+    O_PUBINT, O_PUBRATE, O_GRACE, O_FAILRETEST, O_LOG, O_HELP
 };
 
 static const struct option run_options[] = {
@@ -68,6 +71,8 @@ static const struct option run_options[] = {
     {"retest-ms", required_argument, NULL, O_RETEST},
     {"publish-interval-ms", required_argument, NULL, O_PUBINT},
     {"publish-rate", required_argument, NULL, O_PUBRATE},
+    {"drop-grace-ms", required_argument, NULL, O_GRACE},
+    {"failing-retest-ms", required_argument, NULL, O_FAILRETEST},
     {"log-level", required_argument, NULL, O_LOG}, {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0}};
 
@@ -86,6 +91,8 @@ static bool take_ms(int c, const char *arg, run_args *a)
     case O_REACH: a->cfg.reach_timeout_ms = (int64_t)v; return v > 0 && v <= 600000;
     case O_RETEST: a->cfg.retest_ms = (int64_t)v; return v > 0;
     case O_PUBINT: a->cfg.publish_interval_ms = (int64_t)v; return v > 0;
+    case O_GRACE: a->cfg.policy.drop_grace_ms = (int64_t)v; a->grace_set = true; return true;
+    case O_FAILRETEST: a->cfg.failing_retest_ms = (int64_t)v; return v > 0;
     default: *dest[c - O_PERIOD] = (int64_t)v; return true;
     }
 }
@@ -149,6 +156,7 @@ static int parse_run_args(int argc, char **argv, run_args *a)
 
     a->cfg.policy.open = true;
     a->cfg.policy.guard_stable_ms = 7 * 24 * 3600 * 1000LL;
+    a->cfg.policy.drop_grace_ms = SH_DIR_AUTH_DEFAULT_DROP_GRACE_MS;
     a->cfg.schedule = given;
     while ((c = getopt_long(argc, argv, "", run_options, NULL)) != -1) {
         if (c == O_HELP) {
@@ -170,6 +178,10 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         sh_dir_schedule_default(&a->cfg.schedule);
     if (a->devnet && !a->guard_set)
         a->cfg.policy.guard_stable_ms = 0;
+    if (a->devnet && !a->grace_set)
+        a->cfg.policy.drop_grace_ms = SH_DIR_AUTH_DEVNET_DROP_GRACE_MS;
+    if (a->devnet && a->cfg.failing_retest_ms == 0)
+        a->cfg.failing_retest_ms = SH_DIR_AUTH_DEVNET_FAILING_RETEST_MS;
     override(&a->cfg.schedule.period_ms, given.period_ms); /* explicit values win */
     override(&a->cfg.schedule.vote_ms, given.vote_ms);
     override(&a->cfg.schedule.sig_ms, given.sig_ms);

@@ -11,7 +11,12 @@
  *      client, a flood of requests, maps fetched straight from the forged, under-signed and old
  *      sources, and a client whose clock is 2 h ahead (every map is expired). Each is refused or
  *      rate-limited with the right code and logged, and the network goes on publishing.
- * Usage: test-dir-dirnet PATH-TO-shoal-dir PATH-TO-fake-node. */
+ * With a third argument `grace`, the downtime test instead (docs/directory.md "Downtime and the
+ * grace period"): three authorities with a grace of 4 s (tests every 500 ms, every 250 ms while
+ * failing, 500 ms to answer) and ten nodes in two swarms. A node frozen (SIGSTOP) for 2 s
+ * fails its tests but stays in every map published meanwhile, in its swarm; frozen for 7 s it
+ * is dropped once its failures span the grace, and listed again when it answers.
+ * Usage: test-dir-dirnet PATH-TO-shoal-dir PATH-TO-fake-node [grace]. */
 #include "test.h"
 
 #include <fcntl.h>
@@ -35,6 +40,7 @@ typedef struct seen_map {
     char hash[17];
     unsigned nodes, swarms;
     int in;
+    uint64_t swarm;              /* the node's own swarm (0: not in the map) */
 } seen_map;
 
 typedef struct proc {
@@ -59,6 +65,7 @@ static char network_path[512];
 static proc auths[N_AUTH], nodes[N_GOOD + 2];
 static uint16_t auth_ports[N_AUTH];
 static size_t n_nodes;
+static const char *auth_extra[9]; /* more shoal-dir run options (later ones win), NULL-ended */
 
 static void sleep_ms(long ms)
 {
@@ -131,8 +138,8 @@ static void take_line(proc *p, const char *line)
         p->published++;
     if (strncmp(line, "listening 127.0.0.1:", 20) == 0)
         p->port = (uint16_t)atoi(line + 20);
-    if (sscanf(line, "map %" SCNu64 " %16s nodes %u swarms %u in %d", &m.version, m.hash, &m.nodes,
-               &m.swarms, &m.in) == 5 && p->n_maps < MAX_MAPS)
+    if (sscanf(line, "map %" SCNu64 " %16s nodes %u swarms %u in %d swarm %" SCNx64, &m.version,
+               m.hash, &m.nodes, &m.swarms, &m.in, &m.swarm) == 6 && p->n_maps < MAX_MAPS)
         p->maps[p->n_maps++] = m;
 }
 
@@ -326,12 +333,19 @@ static void make_network(void)
 static void auth_start(int i)
 {
     char key[512], data[512], listen[64], name[16];
-    const char *argv[] = {dir_bin, "run", "--network", network_path, "--key", key, "--data", data,
-                          "--listen", listen, "--period-ms", "2000", "--vote-ms", "500",
-                          "--sig-ms", "500", "--lifetime-ms", "30000", "--tick-ms", "50", "--early",
-                          "--reach-timeout-ms", "2000", "--retest-ms", "5000",
-                          "--publish-interval-ms", "1000", "--guard-stable-ms", "0",
-                          "--max-per-16", "2", "--log-level", "info", NULL};
+    const char *argv[48] = {dir_bin, "run", "--network", network_path, "--key", key, "--data", data,
+                            "--listen", listen, "--period-ms", "2000", "--vote-ms", "500",
+                            "--sig-ms", "500", "--lifetime-ms", "30000", "--tick-ms", "50", "--early",
+                            "--reach-timeout-ms", "2000", "--retest-ms", "5000",
+                            "--publish-interval-ms", "1000", "--guard-stable-ms", "0",
+                            "--max-per-16", "2", "--log-level", "info"};
+    size_t n = 0;
+
+    while (argv[n] != NULL)
+        n++;
+    for (size_t i = 0; auth_extra[i] != NULL; i++)
+        argv[n++] = auth_extra[i];
+    argv[n] = NULL;
 
     snprintf(key, sizeof key, "%s/auth%d.key", tmp, i);
     snprintf(data, sizeof data, "%s/auth%d", tmp, i);
@@ -504,16 +518,139 @@ static proc *start_all(proc **members, proc **tampered)
     return node_start(dead, NULL, NULL);
 }
 
+/* ---- Downtime and the grace period ------------------------------------------------------------ */
+
+#define GRACE_NODES 10
+
+static size_t maps_seen(proc *const *ps, size_t n, size_t *counts)
+{
+    size_t total = 0;
+
+    pump_all();
+    for (size_t i = 0; i < n; i++)
+        total += counts[i] = ps[i]->n_maps;
+    return total;
+}
+
+/* Every map the watchers saw after `from` (their counts then) lists `want` nodes; how many. */
+static size_t maps_with(proc *const *watchers, size_t n, const size_t *from, unsigned want)
+{
+    size_t count = 0;
+
+    pump_all();
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = from[i]; k < watchers[i]->n_maps; k++) {
+            const seen_map *m = &watchers[i]->maps[k];
+            if (m->nodes != want)
+                test_fail(__FILE__, __LINE__, "%s saw map version %llu with %u nodes, not %u (logs "
+                          "in %s)", watchers[i]->name, (unsigned long long)m->version, m->nodes,
+                          want, tmp);
+            count++;
+        }
+    return count;
+}
+
+static void freeze(proc *p, long ms)
+{
+    CHECK(kill(p->pid, SIGSTOP) == 0);
+    for (long t = 0; t < ms; t += 10) {
+        pump_all();
+        sleep_ms(10);
+    }
+    CHECK(kill(p->pid, SIGCONT) == 0);
+}
+
+/* The newest map the node has seen itself in: version and swarm. */
+static const seen_map *own_latest(proc *p)
+{
+    pump(p);
+    for (size_t k = p->n_maps; k-- > 0;)
+        if (p->maps[k].in)
+            return &p->maps[k];
+    return NULL;
+}
+
+static void grace_test(void)
+{
+    proc *members[GRACE_NODES], *victim, *watchers[GRACE_NODES - 1];
+    size_t before[GRACE_NODES - 1], during[GRACE_NODES - 1];
+    char failing[64], back[64];
+    uint64_t v, swarm;
+
+    auth_extra[0] = "--drop-grace-ms", auth_extra[1] = "4000";
+    auth_extra[2] = "--failing-retest-ms", auth_extra[3] = "250";
+    auth_extra[4] = "--retest-ms", auth_extra[5] = "500";
+    auth_extra[6] = "--reach-timeout-ms", auth_extra[7] = "500";
+    make_network();
+    for (int i = 0; i < N_AUTH; i++)
+        auth_start(i);
+    for (int i = 0; i < GRACE_NODES; i++)
+        members[i] = node_start(NULL, NULL, NULL);
+    v = wait_agreed(members, GRACE_NODES, GRACE_NODES, NULL, 1, "grace: ten nodes");
+    victim = members[3];
+    for (int i = 0, k = 0; i < GRACE_NODES; i++)
+        if (members[i] != victim)
+            watchers[k++] = members[i];
+    snprintf(failing, sizeof failing, "node %.8s not reachable at", victim->id);
+    snprintf(back, sizeof back, "node %.8s reachable again at", victim->id);
+    CHECK(own_latest(victim) != NULL);
+    swarm = own_latest(victim)->swarm;
+
+    /* 1. Frozen 2 s, shorter than the grace: tests fail, every map meanwhile lists it, and it
+     * stays in its swarm. */
+    maps_seen(watchers, GRACE_NODES - 1, before);
+    freeze(victim, 2000);
+    expect_log_any(failing);
+    expect_log_any(back);
+    expect_log_any("still listed");
+    v = wait_agreed(members, GRACE_NODES, GRACE_NODES, NULL, v + 1, "grace: frozen 2 s, back");
+    size_t n_during = maps_with(watchers, GRACE_NODES - 1, before, GRACE_NODES);
+    CHECK(n_during > 0);
+    CHECK(own_latest(victim)->version >= v && own_latest(victim)->swarm == swarm);
+    printf("grace: the node frozen for 2 s stayed in all %zu maps the others saw, in swarm "
+           "%016llx\n", n_during, (unsigned long long)swarm);
+    for (int i = 0; i < N_AUTH; i++)
+        CHECK(!log_has(&auths[i], "the grace is over"));
+
+    /* 2. Frozen 7 s, longer than the grace: dropped once its failures span 4 s; listed again
+     * when it answers. */
+    maps_seen(watchers, GRACE_NODES - 1, during);
+    freeze(victim, 7000);
+    expect_log_any("the grace is over");
+    bool gone = false;
+    pump_all();
+    for (size_t i = 0; i < GRACE_NODES - 1 && !gone; i++)
+        for (size_t k = during[i]; k < watchers[i]->n_maps && !gone; k++)
+            gone = watchers[i]->maps[k].nodes == GRACE_NODES - 1;
+    CHECK(gone);
+    v = wait_agreed(members, GRACE_NODES, GRACE_NODES, NULL, v + 1, "grace: frozen 7 s, back");
+    printf("grace: the node frozen for 7 s was dropped and is listed again (swarm %016llx, was "
+           "%016llx)\n", (unsigned long long)own_latest(victim)->swarm, (unsigned long long)swarm);
+
+    for (size_t i = 0; i < n_nodes; i++) {
+        close(nodes[i].in);
+        reap(&nodes[i]);
+        free(nodes[i].maps);
+    }
+    for (int i = 0; i < N_AUTH; i++)
+        auth_stop(i);
+    printf("every process ended cleanly\n");
+}
+
 int main(int argc, char **argv)
 {
     proc *members[N_GOOD + 1], *unreachable, *tampered[3];
     uint64_t v;
 
-    CHECK(argc == 3);
+    CHECK(argc == 3 || (argc == 4 && strcmp(argv[3], "grace") == 0));
     dir_bin = argv[1];
     node_bin = argv[2];
     tmp = test_tmpdir();
     setenv("SHOAL_LOG", "info", 1);
+    if (argc == 4) {
+        grace_test();
+        return 0;
+    }
     test_cli();
     unreachable = start_all(members, tampered);
 

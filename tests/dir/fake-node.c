@@ -4,7 +4,7 @@
  *       dir.ping), publishes its descriptor (onion keys from an onion keyring, republished when
  *       the epoch turns), fetches and verifies maps into a cache. Prints "port P", "id HEX",
  *       "link HEX", then
- *       "map V HASH nodes N swarms S in 0|1" for every new map and "publish ADDR STATUS" for
+ *       "map V HASH nodes N swarms S in 0|1 swarm ID" (its own swarm, hex) for every new map and "publish ADDR STATUS" for
  *       every answer of an authority. --advertise publishes another address (unreachable
  *       nodes); --tamper serves a forged, under-signed or frozen old copy of the map instead.
  *       Ends cleanly at EOF on stdin or SIGTERM ("bye").
@@ -66,14 +66,16 @@ static void say(const char *fmt, ...)
 
 static void map_line(const sh_dir_map *m, const uint8_t *self)
 {
+    const sh_dir_node *me = self != NULL ? sh_dir_map_find_node(m, self) : NULL;
     char hash[17];
     size_t n, s;
 
     sh_hex_encode(hash, sizeof hash, sh_dir_map_body_hash(m), 8);
     (void)sh_dir_map_nodes(m, &n);
     (void)sh_dir_map_swarms(m, &s);
-    say("map %llu %s nodes %zu swarms %zu in %d\n", (unsigned long long)sh_dir_map_version(m), hash,
-        n, s, self != NULL && sh_dir_map_find_node(m, self) != NULL);
+    say("map %llu %s nodes %zu swarms %zu in %d swarm %016llx\n",
+        (unsigned long long)sh_dir_map_version(m), hash, n, s, me != NULL,
+        me != NULL ? (unsigned long long)me->swarm_id : 0ULL);
 }
 
 /* ---- node ----------------------------------------------------------------------------------- */

@@ -1,6 +1,7 @@
 /* The authority's registry: submitting descriptors (new, again, newer, older, refused by
- * verification or policy), reachability and the Guard clock, expiry, and the nodes it votes
- * for feeding a real vote and consensus. */
+ * verification or policy), reachability and the Guard clock, the grace of a failing node (at
+ * the limit and one past it), expiry, and the nodes it votes for feeding a real vote and
+ * consensus (a failing node keeps its swarm across maps). */
 #include "test.h"
 
 #include "crypto/crypto.h"
@@ -92,6 +93,106 @@ static void test_lifecycle(void)
     sh_buf_free(&b);
 }
 
+static sh_dir_registry_entry entry(const sh_dir_registry *r, const uint8_t id[static 32])
+{
+    sh_dir_registry_entry e;
+    size_t i;
+
+    CHECK_OK(sh_dir_registry_find(r, id, &i));
+    CHECK_OK(sh_dir_registry_entry_at(r, i, &e));
+    return e;
+}
+
+#define GRACE (30 * 1000LL)
+
+/* Listed -> failing -> dropped, with the boundary: failed tests spanning grace - 1 ms keep the
+ * node, exactly the grace drops it, and so does one past it. */
+static void test_grace(void)
+{
+    sh_dir_policy p = {.open = true, .guard_stable_ms = 0, .drop_grace_ms = GRACE};
+    const int64_t spans[3] = {GRACE - 1, GRACE, GRACE + 1};
+    sh_dir_registry *r = NULL;
+    sh_dir_registry_entry e;
+    sh_dir_node n;
+    dt_key k;
+    uint32_t flags = 99;
+    const int64_t t0 = DT_NOW + 1000;
+
+    dt_node_make(&n, &k, 1, DT_NOW, NULL);
+    for (int s = 0; s < 3; s++) {
+        CHECK_OK(sh_dir_registry_new(&p, &r));
+        submit(r, &n, &k, DT_NOW, SH_OK);
+        /* A node never reachable is not listed, and failing changes nothing. */
+        CHECK_OK(sh_dir_registry_set_reachable(r, n.identity, false, DT_NOW));
+        e = entry(r, n.identity);
+        CHECK(!e.listed && e.failing_since_ms == 0);
+        CHECK_EQ(voted(r, DT_NOW, NULL), 0);
+        CHECK_OK(sh_dir_registry_set_reachable(r, n.identity, true, DT_NOW));
+        CHECK_EQ(voted(r, t0, &flags), 1);
+        CHECK_EQ(flags, SH_DIR_FLAG_GUARD);
+        /* Failing: still voted for, without flags; more failures inside the grace change
+         * nothing but the last test time. */
+        CHECK_OK(sh_dir_registry_set_reachable(r, n.identity, false, t0));
+        e = entry(r, n.identity);
+        CHECK(!e.reachable && e.listed && e.failing_since_ms == t0 && e.stable_since_ms == 0);
+        CHECK_EQ(voted(r, t0, &flags), 1);
+        CHECK_EQ(flags, 0);
+        CHECK_OK(sh_dir_registry_set_reachable(r, n.identity, false, t0 + GRACE / 2));
+        e = entry(r, n.identity);
+        CHECK(e.listed && e.failing_since_ms == t0 && e.tested_ms == t0 + GRACE / 2);
+        CHECK_OK(sh_dir_registry_set_reachable(r, n.identity, false, t0 + spans[s]));
+        e = entry(r, n.identity);
+        if (spans[s] < GRACE) {
+            CHECK(e.listed && e.failing_since_ms == t0);
+            CHECK_EQ(voted(r, t0 + spans[s], NULL), 1);
+            /* Back within the grace: listed and reachable, a new stable time. */
+            CHECK_OK(sh_dir_registry_set_reachable(r, n.identity, true, t0 + spans[s] + 5));
+            e = entry(r, n.identity);
+            CHECK(e.reachable && e.listed && e.failing_since_ms == 0 &&
+                  e.stable_since_ms == t0 + spans[s] + 5);
+            /* A later failure starts a new grace period from its own time. */
+            CHECK_OK(sh_dir_registry_set_reachable(r, n.identity, false, t0 + 2 * GRACE));
+            CHECK_OK(sh_dir_registry_set_reachable(r, n.identity, false, t0 + 3 * GRACE - 1));
+            CHECK(entry(r, n.identity).listed);
+            CHECK_OK(sh_dir_registry_set_reachable(r, n.identity, false, t0 + 3 * GRACE));
+            CHECK(!entry(r, n.identity).listed);
+        } else {
+            CHECK(!e.reachable && !e.listed && e.failing_since_ms == 0);
+            CHECK_EQ(voted(r, t0 + spans[s], NULL), 0);
+            /* Further failures keep it out; a success lists it again (a new node for the
+             * swarms: it joins as any other). */
+            CHECK_OK(sh_dir_registry_set_reachable(r, n.identity, false, t0 + 2 * GRACE));
+            CHECK(!entry(r, n.identity).listed);
+            CHECK_OK(sh_dir_registry_set_reachable(r, n.identity, true, t0 + 3 * GRACE));
+            CHECK(entry(r, n.identity).listed);
+        }
+        printf("failed tests spanning %lld ms with a grace of %lld ms: %s\n",
+               (long long)spans[s], (long long)GRACE, spans[s] < GRACE ? "kept" : "dropped");
+        sh_dir_registry_free(r);
+    }
+    /* A grace of 0: the first failure drops the node (the behaviour without a grace). */
+    p.drop_grace_ms = 0;
+    CHECK_OK(sh_dir_registry_new(&p, &r));
+    submit(r, &n, &k, DT_NOW, SH_OK);
+    CHECK_OK(sh_dir_registry_set_reachable(r, n.identity, true, DT_NOW));
+    CHECK_OK(sh_dir_registry_set_reachable(r, n.identity, false, t0));
+    CHECK(!entry(r, n.identity).listed);
+    CHECK_EQ(voted(r, t0, NULL), 0);
+    /* A new address makes a failing node untested again: not listed. */
+    p.drop_grace_ms = GRACE;
+    sh_dir_registry_free(r);
+    CHECK_OK(sh_dir_registry_new(&p, &r));
+    submit(r, &n, &k, DT_NOW, SH_OK);
+    CHECK_OK(sh_dir_registry_set_reachable(r, n.identity, true, DT_NOW));
+    CHECK_OK(sh_dir_registry_set_reachable(r, n.identity, false, t0));
+    sh_dir_node moved = n;
+    moved.published_ms = DT_NOW + 1;
+    strcpy(moved.address, "10.200.0.1:7000");
+    submit(r, &moved, &k, DT_NOW + 1, SH_OK);
+    CHECK(!entry(r, n.identity).listed);
+    sh_dir_registry_free(r);
+}
+
 static void test_refusals(void)
 {
     uint8_t allowed[1][32];
@@ -160,11 +261,81 @@ static void test_into_consensus(void)
     sh_dir_network_free(net);
 }
 
+/* The next map from the registry's vote at `now` (one authority). */
+static sh_dir_map *next_map(const sh_dir_registry *r, const sh_dir_network *net, const dt_key *auth,
+                            const sh_dir_map *prev, int64_t now)
+{
+    sh_dir_node *nodes = NULL;
+    size_t count;
+
+    CHECK_OK(sh_dir_registry_vote_nodes(r, now, &nodes, &count));
+    sh_dir_vote *v = dt_vote(net, prev, auth, now, nodes, count);
+    sh_dir_map *m = dt_consensus(net, prev, &v, 1, auth, 1);
+    free(nodes);
+    sh_dir_vote_free(v);
+    return m;
+}
+
+/* Registry -> vote -> consensus over map versions: a failing node keeps its entry and its swarm
+ * through the maps made within the grace, and is gone from the first one after its failed tests
+ * spanned the grace. */
+static void test_grace_across_maps(void)
+{
+    sh_dir_policy p = {.open = true, .drop_grace_ms = GRACE};
+    sh_dir_swarm_params params = {.target = 4, .min = 3, .merge_grace_ms = DT_HOUR};
+    dt_key auth[1], k[9];
+    sh_dir_network *net = dt_network_make(1, 1, &params, auth);
+    sh_dir_registry *r = NULL;
+    sh_dir_node n[9];
+    sh_dir_map *m[5] = {0};
+    uint64_t swarm;
+
+    CHECK_OK(sh_dir_registry_new(&p, &r));
+    for (uint32_t i = 0; i < 9; i++) {
+        dt_node_make(&n[i], &k[i], i, DT_NOW, NULL);
+        submit(r, &n[i], &k[i], DT_NOW, SH_OK);
+        CHECK_OK(sh_dir_registry_set_reachable(r, n[i].identity, true, DT_NOW));
+    }
+    m[0] = next_map(r, net, auth, NULL, DT_NOW);
+    size_t swarms;
+    CHECK(sh_dir_map_swarms(m[0], &swarms) != NULL && swarms == 2);
+    CHECK(sh_dir_map_find_node(m[0], n[3].identity) != NULL);
+    swarm = sh_dir_map_find_node(m[0], n[3].identity)->swarm_id;
+    /* Node 3 fails at +1 min and again just inside the grace: two maps still list it, in the
+     * same swarm. */
+    CHECK_OK(sh_dir_registry_set_reachable(r, n[3].identity, false, DT_NOW + 60000));
+    m[1] = next_map(r, net, auth, m[0], DT_NOW + 60000);
+    CHECK_OK(sh_dir_registry_set_reachable(r, n[3].identity, false, DT_NOW + 60000 + GRACE - 1));
+    m[2] = next_map(r, net, auth, m[1], DT_NOW + 60000 + GRACE - 1);
+    for (int i = 1; i <= 2; i++) {
+        const sh_dir_node *e = sh_dir_map_find_node(m[i], n[3].identity);
+        CHECK(e != NULL && e->swarm_id == swarm && e->flags == 0);
+        CHECK_EQ(sh_dir_map_version(m[i]), (uint64_t)i + 1);
+    }
+    /* At the grace: dropped from the next map. */
+    CHECK_OK(sh_dir_registry_set_reachable(r, n[3].identity, false, DT_NOW + 60000 + GRACE));
+    m[3] = next_map(r, net, auth, m[2], DT_NOW + 60000 + GRACE);
+    CHECK(sh_dir_map_find_node(m[3], n[3].identity) == NULL);
+    size_t count;
+    CHECK(sh_dir_map_nodes(m[3], &count) != NULL && count == 8);
+    /* Back: listed again, placed like any joining node. */
+    CHECK_OK(sh_dir_registry_set_reachable(r, n[3].identity, true, DT_NOW + 2 * GRACE));
+    m[4] = next_map(r, net, auth, m[3], DT_NOW + 2 * GRACE);
+    CHECK(sh_dir_map_find_node(m[4], n[3].identity) != NULL);
+    printf("a failing node kept its swarm through maps 2 and 3, was gone from map 4, back in 5\n");
+    for (int i = 0; i < 5; i++)
+        sh_dir_map_free(m[i]);
+    sh_dir_registry_free(r);
+    sh_dir_network_free(net);
+}
+
 int main(void)
 {
     CHECK_OK(sh_crypto_init());
     test_lifecycle();
+    test_grace();
     test_refusals();
     test_into_consensus();
+    test_grace_across_maps();
     return 0;
 }

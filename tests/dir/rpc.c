@@ -307,8 +307,8 @@ static void test_chunks(void)
 static void test_state(void)
 {
     uint8_t net_id[32], other[32];
-    sh__dir_state_entry e[2] = {{(const uint8_t *)"desc-one", 8, true, 1000, 2000},
-                                {(const uint8_t *)"d2", 2, false, 0, 3000}};
+    sh__dir_state_entry e[2] = {{(const uint8_t *)"desc-one", 8, true, 1000, 2000, 0},
+                                {(const uint8_t *)"d2", 2, false, 0, 3000, 2500}};
     Shoal__Dirnet__AuthorityState *pb;
     sh__dir_state_entry *back;
     size_t n;
@@ -320,9 +320,16 @@ static void test_state(void)
     CHECK_OK(sh__dir_state_encode(net_id, e, 2, &b));
     CHECK_OK(sh__dir_state_decode(b.data, b.len, net_id, &pb, &back, &n));
     CHECK(n == 2 && back[0].len == 8 && memcmp(back[0].descriptor, "desc-one", 8) == 0 &&
-          back[0].reachable && back[0].stable_since_ms == 1000 && back[1].tested_ms == 3000);
+          back[0].reachable && back[0].stable_since_ms == 1000 && back[1].tested_ms == 3000 &&
+          back[0].failing_since_ms == 0 && back[1].failing_since_ms == 2500);
     protobuf_c_message_free_unpacked(&pb->base, NULL);
     free(back);
+    /* A time past 2^63 - 1 (failing_since_ms) is refused. */
+    e[1].failing_since_ms = -1;
+    CHECK_OK(sh__dir_state_encode(net_id, e, 2, &b));
+    CHECK_ERR(sh__dir_state_decode(b.data, b.len, net_id, &pb, &back, &n), SH_ERR_RANGE);
+    CHECK_MSG("registry entry 1: a time out of range");
+    e[1].failing_since_ms = 2500;
     CHECK_ERR(sh__dir_state_decode(b.data, b.len, other, &pb, &back, &n), SH_ERR_PROTOCOL);
     e[1].len = 0;
     CHECK_OK(sh__dir_state_encode(net_id, e, 2, &b));
@@ -335,7 +342,7 @@ static void test_state(void)
     /* More entries than a registry holds. */
     sh__dir_state_entry *many = calloc(SH_DIR_MAX_NODES + 1, sizeof *many);
     for (size_t i = 0; i <= SH_DIR_MAX_NODES; i++)
-        many[i] = (sh__dir_state_entry){(const uint8_t *)"x", 1, false, 0, 0};
+        many[i] = (sh__dir_state_entry){(const uint8_t *)"x", 1, false, 0, 0, 0};
     CHECK_OK(sh__dir_state_encode(net_id, many, SH_DIR_MAX_NODES, &b));
     CHECK_OK(sh__dir_state_decode(b.data, b.len, net_id, &pb, &back, &n));
     protobuf_c_message_free_unpacked(&pb->base, NULL);
@@ -360,14 +367,25 @@ static void test_registry_restore(void)
     dt_node_make(&node, &k, 3, DT_NOW, NULL);
     CHECK_OK(sh_dir_descriptor_sign(&node, k.sk, &desc));
     CHECK_OK(sh_dir_registry_new(&policy, &r));
-    CHECK_OK(sh_dir_registry_restore(r, desc.data, desc.len, DT_NOW, true, DT_NOW - 5000, DT_NOW - 100));
+    CHECK_OK(sh_dir_registry_restore(r, desc.data, desc.len, DT_NOW, true, DT_NOW - 5000, 0,
+                                     DT_NOW - 100));
     CHECK_OK(sh_dir_registry_find(r, node.identity, &i));
     CHECK_OK(sh_dir_registry_entry_at(r, i, &e));
-    CHECK(e.reachable && e.stable_since_ms == DT_NOW - 5000 && e.tested_ms == DT_NOW - 100);
+    CHECK(e.reachable && e.listed && e.stable_since_ms == DT_NOW - 5000 &&
+          e.tested_ms == DT_NOW - 100 && e.failing_since_ms == 0);
+    /* Saved while failing within the grace: still listed after the restart. */
+    CHECK_OK(sh_dir_registry_restore(r, desc.data, desc.len, DT_NOW, false, 0, DT_NOW - 700,
+                                     DT_NOW - 100));
+    CHECK_OK(sh_dir_registry_entry_at(r, i, &e));
+    CHECK(!e.reachable && e.listed && e.failing_since_ms == DT_NOW - 700 && e.stable_since_ms == 0);
+    /* Saved after it was dropped: not listed. */
+    CHECK_OK(sh_dir_registry_restore(r, desc.data, desc.len, DT_NOW, false, 0, 0, DT_NOW - 100));
+    CHECK_OK(sh_dir_registry_entry_at(r, i, &e));
+    CHECK(!e.reachable && !e.listed);
     CHECK(e.descriptor_len == desc.len && memcmp(e.descriptor, desc.data, desc.len) == 0);
     CHECK_ERR(sh_dir_registry_entry_at(r, 1, &e), SH_ERR_RANGE);
     /* A saved descriptor that has expired meanwhile does not come back. */
-    CHECK_ERR(sh_dir_registry_restore(r, desc.data, desc.len, DT_NOW + 48 * DT_HOUR, true, 0, 0),
+    CHECK_ERR(sh_dir_registry_restore(r, desc.data, desc.len, DT_NOW + 48 * DT_HOUR, true, 0, 0, 0),
               SH_ERR_STALE);
     sh_dir_registry_free(r);
     sh_buf_free(&desc);

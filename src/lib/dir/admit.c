@@ -7,7 +7,10 @@
  * descriptor's address with its link key: any answer to dir.ping proves the node holds the key
  * and listens there) and answers with the result: SH_OK, or SH_ERR_UNAVAILABLE with what went
  * wrong. Only reachable nodes are voted for. Every admitted node is tested again once its last
- * test is retest_ms old; a failure takes it out of the next vote. */
+ * test is retest_ms old. A listed node that fails a test stays in the vote (without flags) while
+ * it is failing: it is tested every failing_retest_ms, and dropped by a failed test that comes
+ * at least the policy's drop_grace_ms after its first one; a success meanwhile keeps its place
+ * (and its swarm) in the map. */
 #include "dir/auth_internal.h"
 
 #include <stdio.h>
@@ -53,23 +56,47 @@ static void test_unlink(sh_dir_auth *a, sh__reach_test *t)
         }
 }
 
-/* Records the result if the registry still holds this node at this address and key. */
-static bool record_result(sh_dir_auth *a, const sh__reach_test *t, bool ok)
+/* Logs a test result as the change of state it made (registry.c has the states). */
+static void log_result(const sh__reach_test *t, const sh_dir_registry_entry *was,
+                       const sh_dir_registry_entry *now, int64_t now_ms, const char *error)
 {
-    sh_dir_registry_entry e;
+    char who[9];
+
+    short_id(who, t->identity);
+    if (now->reachable && was->listed && !was->reachable)
+        sh_log_info(LOG_AREA, "node %s reachable again at %s after %lld ms: it keeps its place",
+                    who, t->address, (long long)(now_ms - was->failing_since_ms));
+    else if (now->reachable)
+        sh_log_info(LOG_AREA, "node %s reachable at %s", who, t->address);
+    else if (now->listed)
+        sh_log_warn(LOG_AREA, "node %s not reachable at %s: %s; failing for %lld ms, still listed",
+                    who, t->address, error, (long long)(now_ms - now->failing_since_ms));
+    else if (was->listed)
+        sh_log_warn(LOG_AREA, "node %s not reachable at %s: %s; dropped (failing for %lld ms, the "
+                    "grace is over)", who, t->address, error,
+                    (long long)(was->reachable ? 0 : now_ms - was->failing_since_ms));
+    else
+        sh_log_warn(LOG_AREA, "node %s not reachable at %s: %s", who, t->address, error);
+}
+
+/* Records the result if the registry still holds this node at this address and key. A change
+ * to what the node's vote entry says (listed, or its flags) asks for an early round. */
+static void record_result(sh_dir_auth *a, const sh__reach_test *t, bool ok, const char *error)
+{
+    sh_dir_registry_entry was, now;
+    int64_t now_ms = sh_time_now_ms();
     size_t i;
-    bool was;
 
     if (sh_dir_registry_find(a->registry, t->identity, &i) != SH_OK ||
-        sh_dir_registry_entry_at(a->registry, i, &e) != SH_OK ||
-        strcmp(e.node->address, t->address) != 0 || memcmp(e.node->link_key, t->link_key, 32) != 0)
-        return false;
-    was = e.reachable;
-    (void)sh_dir_registry_set_reachable(a->registry, t->identity, ok, sh_time_now_ms());
+        sh_dir_registry_entry_at(a->registry, i, &was) != SH_OK ||
+        strcmp(was.node->address, t->address) != 0 || memcmp(was.node->link_key, t->link_key, 32) != 0)
+        return;
+    (void)sh_dir_registry_set_reachable(a->registry, t->identity, ok, now_ms);
+    (void)sh_dir_registry_entry_at(a->registry, i, &now);
     a->dirty = true;
-    if (was != ok)
+    if (was.listed != now.listed || (now.listed && was.reachable != now.reachable))
         a->change = true;
-    return true;
+    log_result(t, &was, &now, now_ms, error);
 }
 
 static void on_ping_reply(int status, const char *error_message, const uint8_t *body, size_t len,
@@ -79,24 +106,17 @@ static void on_ping_reply(int status, const char *error_message, const uint8_t *
     sh_dir_auth *a = t->a;
     /* Any answer came over a link whose handshake proved the node's key. */
     bool ok = status != SH_ERR_TIMEOUT && status != SH_ERR_UNAVAILABLE && status != SH_ERR_CANCELLED;
-    char who[9];
 
     (void)body;
     (void)len;
     test_unlink(a, t);
-    short_id(who, t->identity);
     if (a->closing) {
         if (t->req != NULL)
             (void)sh_net_respond(t->req, SH_ERR_UNAVAILABLE, NULL, 0, "the authority is shutting down");
         free(t);
         return;
     }
-    if (record_result(a, t, ok)) {
-        if (ok)
-            sh_log_info(LOG_AREA, "node %s reachable at %s", who, t->address);
-        else
-            sh_log_warn(LOG_AREA, "node %s not reachable at %s: %s", who, t->address, error_message);
-    }
+    record_result(a, t, ok, error_message != NULL ? error_message : "");
     if (t->req != NULL && ok)
         respond_published(a, t->req);
     else if (t->req != NULL)
@@ -161,7 +181,9 @@ void sh__auth_retest(sh_dir_auth *a)
         sh_dir_registry_entry e;
 
         if (sh_dir_registry_entry_at(a->registry, i, &e) != SH_OK ||
-            now - e.tested_ms < a->cfg.retest_ms || test_running(a, e.node->identity))
+            now - e.tested_ms < (e.listed && !e.reachable ? a->cfg.failing_retest_ms
+                                                          : a->cfg.retest_ms) ||
+            test_running(a, e.node->identity))
             continue;
         if (start_test(a, e.node, NULL) != SH_OK)
             sh_log_warn(LOG_AREA, "cannot test %s: %s", e.node->address, sh_err_msg());

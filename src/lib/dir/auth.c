@@ -111,7 +111,7 @@ static int save_registry(sh_dir_auth *a)
         sh_dir_registry_entry r;
         rc = sh_dir_registry_entry_at(a->registry, i, &r);
         e[i] = (sh__dir_state_entry){r.descriptor, r.descriptor_len, r.reachable,
-                                     r.stable_since_ms, r.tested_ms};
+                                     r.stable_since_ms, r.tested_ms, r.failing_since_ms};
     }
     sh_buf_init(&b);
     if (rc == SH_OK)
@@ -147,7 +147,8 @@ static int load_registry(sh_dir_auth *a)
         rc = sh__dir_state_decode(b.data, b.len, sh_dir_network_id(a->network), &pb, &e, &n);
     for (size_t i = 0; rc == SH_OK && i < n; i++) {
         if (sh_dir_registry_restore(a->registry, e[i].descriptor, e[i].len, now, e[i].reachable,
-                                    e[i].stable_since_ms, e[i].tested_ms) == SH_OK)
+                                    e[i].stable_since_ms, e[i].failing_since_ms,
+                                    e[i].tested_ms) == SH_OK)
             kept++;
         else
             sh_log_info(LOG_AREA, "dropping saved node %zu: %s", i, sh_err_msg());
@@ -273,6 +274,10 @@ static void config_defaults(sh_dir_auth_config *c)
         c->reach_timeout_ms = SH_DIR_AUTH_DEFAULT_REACH_TIMEOUT_MS;
     if (c->retest_ms <= 0)
         c->retest_ms = SH_DIR_AUTH_DEFAULT_RETEST_MS;
+    if (c->failing_retest_ms <= 0)
+        c->failing_retest_ms = SH_DIR_AUTH_DEFAULT_FAILING_RETEST_MS;
+    if (c->failing_retest_ms > c->retest_ms) /* a failing node is tested at least as often */
+        c->failing_retest_ms = c->retest_ms;
     if (c->max_tests == 0)
         c->max_tests = SH_DIR_AUTH_DEFAULT_MAX_TESTS;
     if (c->publish_interval_ms <= 0)

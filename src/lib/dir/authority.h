@@ -4,7 +4,8 @@
  *   - admits nodes: dir.publish (client kind, rate-limited) verifies a descriptor, applies the
  *     admission policy, then tests reachability with a Noise handshake to the descriptor's
  *     address and link key; only nodes that pass are voted for. Nodes are tested again every
- *     retest_ms;
+ *     retest_ms; a listed node that fails stays listed for policy.drop_grace_ms, tested every
+ *     failing_retest_ms meanwhile;
  *   - votes and agrees with the other authorities of the network file in rounds (dir.vote.get,
  *     dir.sig.get: node kind, allowed only to the other authorities' link keys), and publishes
  *     the consensus once it holds k signatures;
@@ -38,6 +39,13 @@ int sh_dir_schedule_check(const sh_dir_schedule *s);
 
 #define SH_DIR_AUTH_DEFAULT_REACH_TIMEOUT_MS (10LL * 1000)
 #define SH_DIR_AUTH_DEFAULT_RETEST_MS (10LL * 60 * 1000)
+#define SH_DIR_AUTH_DEFAULT_FAILING_RETEST_MS (30LL * 1000)
+/* How long a listed node may fail its reachability tests before it is dropped from the map
+ * (sh_dir_policy.drop_grace_ms): shoal-dir's default, and with --devnet. A node restarted
+ * (an upgrade, a crash) within it keeps its place and its swarm. */
+#define SH_DIR_AUTH_DEFAULT_DROP_GRACE_MS (15LL * 60 * 1000)
+#define SH_DIR_AUTH_DEVNET_DROP_GRACE_MS (30LL * 1000)
+#define SH_DIR_AUTH_DEVNET_FAILING_RETEST_MS (2LL * 1000)
 #define SH_DIR_AUTH_DEFAULT_MAX_TESTS 64u
 #define SH_DIR_AUTH_DEFAULT_PUBLISH_INTERVAL_MS (10LL * 1000)
 #define SH_DIR_AUTH_DEFAULT_PEER_DEADLINE_MS 5000u
@@ -53,6 +61,8 @@ typedef struct sh_dir_auth_config {
     sh_dir_schedule schedule;
     int64_t reach_timeout_ms;         /* a reachability test must answer within this (0: default) */
     int64_t retest_ms;                /* test admitted nodes again after this (0: default) */
+    int64_t failing_retest_ms;        /* ... and a failing one (listed, within the grace of
+                                         policy.drop_grace_ms) after this (0: default) */
     unsigned max_tests;               /* reachability tests at once (0: default) */
     int64_t publish_interval_ms;      /* one node may publish at most this often (0: default) */
     sh_net_method_limits publish_limits; /* dir.publish for everyone ({0,0}: 20/s, bursts of 100) */

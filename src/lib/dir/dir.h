@@ -263,6 +263,9 @@ typedef struct sh_dir_policy {
                                                loopback addresses are never limited */
     unsigned max_per_operator;              /* 0 = no limit */
     int64_t guard_stable_ms;                /* stable this long -> Guard flag */
+    int64_t drop_grace_ms;                  /* a listed node stays listed until its failed
+                                               tests span this long; 0 = the first failure
+                                               drops it */
 } sh_dir_policy;
 
 /* May `candidate` (a verified descriptor) join, given the nodes already admitted (an entry
@@ -289,7 +292,10 @@ void sh_dir_registry_free(sh_dir_registry *r);
 int sh_dir_registry_submit(sh_dir_registry *r, const uint8_t *bytes, size_t len, int64_t now_ms,
                            sh_dir_node *out) __attribute__((warn_unused_result));
 /* The result of a reachability test (a Noise handshake to the node's address and link key).
- * Becoming reachable starts the node's stable time (the Guard flag's clock); failing resets it. */
+ * Becoming reachable starts the node's stable time (the Guard flag's clock); failing resets it.
+ * A listed node that fails is FAILING: still voted for (without flags) until a failed test comes
+ * at least policy.drop_grace_ms after its first failed one, which drops it; a success before
+ * that keeps its place (docs/directory.md "Downtime and the grace period"). */
 int sh_dir_registry_set_reachable(sh_dir_registry *r, const uint8_t identity[static SH_DIR_KEY_BYTES],
                                   bool reachable, int64_t now_ms);
 int sh_dir_registry_remove(sh_dir_registry *r, const uint8_t identity[static SH_DIR_KEY_BYTES]);
@@ -298,8 +304,9 @@ size_t sh_dir_registry_expire(sh_dir_registry *r, int64_t now_ms);
 size_t sh_dir_registry_count(const sh_dir_registry *r);
 /* Every admitted node, sorted by identity (valid until the next change to the registry). */
 const sh_dir_node *sh_dir_registry_nodes(const sh_dir_registry *r, size_t *count);
-/* The nodes to vote for at now_ms: reachable, with a current onion key valid now, flags from
- * the policy (Guard after guard_stable_ms of reachability). *out is malloc'd (free()). */
+/* The nodes to vote for at now_ms: listed (reachable, or failing within the grace), with a
+ * current onion key valid now, flags from the policy (Guard after guard_stable_ms of
+ * reachability; none while failing). *out is malloc'd (free()). */
 int sh_dir_registry_vote_nodes(const sh_dir_registry *r, int64_t now_ms, sh_dir_node **out,
                                size_t *count);
 
@@ -309,6 +316,8 @@ typedef struct sh_dir_registry_entry {
     const uint8_t *descriptor;   /* the signed bytes that were submitted */
     size_t descriptor_len;
     bool reachable;              /* the last reachability test succeeded */
+    bool listed;                 /* voted for: reachable, or failing within the grace */
+    int64_t failing_since_ms;    /* failing (listed): its first failed test; 0 otherwise */
     int64_t stable_since_ms;     /* reachable without a failed test since (0 when not) */
     int64_t tested_ms;           /* when it was last tested (0: never) */
 } sh_dir_registry_entry;
@@ -319,9 +328,10 @@ int sh_dir_registry_find(const sh_dir_registry *r, const uint8_t identity[static
 int sh_dir_registry_entry_at(const sh_dir_registry *r, size_t index, sh_dir_registry_entry *out);
 /* Puts back a node saved by an authority before a restart: the descriptor is submitted again
  * (verified at now_ms and admitted by the current policy, or refused with their errors), then
- * its test results are restored. */
+ * its test results are restored (failing_since_ms != 0 with reachable false: still FAILING). */
 int sh_dir_registry_restore(sh_dir_registry *r, const uint8_t *bytes, size_t len, int64_t now_ms,
-                            bool reachable, int64_t stable_since_ms, int64_t tested_ms)
+                            bool reachable, int64_t stable_since_ms, int64_t failing_since_ms,
+                            int64_t tested_ms)
     __attribute__((warn_unused_result));
 
 #endif

@@ -3,15 +3,19 @@
  * authority's last reachability test succeeded and since when the node has been continuously
  * reachable (the Guard flag's clock); and the list of nodes to vote for.
  *
- * Node states, per identity:
- *     submit (admitted)        set_reachable(true)
- *   ------------------> NEW ----------------------> REACHABLE (stable_since = now)
- *                         ^  <---------------------     |
- *                         |    set_reachable(false),    | submit with another address or
- *                         |    or a new address/key     | link key
- *                         +-----------------------------+
+ * Node states, per identity (LISTED and FAILING are voted for):
+ *     submit (admitted)         set_reachable(true)
+ *   ------------------> UNLISTED ---------------------> LISTED (stable_since = now)
+ *                        ^   ^                           |   ^
+ *        set_reachable(false)|       set_reachable(false)|   | set_reachable(true):
+ *        spanning drop_grace |          (failing_since = |   | back within the grace
+ *        since the first one |          now)             v   |
+ *                        |   +------------------------ FAILING (no flags)
+ *                        +--- a new address or link key (from any state)
  *   Any state -> gone: sh_dir_registry_remove, or sh_dir_registry_expire once the current
- *   onion key has expired. Only REACHABLE nodes with a valid current onion key are voted for. */
+ *   onion key has expired. A failed test of a FAILING node at least drop_grace_ms after its
+ *   first one drops it (with a grace of 0 the first failure does). Only nodes with a valid
+ *   current onion key are voted for. */
 #include "dir/internal.h"
 
 #include <stdlib.h>
@@ -20,7 +24,8 @@
 #include "util/err.h"
 
 typedef struct reg_state {
-    bool reachable;
+    bool reachable;             /* the last test succeeded */
+    int64_t failing_since_ms;   /* FAILING: the first failed test of this run; 0 otherwise */
     int64_t stable_since_ms;
     int64_t tested_ms;          /* last reachability test, 0 = never */
     uint8_t *descriptor;        /* the signed bytes, owned (what the authority saves) */
@@ -171,13 +176,24 @@ int sh_dir_registry_set_reachable(sh_dir_registry *r, const uint8_t identity[sta
 {
     bool found;
     size_t i = locate(r, identity, &found);
+    reg_state *s;
 
     if (!found)
         return sh_err_set(SH_ERR_NOT_FOUND, "no such node in the registry");
-    if (reachable && !r->state[i].reachable)
-        r->state[i].stable_since_ms = now_ms;
-    r->state[i].reachable = reachable;
-    r->state[i].tested_ms = now_ms;
+    s = &r->state[i];
+    if (reachable) {
+        if (!s->reachable)
+            s->stable_since_ms = now_ms;
+        s->failing_since_ms = 0;
+    } else {
+        if (s->reachable)
+            s->failing_since_ms = now_ms;
+        s->stable_since_ms = 0;
+        if (s->failing_since_ms != 0 && now_ms - s->failing_since_ms >= r->policy.drop_grace_ms)
+            s->failing_since_ms = 0;
+    }
+    s->reachable = reachable;
+    s->tested_ms = now_ms;
     return SH_OK;
 }
 
@@ -201,13 +217,16 @@ int sh_dir_registry_entry_at(const sh_dir_registry *r, size_t i, sh_dir_registry
     out->descriptor = r->state[i].descriptor;
     out->descriptor_len = r->state[i].descriptor_len;
     out->reachable = r->state[i].reachable;
+    out->listed = r->state[i].reachable || r->state[i].failing_since_ms != 0;
+    out->failing_since_ms = r->state[i].failing_since_ms;
     out->stable_since_ms = r->state[i].stable_since_ms;
     out->tested_ms = r->state[i].tested_ms;
     return SH_OK;
 }
 
 int sh_dir_registry_restore(sh_dir_registry *r, const uint8_t *bytes, size_t len, int64_t now_ms,
-                            bool reachable, int64_t stable_since_ms, int64_t tested_ms)
+                            bool reachable, int64_t stable_since_ms, int64_t failing_since_ms,
+                            int64_t tested_ms)
 {
     sh_dir_node n;
     size_t i;
@@ -220,6 +239,7 @@ int sh_dir_registry_restore(sh_dir_registry *r, const uint8_t *bytes, size_t len
         return rc;
     r->state[i].reachable = reachable;
     r->state[i].stable_since_ms = reachable ? stable_since_ms : 0;
+    r->state[i].failing_since_ms = reachable ? 0 : failing_since_ms;
     r->state[i].tested_ms = tested_ms;
     return SH_OK;
 }
@@ -265,11 +285,12 @@ int sh_dir_registry_vote_nodes(const sh_dir_registry *r, int64_t now_ms, sh_dir_
         return sh_err_set(SH_ERR_NOMEM, "out of memory for the vote's nodes");
     for (size_t i = 0; i < r->n; i++) {
         const sh_dir_onion_key *cur = &r->nodes[i].onion_current;
-        if (!r->state[i].reachable || now_ms > cur->valid_until_ms ||
+        const reg_state *s = &r->state[i];
+        if ((!s->reachable && s->failing_since_ms == 0) || now_ms > cur->valid_until_ms ||
             cur->valid_after_ms - SH_DIR_CLOCK_SKEW_MS > now_ms)
             continue;
         v[k] = r->nodes[i];
-        v[k].flags = sh_dir_policy_flags(&r->policy, r->state[i].stable_since_ms, now_ms);
+        v[k].flags = s->reachable ? sh_dir_policy_flags(&r->policy, s->stable_since_ms, now_ms) : 0;
         v[k].swarm_id = 0;
         k++;
     }

@@ -163,6 +163,7 @@ typedef struct sh__dir_state_entry {
     bool reachable;
     int64_t stable_since_ms;
     int64_t tested_ms;
+    int64_t failing_since_ms;
 } sh__dir_state_entry;
 
 /* Decodes a saved registry for network `network_id`; entries point into *pb (free with

@@ -1,8 +1,9 @@
 /* The saved registry of an authority (file "registry" in its data folder; proto
  * AuthorityState): each admitted node's signed descriptor, whether its last reachability test
- * succeeded, since when it has been reachable and when it was last tested. Written atomically
- * by the authority; read back at start, when every descriptor is verified again like a new
- * submission, so a damaged or edited file can add nothing the authority would not accept. */
+ * succeeded, since when it has been reachable (or failing but still listed) and when it was last
+ * tested. Written atomically by the authority; read back at start, when every descriptor is
+ * verified again like a new submission, so a damaged or edited file can add nothing the
+ * authority would not accept. */
 #include "dir/rpc.h"
 
 #include <stdlib.h>
@@ -32,6 +33,7 @@ int sh__dir_state_encode(const uint8_t network_id[static SH_DIR_HASH_BYTES],
         e[i].reachable = entries[i].reachable;
         e[i].stable_since_ms = (uint64_t)entries[i].stable_since_ms;
         e[i].tested_ms = (uint64_t)entries[i].tested_ms;
+        e[i].failing_since_ms = (uint64_t)entries[i].failing_since_ms;
         ptrs[i] = &e[i];
     }
     pb.n_entries = n;
@@ -48,7 +50,8 @@ static int check_entry(const Shoal__Dirnet__RegistryEntry *e, size_t i)
     if (e->descriptor.len == 0 || e->descriptor.len > SH_DIR_DESCRIPTOR_MAX_BYTES)
         return sh_err_set(SH_ERR_FORMAT, "registry entry %zu: a descriptor of %zu bytes", i,
                           e->descriptor.len);
-    if (e->stable_since_ms > (uint64_t)INT64_MAX || e->tested_ms > (uint64_t)INT64_MAX)
+    if (e->stable_since_ms > (uint64_t)INT64_MAX || e->tested_ms > (uint64_t)INT64_MAX ||
+        e->failing_since_ms > (uint64_t)INT64_MAX)
         return sh_err_set(SH_ERR_RANGE, "registry entry %zu: a time out of range", i);
     return SH_OK;
 }
@@ -100,6 +103,7 @@ int sh__dir_state_decode(const uint8_t *in, size_t len, const uint8_t network_id
         e[i].reachable = pb->entries[i]->reachable;
         e[i].stable_since_ms = (int64_t)pb->entries[i]->stable_since_ms;
         e[i].tested_ms = (int64_t)pb->entries[i]->tested_ms;
+        e[i].failing_since_ms = (int64_t)pb->entries[i]->failing_since_ms;
     }
     *pb_out = pb;
     *entries = e;
