@@ -27,7 +27,8 @@
     "Admission: --policy open|allow-list (default open), --allow HEX (an operator key or\n"    \
     "  node identity; repeat), --max-per-16 N (nodes per IPv4 /16, never counted on\n"          \
     "  loopback; 0 = no limit), --max-per-operator N, --guard-stable-ms MS (default 7 days)\n"  \
-    "Nodes: --reach-timeout-ms (10 s), --retest-ms (10 min), --publish-interval-ms (10 s),\n"   \
+    "Nodes: --reach-timeout-ms (10 s), --retest-ms (10 min; 10 s with --devnet),\n"           \
+    "  --publish-interval-ms (10 s),\n"                                                        \
     "  --publish-rate N (dir.publish calls per second for everyone; default 20),\n"             \
     "  --drop-grace-ms MS (a listed node failing its tests stays listed this long;\n"          \
     "  15 min, 30 s with --devnet; 0 drops at the first failure), --failing-retest-ms MS\n"    \
@@ -182,6 +183,8 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         a->cfg.policy.drop_grace_ms = SH_DIR_AUTH_DEVNET_DROP_GRACE_MS;
     if (a->devnet && a->cfg.failing_retest_ms == 0)
         a->cfg.failing_retest_ms = SH_DIR_AUTH_DEVNET_FAILING_RETEST_MS;
+    if (a->devnet && a->cfg.retest_ms == 0)
+        a->cfg.retest_ms = SH_DIR_AUTH_DEVNET_RETEST_MS;
     override(&a->cfg.schedule.period_ms, given.period_ms); /* explicit values win */
     override(&a->cfg.schedule.vote_ms, given.vote_ms);
     override(&a->cfg.schedule.sig_ms, given.sig_ms);

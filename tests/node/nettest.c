@@ -72,6 +72,7 @@ void net_init(net *w, const char *dir_exe, const char *node_exe, int n_auth, int
     w->dir_exe = dir_exe;
     w->node_exe = node_exe;
     w->n_auth = n_auth;
+    w->drop_grace_ms = NET_DROP_GRACE_MS;
     snprintf(w->tmp, sizeof w->tmp, "%s", test_tmpdir());
     snprintf(log, sizeof log, "%s/setup.log", w->tmp);
     for (int i = 0; i < n_auth; i++) {
@@ -111,15 +112,17 @@ void net_init(net *w, const char *dir_exe, const char *node_exe, int n_auth, int
 void net_auth_start(net *w, int i)
 {
     net_auth *a = &w->auth[i];
-    char listen[64];
+    char listen[64], grace[24];
     const char *argv[] = {w->dir_exe, "run", "--network", w->network, "--key", a->key, "--data",
                           a->data, "--listen", listen, "--period-ms", "2000", "--vote-ms", "500",
                           "--sig-ms", "500", "--lifetime-ms", "30000", "--tick-ms", "50", "--early",
                           "--reach-timeout-ms", "2000", "--retest-ms", "5000",
+                          "--drop-grace-ms", grace, "--failing-retest-ms", "250",
                           "--publish-interval-ms", "500", "--guard-stable-ms", "0",
                           "--log-level", "info", NULL};
 
     snprintf(listen, sizeof listen, "127.0.0.1:%u", a->port);
+    snprintf(grace, sizeof grace, "%ld", w->drop_grace_ms);
     a->pid = fork();
     CHECK(a->pid >= 0);
     if (a->pid == 0) {

@@ -7,6 +7,10 @@
 #include "nodetest.h"
 
 #define NET_MAX_AUTH 3
+/* How long an authority keeps listing a node whose reachability tests fail (shoal-dir
+ * --drop-grace-ms): a node killed and restarted within it keeps its place and swarm. Set
+ * net.drop_grace_ms after net_init to change it. Failing nodes are tested every 250 ms. */
+#define NET_DROP_GRACE_MS 10000
 
 typedef struct net_auth {
     pid_t pid;
@@ -19,6 +23,7 @@ typedef struct net {
     char tmp[256], network[300];
     int n_auth;
     net_auth auth[NET_MAX_AUTH];
+    long drop_grace_ms;      /* for authorities started after it is set (NET_DROP_GRACE_MS) */
 } net;
 
 /* Makes authority keys and the network file (k of n_auth, swarm target and min). */

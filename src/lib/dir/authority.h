@@ -46,6 +46,7 @@ int sh_dir_schedule_check(const sh_dir_schedule *s);
 #define SH_DIR_AUTH_DEFAULT_DROP_GRACE_MS (15LL * 60 * 1000)
 #define SH_DIR_AUTH_DEVNET_DROP_GRACE_MS (30LL * 1000)
 #define SH_DIR_AUTH_DEVNET_FAILING_RETEST_MS (2LL * 1000)
+#define SH_DIR_AUTH_DEVNET_RETEST_MS (10LL * 1000) /* a dead node is noticed within seconds */
 #define SH_DIR_AUTH_DEFAULT_MAX_TESTS 64u
 #define SH_DIR_AUTH_DEFAULT_PUBLISH_INTERVAL_MS (10LL * 1000)
 #define SH_DIR_AUTH_DEFAULT_PEER_DEADLINE_MS 5000u

@@ -3,19 +3,19 @@
  * authority's last reachability test succeeded and since when the node has been continuously
  * reachable (the Guard flag's clock); and the list of nodes to vote for.
  *
- * Node states, per identity (LISTED and FAILING are voted for):
- *     submit (admitted)         set_reachable(true)
- *   ------------------> UNLISTED ---------------------> LISTED (stable_since = now)
- *                        ^   ^                           |   ^
- *        set_reachable(false)|       set_reachable(false)|   | set_reachable(true):
- *        spanning drop_grace |          (failing_since = |   | back within the grace
- *        since the first one |          now)             v   |
- *                        |   +------------------------ FAILING (no flags)
- *                        +--- a new address or link key (from any state)
+ * Node states, per identity (LISTED and FAILING nodes are voted for):
+ *
+ *   submit            success             failure (failing_since = now)
+ *   ------> UNLISTED ---------> LISTED -------------------------------> FAILING (no flags)
+ *             ^   ^                    <-------------------------------    |
+ *             |   |                     success: back within the grace     |
+ *             |   +--------------------------------------------------------+
+ *             |     a failure at least drop_grace_ms after failing_since
+ *             +---- a new address or link key (from any state)
+ *
  *   Any state -> gone: sh_dir_registry_remove, or sh_dir_registry_expire once the current
- *   onion key has expired. A failed test of a FAILING node at least drop_grace_ms after its
- *   first one drops it (with a grace of 0 the first failure does). Only nodes with a valid
- *   current onion key are voted for. */
+ *   onion key has expired. With a grace of 0 a LISTED node's first failure drops it. Only
+ *   nodes with a valid current onion key are voted for. */
 #include "dir/internal.h"
 
 #include <stdlib.h>
