@@ -28,8 +28,8 @@
     "  node identity; repeat), --max-per-16 N (nodes per IPv4 /16, never counted on\n"          \
     "  loopback; 0 = no limit), --max-per-operator N, --guard-stable-ms MS (default 7 days)\n"  \
     "Nodes: --reach-timeout-ms (10 s), --retest-ms (10 min; 10 s with --devnet),\n"           \
-    "  --publish-interval-ms (10 s),\n"                                                        \
-    "  --publish-rate N (dir.publish calls per second for everyone; default 20),\n"             \
+    "  --publish-interval-ms (10 s), --publish-rate N (dir.publish calls per second for\n"     \
+    "  everyone; default 20),\n"                                                                \
     "  --drop-grace-ms MS (a listed node failing its tests stays listed this long;\n"          \
     "  15 min, 30 s with --devnet; 0 drops at the first failure), --failing-retest-ms MS\n"    \
     "  (tests of a failing node; 30 s, 2 s with --devnet)\n"                                   \
