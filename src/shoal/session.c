@@ -101,7 +101,8 @@ static int open_onion(cli_session *s, const char *network_path)
 
 /* Timers from the environment: $SHOAL_MESSAGE_TTL_MS (how long a message may wait in the
  * outbox and in the recipient's inbox), $SHOAL_RETRY_MIN_MS / $SHOAL_RETRY_MAX_MS (the outbox's
- * backoff). Values out of range keep the defaults. */
+ * backoff), $SHOAL_HOLD_MS (the longest a message waits for an earlier one of its sender).
+ * Values out of range keep the defaults. */
 static void client_options(sh_client *c)
 {
     static const struct { const char *env; size_t off; int64_t max; } vars[] = {
@@ -109,6 +110,7 @@ static void client_options(sh_client *c)
          SH_CLIENT_INBOX_TTL_MS},
         {"SHOAL_RETRY_MIN_MS", offsetof(sh_client_options, retry_min_ms), 24 * 3600 * 1000LL},
         {"SHOAL_RETRY_MAX_MS", offsetof(sh_client_options, retry_max_ms), 24 * 3600 * 1000LL},
+        {"SHOAL_HOLD_MS", offsetof(sh_client_options, hold_ms), SH_CLIENT_INBOX_TTL_MS},
     };
     sh_client_options o;
 

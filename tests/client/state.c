@@ -332,12 +332,16 @@ static void damaged_row(void)
 
 static void payload(void)
 {
-    sh_client_payload p = {.kind = SH_CLIENT_TEXT, .sent_ms = 0x0102030405060708LL,
+    sh_client_payload p = {.kind = SH_CLIENT_TEXT, .sent_ms = 0x0102030405060708LL, .seq = 0x0a0b,
                            .text = (const uint8_t *)"h\xc3\xa9", .text_len = 3}, q;
     sh_buf b;
-    /* version 1, kind 1, id 00..0f, time, "hé" — written out by hand from client.h */
-    static const uint8_t want[] = {1, 1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
-                                   1, 2, 3, 4, 5, 6, 7, 8, 'h', 0xc3, 0xa9};
+    /* version 2, kind 1, id 00..0f, time, seq, "hé" — written out by hand from client.h */
+    static const uint8_t want[] = {2, 1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                   1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0x0a, 0x0b,
+                                   'h', 0xc3, 0xa9};
+    /* version 1 (no seq), still read: its text is unnumbered */
+    static const uint8_t v1[] = {1, 1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                 1, 2, 3, 4, 5, 6, 7, 8, 'h', 0xc3, 0xa9};
     uint8_t bad[sizeof want];
 
     for (int i = 0; i < 16; i++)
@@ -347,26 +351,55 @@ static void payload(void)
     CHECK_EQ(b.len, sizeof want);
     CHECK_MEM(b.data, want, sizeof want);
     CHECK_OK(sh_client_payload_parse(b.data, b.len, &q));
+    CHECK_EQ(q.version, 2);
     CHECK_EQ(q.kind, SH_CLIENT_TEXT);
     CHECK_EQ(q.sent_ms, p.sent_ms);
+    CHECK_EQ(q.seq, 0x0a0b);
     CHECK_EQ(q.text_len, 3);
-    CHECK_ERR(sh_client_payload_parse(want, 25, &q), SH_ERR_FORMAT);
+    CHECK_MEM(q.text, "h\xc3\xa9", 3);
+    CHECK_OK(sh_client_payload_parse(v1, sizeof v1, &q));
+    CHECK_EQ(q.version, 1);
+    CHECK_EQ(q.seq, 0);
+    CHECK_EQ(q.text_len, 3);
+    CHECK_ERR(sh_client_payload_parse(v1, 25, &q), SH_ERR_FORMAT);
+    CHECK_ERR(sh_client_payload_parse(want, 33, &q), SH_ERR_FORMAT); /* v2 needs 34 */
+    CHECK_MSG("shorter than its 34-byte header");
+    CHECK_ERR(sh_client_payload_parse(want, 0, &q), SH_ERR_FORMAT);
     memcpy(bad, want, sizeof bad);
-    bad[0] = 2;
+    bad[0] = 3;
     CHECK_ERR(sh_client_payload_parse(bad, sizeof bad, &q), SH_ERR_UNSUPPORTED);
-    bad[0] = 1, bad[1] = 3;
+    bad[0] = 0;
     CHECK_ERR(sh_client_payload_parse(bad, sizeof bad, &q), SH_ERR_UNSUPPORTED);
-    bad[1] = 2; /* an acknowledgement with text */
+    bad[0] = 2, bad[1] = 3;
+    CHECK_ERR(sh_client_payload_parse(bad, sizeof bad, &q), SH_ERR_UNSUPPORTED);
+    bad[1] = 2; /* an acknowledgement with a number (and text) */
     CHECK_ERR(sh_client_payload_parse(bad, sizeof bad, &q), SH_ERR_FORMAT);
-    bad[1] = 1, bad[27] = 0xc0; /* overlong / broken UTF-8 */
+    CHECK_MSG("no sequence number");
+    bad[32] = bad[33] = 0; /* an acknowledgement with text */
     CHECK_ERR(sh_client_payload_parse(bad, sizeof bad, &q), SH_ERR_FORMAT);
-    bad[27] = 0xc3, bad[18] = 0x80; /* a time past INT64_MAX */
+    CHECK_MSG("acknowledgement with 3 bytes");
+    CHECK_OK(sh_client_payload_parse(bad, 34, &q)); /* a well-formed acknowledgement */
+    CHECK_EQ(q.kind, SH_CLIENT_ACK);
+    bad[1] = 1; /* a text numbered 0 */
     CHECK_ERR(sh_client_payload_parse(bad, sizeof bad, &q), SH_ERR_FORMAT);
+    CHECK_MSG("start at 1");
+    bad[26] = 0x80; /* a number past INT64_MAX */
+    CHECK_ERR(sh_client_payload_parse(bad, sizeof bad, &q), SH_ERR_FORMAT);
+    CHECK_MSG("sequence number is out of range");
+    bad[26] = 0x7f, bad[35] = 0xc0; /* overlong / broken UTF-8 */
+    CHECK_ERR(sh_client_payload_parse(bad, sizeof bad, &q), SH_ERR_FORMAT);
+    bad[35] = 0xc3, bad[18] = 0x80; /* a time past INT64_MAX */
+    CHECK_ERR(sh_client_payload_parse(bad, sizeof bad, &q), SH_ERR_FORMAT);
+    CHECK_MSG("time is out of range");
     CHECK(!sh_client_text_ok((const uint8_t *)"\xed\xa0\x80", 3)); /* a surrogate */
     CHECK(!sh_client_text_ok((const uint8_t *)"a\0b", 3));
     CHECK(!sh_client_text_ok((const uint8_t *)"\x1b[2J", 4)); /* terminal escapes */
     CHECK(sh_client_text_ok((const uint8_t *)"tab\tnew\nline \xf0\x9f\x90\x9f", 17));
-    p.text_len = SH_CLIENT_MAX_TEXT_BYTES + 1;
+    p.seq = 0; /* encode refuses what parse refuses */
+    CHECK_ERR(sh_client_payload_encode(&p, &b), SH_ERR_INVALID);
+    p.kind = SH_CLIENT_ACK, p.text_len = 0, p.seq = 1;
+    CHECK_ERR(sh_client_payload_encode(&p, &b), SH_ERR_INVALID);
+    p.kind = SH_CLIENT_TEXT, p.text_len = SH_CLIENT_MAX_TEXT_BYTES + 1;
     CHECK_ERR(sh_client_payload_encode(&p, &b), SH_ERR_LIMIT);
     sh_buf_free(&b);
 }

@@ -67,6 +67,27 @@ static int load_device(sh_client *c, const uint8_t seed[static SH_SEED_BYTES])
     return rc;
 }
 
+int sh__client_load_since(sh_client *c)
+{
+    uint8_t be[8];
+    sh_buf v;
+    int rc;
+
+    sh_buf_init(&v);
+    rc = sh_client_meta_get(c->state, "order-since", &v);
+    if (rc == SH_OK && v.len == 8) {
+        for (int i = 0; i < 8; i++)
+            c->since_ms = c->since_ms << 8 | v.data[i];
+    } else if (rc == SH_OK || rc == SH_ERR_NOT_FOUND) { /* a new device (or a damaged value) */
+        c->since_ms = sh_time_now_ms();
+        for (int i = 0; i < 8; i++)
+            be[i] = (uint8_t)((uint64_t)c->since_ms >> (56 - 8 * i));
+        rc = sh_client_meta_put(c->state, "order-since", be, sizeof be);
+    }
+    sh_buf_free(&v);
+    return rc;
+}
+
 int sh_client_new(const uint8_t seed[static SH_SEED_BYTES], sh_client_state *state,
                   sh_client_transport *transport, sh_client_event_cb cb, void *ctx,
                   sh_client **out)
@@ -89,6 +110,8 @@ int sh_client_new(const uint8_t seed[static SH_SEED_BYTES], sh_client_state *sta
     }
     if (rc == SH_OK)
         rc = sh__client_set_signer(c);
+    if (rc == SH_OK)
+        rc = sh__client_load_since(c);
     if (rc != SH_OK) {
         sh_client_free(c);
         return rc;
@@ -113,7 +136,8 @@ void sh_client_options_default(sh_client_options *o)
                              .receipts_every_ms = SH_CLIENT_RECEIPTS_EVERY_MS,
                              .message_ttl_ms = SH_CLIENT_INBOX_TTL_MS,
                              .retry_min_ms = SH_CLIENT_RETRY_MIN_MS,
-                             .retry_max_ms = SH_CLIENT_RETRY_MAX_MS};
+                             .retry_max_ms = SH_CLIENT_RETRY_MAX_MS,
+                             .hold_ms = SH_CLIENT_HOLD_MS};
 }
 
 void sh_client_set_options(sh_client *c, const sh_client_options *o)
@@ -385,9 +409,12 @@ int sh_client_send_text(sh_client *c, const uint8_t to[static SH_SESSION_ID_BYTE
     p.sent_ms = m.sent_ms = m.received_ms = sh_time_now_ms();
     memcpy(m.msg_id, p.msg_id, sizeof m.msg_id);
     memcpy(m.peer, to, SH_SESSION_ID_BYTES);
-    rc = sh_client_payload_encode(&p, &payload);
-    if (rc == SH_OK && (rc = sh_client_state_begin(c->state)) == SH_OK) {
-        rc = sh_client_message_add(c->state, &m, row);
+    if ((rc = sh_client_state_begin(c->state)) == SH_OK) {
+        rc = sh_client_order_next_seq(c->state, to, &p.seq); /* retries keep it */
+        if (rc == SH_OK)
+            rc = sh_client_payload_encode(&p, &payload);
+        if (rc == SH_OK)
+            rc = sh_client_message_add(c->state, &m, row);
         if (rc == SH_OK)
             rc = sh_client_outbox_add(c->state, SH_CLIENT_TEXT, to, p.msg_id, payload.data,
                                       payload.len);
@@ -677,9 +704,10 @@ static int ack_payload(const uint8_t msg_id[static 16], sh_buf *out)
     return sh_client_payload_encode(&p, out);
 }
 
-/* Files an opened payload; *ev says which event to emit once committed. */
+/* Files an opened payload; *ev says which event to emit once committed, and rows the texts
+ * filed in order (order.c). */
 static int file_payload(sh_client *c, const sh_e2e_received *rx, const sh_client_payload *p,
-                        sh_client_message *m, sh_client_event_kind *ev)
+                        sh_client_message *m, sh_client_event_kind *ev, sh_client_rows *rows)
 {
     bool from_self = memcmp(rx->sender_account, sh_e2e_device_account(c->dev), 32) == 0;
     uint8_t sender[33];
@@ -706,11 +734,10 @@ static int file_payload(sh_client *c, const sh_e2e_received *rx, const sh_client
     m->state = from_self ? SH_CLIENT_STORED : SH_CLIENT_RECEIVED;
     m->text = p->text;
     m->text_len = p->text_len;
-    rc = sh_client_message_add(c->state, m, &m->row);
+    rc = sh_client_order_file(c->state, m, p->seq, c->since_ms, rows);
     if (rc == SH_ERR_EXISTS)
         return SH_OK; /* a second copy: exactly once */
-    *ev = SH_CLIENT_EV_MESSAGE;
-    if (rc == SH_OK && !from_self) {
+    if (rc == SH_OK && !from_self) { /* filed or held, it is saved: acknowledged */
         sh_buf ack;
         sh_buf_init(&ack);
         rc = ack_payload(p->msg_id, &ack);
@@ -742,8 +769,44 @@ static int open_envelope(sh_client *c, const sh_store_msg *msg, sh_e2e_received 
     return rc;
 }
 
+static void emit_row_cb(const sh_client_message *m, void *ctx)
+{
+    emit(ctx, SH_CLIENT_EV_MESSAGE, m);
+}
+
+/* A MESSAGE event for each filed row, in order. */
+static void emit_rows(sh_client *c, const sh_client_rows *rows, size_t *received)
+{
+    for (size_t i = 0; i < rows->n; i++) {
+        if (sh_client_message_get(c->state, rows->v[i], emit_row_cb, c) != SH_OK)
+            sh_log_warn("client", "could not read back a filed message: %s", sh_err_msg());
+        ++*received;
+    }
+}
+
+/* Files the held texts whose wait (options.hold_ms) is over, in order. */
+static int release_held(sh_client *c, size_t *received)
+{
+    sh_client_rows rows = {0};
+    size_t n = 0;
+    int rc = sh_client_order_held(c->state, &n);
+
+    if (rc != SH_OK || n == 0 || (rc = sh_client_state_begin(c->state)) != SH_OK)
+        return rc;
+    rc = sh_client_order_release(c->state, sh_time_now_ms(), c->opt.hold_ms, &rows);
+    if (rc == SH_OK)
+        rc = sh_client_state_commit(c->state);
+    if (rc != SH_OK)
+        sh_client_state_rollback(c->state);
+    else
+        emit_rows(c, &rows, received);
+    sh_client_rows_free(&rows);
+    return rc;
+}
+
 static int process_message(sh_client *c, const sh_store_msg *msg, size_t *received)
 {
+    sh_client_rows rows = {0};
     sh_e2e_received rx;
     sh_client_payload p;
     sh_client_message m = {0};
@@ -770,7 +833,7 @@ static int process_message(sh_client *c, const sh_store_msg *msg, size_t *receiv
     if (rc == SH_OK && orc == SH_OK)
         rc = sh__client_save_device(c);
     if (rc == SH_OK && orc == SH_OK)
-        rc = file_payload(c, &rx, &p, &m, &ev);
+        rc = file_payload(c, &rx, &p, &m, &ev, &rows);
     if (rc == SH_OK)
         rc = sh_client_state_commit(c->state);
     if (rc != SH_OK) {
@@ -781,7 +844,9 @@ static int process_message(sh_client *c, const sh_store_msg *msg, size_t *receiv
         emit(c, ev, &m);
         ++*received;
     }
+    emit_rows(c, &rows, received);
 done:
+    sh_client_rows_free(&rows);
     sh_buf_free(&rx.payload);
     return rc;
 }
@@ -853,6 +918,8 @@ int sh_client_poll(sh_client *c, uint32_t wait_ms, size_t *received)
     if (rc == SH_OK && (!looked_back || (*received == 0 && wait_ms > 0)) &&
         (rc = sh_client_cursor_get(c->state, SH_NS_INBOX, &cur, &found)) == SH_OK)
         rc = read_pages(c, &cur, found, false, wait_ms, received);
+    if (rc == SH_OK)
+        rc = release_held(c, received);
     if (rc == SH_OK)
         rc = sh_client_seen_sweep(c->state, sh_time_now_ms());
     if (rc == SH_OK && sh_client_flush(c, &sent) != SH_OK)

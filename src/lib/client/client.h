@@ -64,20 +64,28 @@ typedef enum sh_client_kind {
     SH_CLIENT_ACK = 2,  /* "delivered": the message with this id reached a device */
 } sh_client_kind;
 
-/*   u8 version = 1 | u8 kind | msg id (16) | u64 sent_ms (BE) | text (TEXT only, UTF-8)  */
-#define SH_CLIENT_PAYLOAD_HEADER_BYTES 26
+/*   u8 version = 2 | u8 kind | msg id (16) | u64 sent_ms | u64 seq | text (TEXT only, UTF-8)
+ * (big-endian). seq numbers the texts of one sending device to one peer account (1, 2, ...; 0
+ * in an acknowledgement), so that every device of the conversation files them in order
+ * (docs/client.md "Order per sender"). Version 1 (no seq) is still read: its texts are
+ * delivered as they come. */
+#define SH_CLIENT_PAYLOAD_HEADER_BYTES 34
+#define SH_CLIENT_PAYLOAD_V1_HEADER_BYTES 26
 
 typedef struct sh_client_payload {
+    uint8_t version; /* set by parse (1 or 2); encode always writes 2 */
     sh_client_kind kind;
     uint8_t msg_id[SH_CLIENT_MSG_ID_BYTES];
     int64_t sent_ms;
+    int64_t seq;     /* text: from 1; acknowledgement and v1: 0 */
     const uint8_t *text; /* points into the parsed bytes */
     size_t text_len;
 } sh_client_payload;
 
 int sh_client_payload_encode(const sh_client_payload *p, sh_buf *out) SH_CLIENT_WUR;
-/* SH_ERR_FORMAT for a short or malformed payload (text must be valid UTF-8 without NUL),
- * SH_ERR_UNSUPPORTED for another version or kind, SH_ERR_LIMIT for a text over the maximum. */
+/* SH_ERR_FORMAT for a short or malformed payload (text must be valid UTF-8 without NUL; numbers
+ * as above), SH_ERR_UNSUPPORTED for another version or kind, SH_ERR_LIMIT for a text over the
+ * maximum. Encode: SH_ERR_INVALID for what parse would refuse. */
 int sh_client_payload_parse(const uint8_t *in, size_t len, sh_client_payload *out) SH_CLIENT_WUR;
 /* Whether s is valid UTF-8 without NUL bytes or C0 controls other than tab and newline. */
 bool sh_client_text_ok(const uint8_t *s, size_t len);
@@ -187,6 +195,44 @@ int sh_client_outbox_sealed(sh_client_state *s, int64_t row, const sh_buf *envel
 int sh_client_outbox_failed(sh_client_state *s, int64_t row, const char *error, int64_t next_ms)
     SH_CLIENT_WUR;
 int sh_client_outbox_done(sh_client_state *s, int64_t row) SH_CLIENT_WUR;
+
+/* The message in row `row` (SH_ERR_NOT_FOUND when there is none), given to cb. */
+int sh_client_message_get(sh_client_state *s, int64_t row, sh_client_message_cb cb, void *ctx)
+    SH_CLIENT_WUR;
+
+/* Order per sender (order.c; docs/client.md "Order per sender"). Our texts to a peer are
+ * numbered 1, 2, ... when queued; a receiving device files the texts of each (conversation,
+ * sending device) in that order, holding one that skips ahead until the gap fills or it has
+ * waited hold_ms. */
+#define SH_CLIENT_HOLD_MS SH_STORE_LOOKBACK_MS
+/* A device this young (by the sender's clock) may not have been known to the sender when it
+ * sealed the texts before: the first one it sees from a sending device sets the start. */
+#define SH_CLIENT_ORDER_NEW_DEVICE_MS (SH_CLIENT_LIST_REFRESH_MS + SH_CLIENT_HOLD_MS)
+
+/* Message rows filed (made visible) in order, for the caller to announce. */
+typedef struct sh_client_rows {
+    int64_t *v;
+    size_t n, cap;
+} sh_client_rows;
+void sh_client_rows_free(sh_client_rows *r);
+
+/* Sender: the number of our next text to peer (from 1), saved. Call it in the transaction that
+ * queues the text, so that retries keep the number and the order. */
+int sh_client_order_next_seq(sh_client_state *s, const uint8_t peer[static SH_SESSION_ID_BYTES],
+                             int64_t *seq) SH_CLIENT_WUR;
+/* Receiver: files the incoming text m (m->peer the conversation, m->outgoing a copy of ours from
+ * our device m->device, m->received_ms now) numbered seq (0: unnumbered, filed at once).
+ * since_ms is when this device was made. Filed rows are appended to out in order; a text that
+ * skips ahead is kept aside (held) instead. SH_ERR_EXISTS when the message is filed or held
+ * already (exactly once). */
+int sh_client_order_file(sh_client_state *s, const sh_client_message *m, int64_t seq,
+                         int64_t since_ms, sh_client_rows *out) SH_CLIENT_WUR;
+/* Receiver: for every sender whose oldest held text has waited hold_ms by now_ms, gives up the
+ * missing numbers before it and files the held texts in order (appended to out). */
+int sh_client_order_release(sh_client_state *s, int64_t now_ms, int64_t hold_ms,
+                            sh_client_rows *out) SH_CLIENT_WUR;
+/* How many texts are held. */
+int sh_client_order_held(sh_client_state *s, size_t *n) SH_CLIENT_WUR;
 
 /* Per-namespace cursors and the hashes already processed (dedupe). */
 int sh_client_cursor_get(sh_client_state *s, int16_t ns, sh_store_cursor *out, bool *found)
@@ -343,6 +389,7 @@ typedef struct sh_client_options {
     int64_t message_ttl_ms;    /* how long our messages stay in the recipient's inbox; an
                                 * outbox row older than this expires unsent */
     int64_t retry_min_ms, retry_max_ms; /* outbox backoff after a failed attempt */
+    int64_t hold_ms;           /* the longest a text waits for an earlier one of its sender */
 } sh_client_options;
 
 #define SH_CLIENT_RECEIPTS_EVERY_MS 10000

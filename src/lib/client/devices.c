@@ -69,6 +69,8 @@ int sh_client_new_linked(sh_client_state *state, sh_client_transport *transport,
     }
     if (rc == SH_OK)
         rc = sh__client_set_signer(c);
+    if (rc == SH_OK)
+        rc = sh__client_load_since(c);
     sh_buf_free(&st);
     if (rc != SH_OK) {
         sh_client_free(c);

@@ -53,10 +53,13 @@ struct sh_client {
     sh_client_options opt;
     int64_t receipts_mono_ms; /* when receipts were last counted again (monotonic) */
     int64_t own_list_ms;     /* linked device: when our account's list was last read */
+    int64_t since_ms;        /* when this device's database was made (order.c: the start) */
 };
 
 /* client.c */
 int sh__client_save_device(sh_client *c) SH_CLIENT_WUR;
+/* Reads c->since_ms from the database (meta 'order-since'), saving now on a new device. */
+int sh__client_load_since(sh_client *c) SH_CLIENT_WUR;
 /* Fetches and learns the device list and bundles of the account with this Session ID. */
 int sh__client_learn_peer(sh_client *c, const uint8_t sid[static SH_SESSION_ID_BYTES],
                           uint8_t ed[static 32]) SH_CLIENT_WUR;

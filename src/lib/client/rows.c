@@ -315,6 +315,33 @@ done:
     return rc;
 }
 
+int sh_client_message_get(sh_client_state *s, int64_t row, sh_client_message_cb cb, void *ctx)
+{
+    sqlite3_stmt *st;
+    sh_client_message m;
+    sh_buf text;
+    int rc = sh__client_prepare(s, "SELECT id, peer, outgoing, device, msg_id, sent_ms, received_ms,"
+                                   " state, stored_k, stored_n, body FROM messages WHERE id = ?",
+                                &st);
+
+    if (rc != SH_OK)
+        return rc;
+    sh_buf_init_secret(&text);
+    sqlite3_bind_int64(st, 1, row);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        if ((rc = message_row(s, st, &m, &text)) == SH_OK)
+            cb(&m, ctx);
+    } else if (rc == SQLITE_DONE) {
+        rc = sh_err_set(SH_ERR_NOT_FOUND, "no message in row %lld", (long long)row);
+    } else {
+        rc = sh__client_sql_fail(s, rc, "reading a message");
+    }
+    sqlite3_finalize(st);
+    sh_buf_free(&text);
+    return rc;
+}
+
 /* ---- outbox -------------------------------------------------------------------------------- */
 
 void sh_client_outbox_row_free(sh_client_outbox_row *r)

@@ -38,7 +38,17 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS seen(ns INTEGER NOT NULL, hash BLOB NOT NULL,"
     " expiry_ms INTEGER NOT NULL, PRIMARY KEY(ns, hash)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS receipts(peer BLOB NOT NULL, msg_id BLOB NOT NULL,"
-    " hash BLOB NOT NULL, expiry_ms INTEGER NOT NULL, PRIMARY KEY(peer, msg_id)) WITHOUT ROWID;";
+    " hash BLOB NOT NULL, expiry_ms INTEGER NOT NULL, PRIMARY KEY(peer, msg_id)) WITHOUT ROWID;"
+    /* order per sender (order.c); a database made before them gets them here */
+    "CREATE TABLE IF NOT EXISTS send_seq(peer BLOB PRIMARY KEY, next INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS order_in(peer BLOB NOT NULL, outgoing INTEGER NOT NULL,"
+    " device INTEGER NOT NULL, next INTEGER NOT NULL, PRIMARY KEY(peer, outgoing, device))"
+    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS held(id INTEGER PRIMARY KEY, peer BLOB NOT NULL,"
+    " outgoing INTEGER NOT NULL, device INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " msg_id BLOB NOT NULL, sent_ms INTEGER NOT NULL, held_ms INTEGER NOT NULL,"
+    " body BLOB NOT NULL, UNIQUE(peer, outgoing, msg_id));";
 
 int sh__client_sql_fail(sh_client_state *s, int rc, const char *what)
 {
