@@ -258,6 +258,8 @@ int sh_client_order_file(sh_client_state *s, const sh_client_message *m, int64_t
     if (!found) /* the start: see the top of this file */
         next = seq == 1 || m->sent_ms - since_ms < SH_CLIENT_ORDER_NEW_DEVICE_MS ? seq : 1;
     if (seq > next) {
+        sh_log_debug("client", "holding text %lld of a sender until %lld arrives", (long long)seq,
+                     (long long)next);
         rc = hold(s, m, seq);
         return rc == SH_OK && !found ? stream_put(s, &k, next) : rc;
     }
