@@ -48,7 +48,8 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS held(id INTEGER PRIMARY KEY, peer BLOB NOT NULL,"
     " outgoing INTEGER NOT NULL, device INTEGER NOT NULL, seq INTEGER NOT NULL,"
     " msg_id BLOB NOT NULL, sent_ms INTEGER NOT NULL, held_ms INTEGER NOT NULL,"
-    " body BLOB NOT NULL, UNIQUE(peer, outgoing, msg_id));";
+    " body BLOB NOT NULL, UNIQUE(peer, outgoing, msg_id));"
+    "CREATE INDEX IF NOT EXISTS held_sender ON held(peer, outgoing, device, seq);";
 
 int sh__client_sql_fail(sh_client_state *s, int rc, const char *what)
 {
