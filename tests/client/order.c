@@ -3,11 +3,18 @@
  * a text that skips ahead held until the gap fills or its wait (passed as a time, never slept)
  * is over, late arrivals of given-up numbers filed once, duplicates dropped, held texts kept
  * across a restart, the start of a sender first seen by a new device and by an old one, and
- * the sender's numbering. Each case is its own process (argv[1] names it). */
+ * the sender's numbering. `clients`: two accounts over an in-memory transport that withholds
+ * chosen inbox messages, so that the receiver reads a sender's texts out of order; its events
+ * and history keep the sender's order, across a restart and after a wait of 0 ms. Each case is
+ * its own process (argv[1] names it). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "client/client.h"
+#include "store/namespaces.h"
 #include "test.h"
 
 #define HOLD 1000
@@ -71,6 +78,12 @@ static void check_history(sh_client_state *s, const char *want)
 
     CHECK_OK(sh_client_message_list(s, bob, 0, list_cb, got));
     CHECK_STR(got, want);
+}
+
+static void delivered_cb(const sh_client_message *m, void *ctx)
+{
+    if (m->state == SH_CLIENT_DELIVERED)
+        list_cb(m, ctx);
 }
 
 static void check_held(sh_client_state *s, size_t want)
@@ -234,6 +247,232 @@ static void numbering(void)
     sh_client_state_close(s);
 }
 
+/* ---- two clients over an in-memory swarm ---------------------------------------------------- */
+
+#define MEM_MAX 256
+
+typedef struct mem_msg {
+    uint8_t owner[33];
+    int16_t ns;
+    uint8_t *data;
+    size_t len;
+    uint8_t hash[32];
+    int64_t ts; /* 0 while withheld */
+} mem_msg;
+
+static mem_msg mem[MEM_MAX];
+static size_t n_mem;
+static int64_t mem_clock;
+static int withhold_next;           /* stores to withhold_owner's inbox to withhold from now on */
+static uint8_t withhold_owner[33];
+
+static int mem_store(void *ctx, const uint8_t owner[static 33], int16_t ns, const uint8_t *data,
+                     size_t len, int64_t ttl_ms, const sh_node_signer *signer,
+                     sh_client_receipt *out)
+{
+    mem_msg *m = NULL;
+
+    (void)ctx, (void)signer;
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < n_mem && ns != SH_NS_INBOX; i++) /* other namespaces: one slot */
+        if (mem[i].ns == ns && memcmp(mem[i].owner, owner, 33) == 0)
+            m = &mem[i], free(m->data);
+    if (m == NULL) {
+        CHECK(n_mem < MEM_MAX);
+        m = &mem[n_mem++];
+    }
+    memcpy(m->owner, owner, 33);
+    m->ns = ns;
+    CHECK((m->data = malloc(len)) != NULL);
+    memcpy(m->data, data, len);
+    m->len = len;
+    crypto_generichash(m->hash, 32, data, len, owner, 32);
+    m->ts = ns == SH_NS_INBOX && withhold_next > 0 && memcmp(owner, withhold_owner, 33) == 0
+                ? 0 : ++mem_clock;
+    withhold_next -= m->ts == 0;
+    memcpy(out->hash, m->hash, 32);
+    out->outcome = SH_STORE_STORED;
+    out->expiry_ms = sh_time_now_ms() + ttl_ms;
+    out->stored_k = out->stored_n = 1;
+    return SH_OK;
+}
+
+static int mem_retrieve(void *ctx, const uint8_t owner[static 33], int16_t ns,
+                        const sh_store_cursor *after, bool lookback, uint32_t wait_ms,
+                        const sh_node_signer *signer, sh_node_page *out)
+{
+    (void)ctx, (void)lookback, (void)wait_ms, (void)signer;
+    memset(out, 0, sizeof *out);
+    sh_buf_init(&out->arena);
+    CHECK((out->msgs = calloc(MEM_MAX, sizeof *out->msgs)) != NULL);
+    for (size_t i = 0; i < n_mem; i++) {
+        const mem_msg *m = &mem[i];
+        if (m->ns != ns || memcmp(m->owner, owner, 33) != 0 || m->ts == 0 ||
+            (after != NULL && m->ts <= after->timestamp_ms))
+            continue;
+        sh_store_msg *o = &out->msgs[out->count++];
+        memcpy(o->owner, owner, 33);
+        o->ns = ns;
+        o->timestamp_ms = m->ts;
+        o->expiry_ms = sh_time_now_ms() + 3600 * 1000;
+        o->data = m->data;
+        o->data_len = m->len;
+        memcpy(o->hash, m->hash, 32);
+        if (m->ts > out->next.timestamp_ms) {
+            out->next.timestamp_ms = m->ts;
+            memcpy(out->next.hash, m->hash, 32);
+        }
+    }
+    return SH_OK;
+}
+
+/* The withheld inbox messages reach the swarm now, after everything stored before. */
+static void release_withheld(void)
+{
+    for (size_t i = 0; i < n_mem; i++)
+        if (mem[i].ts == 0)
+            mem[i].ts = ++mem_clock;
+}
+
+static int mem_describe(void *ctx, const uint8_t owner[static 33], char *out, size_t size)
+{
+    (void)ctx, (void)owner;
+    snprintf(out, size, "memory");
+    return SH_OK;
+}
+
+static void mem_close(void *ctx)
+{
+    (void)ctx;
+}
+
+typedef struct peer {
+    const char *name;
+    uint8_t seed[SH_SEED_BYTES], sid[33];
+    char db[512], key[512], got[1024];
+    sh_client_state *state;
+    sh_client_transport tp;
+    sh_client *client;
+    int64_t hold_ms;
+} peer;
+
+static void peer_event(const sh_client_event *ev, void *ctx)
+{
+    peer *p = ctx;
+
+    if (ev->kind != SH_CLIENT_EV_MESSAGE)
+        return;
+    strncat(p->got, (const char *)ev->msg->text, ev->msg->text_len);
+    strcat(p->got, " ");
+}
+
+static void peer_open(peer *p)
+{
+    sh_client_keysrc k = {.key_file = p->key};
+    sh_client_options o;
+
+    CHECK_OK(sh_client_state_open(p->db, &k, &p->state));
+    p->tp = (sh_client_transport){.store = mem_store, .retrieve = mem_retrieve,
+                                  .describe = mem_describe, .close = mem_close};
+    CHECK_OK(sh_client_new(p->seed, p->state, &p->tp, peer_event, p, &p->client));
+    sh_client_options_default(&o);
+    o.retry_min_ms = o.retry_max_ms = 0;
+    if (p->hold_ms >= 0)
+        o.hold_ms = p->hold_ms;
+    sh_client_set_options(p->client, &o);
+    sh_client_session_id(p->client, p->sid);
+}
+
+static void peer_close(peer *p)
+{
+    sh_client_free(p->client);
+    sh_client_state_close(p->state);
+}
+
+static void peer_init(peer *p, const char *name)
+{
+    memset(p, 0, sizeof *p);
+    p->name = name;
+    p->hold_ms = -1;
+    randombytes_buf(p->seed, sizeof p->seed);
+    snprintf(p->db, sizeof p->db, "%s/%s.db", test_tmpdir(), name);
+    snprintf(p->key, sizeof p->key, "%s/%s.key", test_tmpdir(), name);
+    peer_open(p);
+}
+
+static void send_to(peer *from, peer *to, const char *text)
+{
+    int64_t row;
+
+    CHECK_OK(sh_client_send_text(from->client, to->sid, (const uint8_t *)text, strlen(text), &row));
+}
+
+static void poll_once(peer *p)
+{
+    size_t got;
+
+    CHECK_OK(sh_client_poll(p->client, 0, &got));
+}
+
+static void check_held_of(peer *p, size_t want)
+{
+    check_held(p->state, want);
+}
+
+/* alice's #2 is withheld: bob files #1, holds #3 and #4 (across his restart), and files #2,
+ * #3, #4 when #2 comes. With a wait of 0 ms, #6 is filed at the end of the poll that held it
+ * (#5 given up) and #5 when it comes; every text once; alice's texts all "delivered". */
+static void clients(void)
+{
+    static peer alice, bob;
+    char hist[1024] = "";
+
+    peer_init(&alice, "alice");
+    peer_init(&bob, "bob");
+    CHECK_OK(sh_client_publish(bob.client, false));
+    memcpy(withhold_owner, bob.sid, 33);
+    send_to(&alice, &bob, "#1");
+    withhold_next = 1;
+    send_to(&alice, &bob, "#2");
+    send_to(&alice, &bob, "#3");
+    send_to(&alice, &bob, "#4");
+    poll_once(&bob);
+    CHECK_STR(bob.got, "#1 ");
+    check_held_of(&bob, 2);
+    peer_close(&bob);
+    peer_open(&bob);
+    poll_once(&bob);
+    CHECK_STR(bob.got, "#1 ");
+    check_held_of(&bob, 2);
+    release_withheld();
+    poll_once(&bob);
+    CHECK_STR(bob.got, "#1 #2 #3 #4 ");
+    check_held_of(&bob, 0);
+    peer_close(&bob);
+    bob.hold_ms = 0;
+    peer_open(&bob);
+    withhold_next = 1;
+    send_to(&alice, &bob, "#5");
+    send_to(&alice, &bob, "#6");
+    poll_once(&bob);
+    CHECK_STR(bob.got, "#1 #2 #3 #4 #6 ");
+    release_withheld();
+    poll_once(&bob);
+    poll_once(&bob);
+    CHECK_STR(bob.got, "#1 #2 #3 #4 #6 #5 ");
+    CHECK_OK(sh_client_message_list(bob.state, alice.sid, 0, list_cb, hist));
+    CHECK_STR(hist, "#1 #2 #3 #4 #6 #5 ");
+    poll_once(&alice); /* the acknowledgements, held texts' too */
+    poll_once(&alice);
+    hist[0] = '\0';
+    CHECK_OK(sh_client_message_list(alice.state, bob.sid, 0, delivered_cb, hist));
+    CHECK_STR(hist, "#1 #2 #3 #4 #5 #6 ");
+    peer_close(&alice);
+    peer_close(&bob);
+    for (size_t i = 0; i < n_mem; i++)
+        free(mem[i].data);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -241,7 +480,7 @@ int main(int argc, char **argv)
         void (*run)(void);
     } cases[] = {{"gap_filled", gap_filled}, {"gap_timeout", gap_timeout},
                  {"duplicates", duplicates}, {"restart", restart}, {"baseline", baseline},
-                 {"numbering", numbering}};
+                 {"numbering", numbering}, {"clients", clients}};
     const char *which = argc > 1 ? argv[1] : "";
 
     CHECK_OK(sh_identity_init());
