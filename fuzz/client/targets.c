@@ -2,8 +2,9 @@
  *   1 client-bot      a bot command line; what parses has a command, and text that is valid UTF-8
  *   2 client-payload  a decrypted payload; what parses (version 2) encodes back to the same bytes
  *   3 client-netfile  a network file (with node lines)
- *   4 client-rows     stored rows: the input split into a message body, an outbox row and a
- *                     device state written raw into a client database, then read back */
+ *   4 client-rows     stored rows: the input split into a message body, an outbox row, a held
+ *                     text and a device state written raw into a client database, then read
+ *                     back (the held text by releasing it) */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,8 @@ static void run(const uint8_t *data, size_t size)
         abort();
 }
 #else
+#define PEER_HEX "0000000000000000000000000000000000000000000000000000000000000000"
+#define ID_HEX "000000000000000000000000000000" /* 15 bytes: one more follows */
 static sh_client_state *state;
 static char db_path[64];
 
@@ -72,6 +75,7 @@ static void msg_cb(const sh_client_message *m, void *ctx)
         abort();
 }
 
+/* Runs every statement of sql; the one with a parameter gets the blob. */
 static void put_raw(const char *sql, const uint8_t *blob, size_t len)
 {
     sqlite3 *db;
@@ -79,11 +83,17 @@ static void put_raw(const char *sql, const uint8_t *blob, size_t len)
 
     if (sqlite3_open(db_path, &db) != SQLITE_OK)
         abort();
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        abort();
-    sqlite3_bind_blob(st, 1, len ? blob : (const void *)"", (int)len, SQLITE_STATIC);
-    (void)sqlite3_step(st);
-    sqlite3_finalize(st);
+    while (*sql != '\0') {
+        if (sqlite3_prepare_v2(db, sql, -1, &st, &sql) != SQLITE_OK)
+            abort();
+        if (st == NULL)
+            break;
+        if (sqlite3_bind_parameter_count(st) > 0)
+            sqlite3_bind_blob(st, 1, len ? blob : (const void *)"", (int)len, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            abort();
+        sqlite3_finalize(st);
+    }
     sqlite3_close(db);
 }
 
@@ -91,8 +101,9 @@ static void run(const uint8_t *data, size_t size)
 {
     sh_client_keysrc k = {.key_file = "/tmp/fuzz-client-rows.key"};
     uint8_t peer[33] = {5};
-    size_t third = size / 3;
+    size_t third = size / 3, quarter = third / 2;
     sh_client_outbox_row r;
+    sh_client_rows rows = {0};
     sh_buf dev;
 
     if (state == NULL) {
@@ -102,12 +113,19 @@ static void run(const uint8_t *data, size_t size)
             abort();
     }
     put_raw("DELETE FROM messages; INSERT INTO messages(peer, outgoing, device, msg_id, sent_ms,"
-            " received_ms, state, body) VALUES (x'05', 0, 0, x'00', 0, 0, 3, ?)", data, third);
+            " received_ms, state, body) VALUES (x'05" PEER_HEX "', 0, 0, x'" ID_HEX "01', 0, 0,"
+            " 3, ?)", data, third);
     put_raw("DELETE FROM outbox; INSERT INTO outbox(kind, peer, msg_id, payload) VALUES "
-            "(1, x'05', x'00', ?)", data + third, third);
+            "(1, x'05', x'00', ?)", data + third, quarter);
+    put_raw("DELETE FROM held; INSERT INTO held(peer, outgoing, device, seq, msg_id, sent_ms,"
+            " held_ms, body) VALUES (x'05" PEER_HEX "', 0, 1, 2, x'" ID_HEX "00', 0, 0, ?)",
+            data + third + quarter, third - quarter);
     put_raw("INSERT OR REPLACE INTO device(id, state) VALUES (1, ?)", data + 2 * third,
             size - 2 * third);
     (void)sh_client_message_list(state, peer, 0, msg_cb, NULL);
+    if (sh_client_order_release(state, 1, 0, &rows) == SH_OK && rows.n != 1) /* a held text */
+        abort();
+    sh_client_rows_free(&rows);
     if (sh_client_outbox_next(state, 0, &r) == SH_OK)
         sh_client_outbox_row_free(&r);
     sh_buf_init(&dev);

@@ -7,6 +7,7 @@
  * chosen inbox messages, so that the receiver reads a sender's texts out of order; its events
  * and history keep the sender's order, across a restart and after a wait of 0 ms. Each case is
  * its own process (argv[1] names it). */
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,6 +248,43 @@ static void numbering(void)
     sh_client_state_close(s);
 }
 
+static void sql(const char *text)
+{
+    sqlite3 *db;
+
+    CHECK(sqlite3_open(db_path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, text, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* A damaged held row is an error when it is released (by its wait or by the gap), not a crash
+ * nor a text filed with garbage; the row stays for the person to see. */
+static void damaged(void)
+{
+    sh_client_state *s = open_db();
+    sh_client_rows rows = {0};
+
+    CHECK_OK(file_dev(s, 1, 1, false, T0, 0));
+    CHECK_OK(file_dev(s, 3, 1, false, T0, 0));
+    sql("UPDATE held SET body = x'00112233'");
+    CHECK_ERR(sh_client_order_release(s, T0 + HOLD, HOLD, &rows), SH_ERR_FORMAT);
+    CHECK_MSG("too short");
+    sql("UPDATE held SET body = zeroblob(60)");
+    CHECK_ERR(sh_client_order_release(s, T0 + HOLD, HOLD, &rows), SH_ERR_FORMAT);
+    CHECK_MSG("does not open");
+    CHECK_ERR(file_dev(s, 2, 1, false, T0, 0), SH_ERR_FORMAT);
+    sql("UPDATE held SET msg_id = x'01'");
+    CHECK_ERR(sh_client_order_release(s, T0 + HOLD, HOLD, &rows), SH_ERR_FORMAT);
+    CHECK_MSG("damaged id");
+    sql("UPDATE held SET peer = x'05'");
+    CHECK_ERR(sh_client_order_release(s, T0 + HOLD, HOLD, &rows), SH_ERR_FORMAT);
+    CHECK_MSG("damaged peer");
+    CHECK_EQ(rows.n, 0);
+    check_held(s, 1);
+    sh_client_rows_free(&rows);
+    sh_client_state_close(s);
+}
+
 /* ---- two clients over an in-memory swarm ---------------------------------------------------- */
 
 #define MEM_MAX 256
@@ -480,7 +518,8 @@ int main(int argc, char **argv)
         void (*run)(void);
     } cases[] = {{"gap_filled", gap_filled}, {"gap_timeout", gap_timeout},
                  {"duplicates", duplicates}, {"restart", restart}, {"baseline", baseline},
-                 {"numbering", numbering}, {"clients", clients}};
+                 {"numbering", numbering}, {"damaged", damaged},
+                 {"clients", clients}};
     const char *which = argc > 1 ? argv[1] : "";
 
     CHECK_OK(sh_identity_init());

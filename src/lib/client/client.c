@@ -918,8 +918,8 @@ int sh_client_poll(sh_client *c, uint32_t wait_ms, size_t *received)
     if (rc == SH_OK && (!looked_back || (*received == 0 && wait_ms > 0)) &&
         (rc = sh_client_cursor_get(c->state, SH_NS_INBOX, &cur, &found)) == SH_OK)
         rc = read_pages(c, &cur, found, false, wait_ms, received);
-    if (rc == SH_OK)
-        rc = release_held(c, received);
+    if (rc == SH_OK && release_held(c, received) != SH_OK)
+        sh_log_warn("client", "held messages stay held: %s", sh_err_msg());
     if (rc == SH_OK)
         rc = sh_client_seen_sweep(c->state, sh_time_now_ms());
     if (rc == SH_OK && sh_client_flush(c, &sent) != SH_OK)
