@@ -243,7 +243,7 @@ int sh_client_order_file(sh_client_state *s, const sh_client_message *m, int64_t
                          int64_t since_ms, sh_client_rows *out)
 {
     stream k = {.peer = m->peer, .outgoing = m->outgoing, .device = m->device};
-    int64_t next;
+    int64_t next = 0;
     bool found, dup;
     int rc = known(s, m, &dup);
 
@@ -310,7 +310,7 @@ int sh_client_order_release(sh_client_state *s, int64_t now_ms, int64_t hold_ms,
 {
     uint8_t peer[SH_SESSION_ID_BYTES];
     stream k;
-    int64_t lowest, next;
+    int64_t lowest = 0, next = 0;
     bool found, have;
     int rc;
 
