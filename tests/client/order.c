@@ -34,10 +34,11 @@ static sh_client_state *open_db(void)
     return s;
 }
 
-/* The text "#seq" from bob's device `device` (a copy of ours when outgoing), at time now. */
+/* The text "#seq" from bob's device `device` (a copy of ours when outgoing), arriving at time
+ * now; written in number order a little before T0. */
 static sh_client_message text(int seq, uint32_t device, bool outgoing, int64_t now, char *buf)
 {
-    sh_client_message m = {.outgoing = outgoing, .device = device, .sent_ms = now - 5,
+    sh_client_message m = {.outgoing = outgoing, .device = device, .sent_ms = T0 - 1000 + seq,
                            .received_ms = now,
                            .state = outgoing ? SH_CLIENT_STORED : SH_CLIENT_RECEIVED};
 
@@ -285,6 +286,42 @@ static void damaged(void)
     sh_client_state_close(s);
 }
 
+/* Bob's device numbers from 1 again (a restored device with a new database): a text numbered
+ * below the expected one but written after every text seen of it starts the numbers again; its
+ * held texts are filed first. A late arrival (written before) does not. */
+static void renumbered(void)
+{
+    sh_client_state *s = open_db();
+    sh_client_rows rows = {0};
+    char buf[16];
+
+    for (int i = 1; i <= 3; i++)
+        CHECK_OK(file_dev(s, i, 1, false, T0, 0));
+    CHECK_OK(file_dev(s, 5, 1, false, T0, 0));
+    check_held(s, 1);
+    sh_client_message m = text(2, 1, false, T0, buf); /* a copy of #2 under another id */
+    m.msg_id[5] = 1;
+    CHECK_OK(sh_client_order_file(s, &m, 2, 0, &rows));
+    check_history(s, "#1 #2 #3 #2 "); /* late, not a new start: 5 still waits for 4 */
+    check_held(s, 1);
+    for (int i = 1; i <= 2; i++) {
+        m = text(i, 1, false, T0, buf);
+        m.msg_id[5] = 2;
+        m.sent_ms = T0 + 60000 + i; /* written after everything else */
+        CHECK_OK(sh_client_order_file(s, &m, i, 0, &rows));
+    }
+    check_history(s, "#1 #2 #3 #2 #5 #1 #2 ");
+    check_held(s, 0);
+    m = text(4, 1, false, T0, buf);
+    m.msg_id[5] = 2;
+    m.sent_ms = T0 + 60004;
+    CHECK_OK(sh_client_order_file(s, &m, 4, 0, &rows)); /* the new numbering waits for its 3 */
+    check_held(s, 1);
+    CHECK_EQ(rows.n, 4); /* #2 late; #5 and the new #1; the new #2 */
+    sh_client_rows_free(&rows);
+    sh_client_state_close(s);
+}
+
 /* ---- two clients over an in-memory swarm ---------------------------------------------------- */
 
 #define MEM_MAX 256
@@ -518,7 +555,7 @@ int main(int argc, char **argv)
         void (*run)(void);
     } cases[] = {{"gap_filled", gap_filled}, {"gap_timeout", gap_timeout},
                  {"duplicates", duplicates}, {"restart", restart}, {"baseline", baseline},
-                 {"numbering", numbering}, {"damaged", damaged},
+                 {"numbering", numbering}, {"damaged", damaged}, {"renumbered", renumbered},
                  {"clients", clients}};
     const char *which = argc > 1 ? argv[1] : "";
 

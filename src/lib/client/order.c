@@ -9,7 +9,9 @@
  *   s == next --> filed; next + 1; held texts next, next + 1, ... filed after it
  *   s >  next --> held (decrypted, saved, acknowledged; not filed, no event)
  *   s <  next --> a late arrival of a number given up on: filed now, once (history shows it
- *                 where it arrived, with its own sent time)
+ *                 where it arrived, with its own sent time); but when the text was written after
+ *                 every text seen of its sender (order_in.last_ms), the sender numbers from the
+ *                 start again (a restored device): held texts filed, next = s, then as s == next
  *   oldest held text of a stream waited hold_ms --> numbers next..(lowest held - 1) given up
  *                 (logged), next = lowest held, held texts filed in order as above
  *
@@ -100,28 +102,44 @@ int sh_client_order_next_seq(sh_client_state *s, const uint8_t peer[static SH_SE
     return run(s, st, "numbering a text");
 }
 
-static int stream_get(sh_client_state *s, const stream *k, int64_t *next, bool *found)
+/* What a receiver knows of a sender: the next number it expects and the latest sent time of
+ * its texts seen (filed or held). */
+typedef struct where {
+    int64_t next, last_ms;
+    bool found;
+} where;
+
+static int stream_get(sh_client_state *s, const stream *k, where *w)
 {
     sqlite3_stmt *st;
-    int rc = sh__client_prepare(s, "SELECT next FROM order_in WHERE peer = ? AND outgoing = ?"
-                                   " AND device = ?", &st);
+    int rc = sh__client_prepare(s, "SELECT next, last_ms FROM order_in WHERE peer = ? AND"
+                                   " outgoing = ? AND device = ?", &st);
 
+    memset(w, 0, sizeof *w);
     if (rc != SH_OK)
         return rc;
     bind_stream(st, 1, k);
-    return query_int(s, st, next, found);
+    rc = sqlite3_step(st);
+    w->found = rc == SQLITE_ROW;
+    if (w->found) {
+        w->next = sqlite3_column_int64(st, 0);
+        w->last_ms = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SH_OK : sh__client_sql_fail(s, rc, "ordering");
 }
 
-static int stream_put(sh_client_state *s, const stream *k, int64_t next)
+static int stream_put(sh_client_state *s, const stream *k, const where *w)
 {
     sqlite3_stmt *st;
-    int rc = sh__client_prepare(s, "INSERT OR REPLACE INTO order_in(peer, outgoing, device, next)"
-                                   " VALUES (?, ?, ?, ?)", &st);
+    int rc = sh__client_prepare(s, "INSERT OR REPLACE INTO order_in(peer, outgoing, device, next,"
+                                   " last_ms) VALUES (?, ?, ?, ?, ?)", &st);
 
     if (rc != SH_OK)
         return rc;
     bind_stream(st, 1, k);
-    sqlite3_bind_int64(st, 4, next);
+    sqlite3_bind_int64(st, 4, w->next);
+    sqlite3_bind_int64(st, 5, w->last_ms);
     return run(s, st, "saving where a sender is");
 }
 
@@ -230,7 +248,7 @@ static int release_from(sh_client_state *s, const stream *k, int64_t *next, sh_c
             return step == SQLITE_ROW || step == SQLITE_DONE ? SH_OK
                                                              : sh__client_sql_fail(s, step, "releasing");
         }
-        if (sqlite3_column_int64(st, 1) == *next)
+        if (sqlite3_column_int64(st, 1) == *next && *next < INT64_MAX)
             ++*next;
         rc = file_held(s, k, st, out);
         sqlite3_finalize(st);
@@ -239,12 +257,46 @@ static int release_from(sh_client_state *s, const stream *k, int64_t *next, sh_c
     }
 }
 
+/* s > next: held; s < next: a late arrival, filed now; s == next: filed, then what it lets go. */
+static int file_or_hold(sh_client_state *s, const stream *k, const sh_client_message *m,
+                        int64_t seq, where *w, sh_client_rows *out)
+{
+    int rc;
+
+    if (seq > w->next) {
+        sh_log_debug("client", "holding text %lld of a sender until %lld arrives", (long long)seq,
+                     (long long)w->next);
+        return hold(s, m, seq);
+    }
+    if (seq < w->next) {
+        sh_log_info("client", "text %lld of a sender arrived after its wait was given up; filed"
+                    " now", (long long)seq);
+        return file_now(s, m, out);
+    }
+    rc = file_now(s, m, out);
+    w->next = seq + 1;
+    return rc == SH_OK ? release_from(s, k, &w->next, out) : rc;
+}
+
+/* A number below the expected one on a text written after every text seen of its sender: the
+ * sender numbers from the start again (a restored device, a lost database). Its held texts are
+ * filed, and its numbers start at seq. */
+static int restart(sh_client_state *s, const stream *k, int64_t seq, where *w, sh_client_rows *out)
+{
+    int64_t all = INT64_MAX;
+
+    sh_log_info("client", "a sender numbers its texts from %lld again (a restored device?)",
+                (long long)seq);
+    w->next = seq;
+    return release_from(s, k, &all, out);
+}
+
 int sh_client_order_file(sh_client_state *s, const sh_client_message *m, int64_t seq,
                          int64_t since_ms, sh_client_rows *out)
 {
     stream k = {.peer = m->peer, .outgoing = m->outgoing, .device = m->device};
-    int64_t next = 0;
-    bool found, dup;
+    where w;
+    bool dup;
     int rc = known(s, m, &dup);
 
     if (rc != SH_OK)
@@ -253,26 +305,16 @@ int sh_client_order_file(sh_client_state *s, const sh_client_message *m, int64_t
         return sh_err_set(SH_ERR_EXISTS, "that message is already stored");
     if (seq <= 0)
         return file_now(s, m, out); /* unnumbered (payload v1) */
-    if ((rc = stream_get(s, &k, &next, &found)) != SH_OK)
+    if ((rc = stream_get(s, &k, &w)) != SH_OK)
         return rc;
-    if (!found) /* the start: see the top of this file */
-        next = seq == 1 || m->sent_ms - since_ms < SH_CLIENT_ORDER_NEW_DEVICE_MS ? seq : 1;
-    if (seq > next) {
-        sh_log_debug("client", "holding text %lld of a sender until %lld arrives", (long long)seq,
-                     (long long)next);
-        rc = hold(s, m, seq);
-        return rc == SH_OK && !found ? stream_put(s, &k, next) : rc;
-    }
-    if (seq < next) {
-        sh_log_info("client", "text %lld of a sender arrived after its wait was given up; filed"
-                    " now", (long long)seq);
-        return file_now(s, m, out);
-    }
-    rc = file_now(s, m, out);
-    next = seq + 1;
+    if (!w.found) /* the start: see the top of this file */
+        w.next = seq == 1 || m->sent_ms - since_ms < SH_CLIENT_ORDER_NEW_DEVICE_MS ? seq : 1;
+    else if (seq < w.next && m->sent_ms > w.last_ms)
+        rc = restart(s, &k, seq, &w, out);
     if (rc == SH_OK)
-        rc = release_from(s, &k, &next, out);
-    return rc == SH_OK ? stream_put(s, &k, next) : rc;
+        rc = file_or_hold(s, &k, m, seq, &w, out);
+    w.last_ms = m->sent_ms > w.last_ms ? m->sent_ms : w.last_ms;
+    return rc == SH_OK ? stream_put(s, &k, &w) : rc;
 }
 
 /* The stream of the held text that has waited longest, when it has waited hold_ms. */
@@ -310,22 +352,24 @@ int sh_client_order_release(sh_client_state *s, int64_t now_ms, int64_t hold_ms,
 {
     uint8_t peer[SH_SESSION_ID_BYTES];
     stream k;
-    int64_t lowest = 0, next = 0;
-    bool found, have;
+    where w;
+    int64_t lowest = 0;
+    bool found;
     int rc;
 
     for (;;) {
         if ((rc = overdue(s, now_ms - hold_ms, peer, &k, &lowest, &found)) != SH_OK || !found)
             return rc;
-        if ((rc = stream_get(s, &k, &next, &have)) != SH_OK)
+        if ((rc = stream_get(s, &k, &w)) != SH_OK)
             return rc;
-        if (!have || next < lowest) {
+        if (!w.found || w.next < lowest) {
             sh_log_warn("client", "gave up waiting for texts %lld to %lld of a sender after %lld ms;"
-                        " filing the later ones", (long long)(have ? next : 1),
+                        " filing the later ones", (long long)(w.found ? w.next : 1),
                         (long long)lowest - 1, (long long)hold_ms);
-            next = lowest;
+            w.next = lowest;
         }
-        if ((rc = release_from(s, &k, &next, out)) != SH_OK || (rc = stream_put(s, &k, next)) != SH_OK)
+        if ((rc = release_from(s, &k, &w.next, out)) != SH_OK ||
+            (rc = stream_put(s, &k, &w)) != SH_OK)
             return rc;
     }
 }

@@ -64,6 +64,8 @@ static int check_seq(sh_client_kind kind, int64_t seq, int code)
         return sh_err_set(code, "an acknowledgement carries no sequence number");
     if (kind == SH_CLIENT_TEXT && seq < 1)
         return sh_err_set(code, "a text's sequence number is %lld; they start at 1", (long long)seq);
+    if (kind == SH_CLIENT_TEXT && seq == INT64_MAX)
+        return sh_err_set(code, "the payload's sequence number is out of range");
     return SH_OK;
 }
 
