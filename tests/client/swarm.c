@@ -1,21 +1,23 @@
 /* Multi-process tests of the client against swarms that move and members that fall behind
- * (docs/client.md, docs/swarm.md): one shoal-dir authority (argv[2]), six shoald nodes (argv[1])
- * that join one by one, swarm target 1 (swarms of 2-3 members), and accounts in this process,
- * each with its own client database and onion transport. In order:
- *   1. A redirect: the first node forms one swarm; a client keeps that map while five more nodes
- *      join and the swarm splits in two. It stores to the first node, which no longer serves
- *      the recipient (SH_ERR_WRONG_SWARM, counted in its metrics); the client fetches the map
- *      again and the store succeeds at a member of the recipient's swarm, with receipts that
- *      verify against the new map and not the old one.
- *   2. k rising: with one member of the recipient's swarm stopped, a store is "stored on 2 of
- *      3" and counting receipts again keeps it there; once the member is back and anti-entropy
- *      caught it up, sh_client_update_receipts raises it to 3 of 3.
- *   3. A stale member: a member is down while the recipient links a second device (a new
- *      device list, namespace 11) and comes back without anti-entropy, holding the older list.
- *      New senders read the list from two members (the stale one first in some reads, second
- *      in others, seen through the onion attempts) and always encrypt to the new device.
- * The authority retests reachability rarely here, so a member stopped for a moment stays in the
- * map and the swarms do not change under the test. */
+ * (docs/client.md, docs/swarm.md): one shoal-dir authority (argv[2]) and nine shoald nodes
+ * (argv[1]) joining in stages, swarm target 1 (a swarm of four splits in two), and accounts in
+ * this process, each with its own client database and onion transport. In order:
+ *   1. A redirect: four nodes make two swarms of two; alice's client keeps that map while five
+ *      more nodes join (one swarm splits; three swarms of three). Bob is an account whose swarm
+ *      in the new map has none of the members of his old one. Alice stores to a member of his
+ *      old swarm, which answers SH_ERR_WRONG_SWARM (counted in its metrics); her client fetches
+ *      the map again and the store succeeds at a member of bob's new swarm, stored on 2 of 3,
+ *      with receipts that verify against the new map and count nothing against the old one.
+ *   2. k rising: with one member of bob's swarm stopped, a store is "stored on 2 of 3" and
+ *      counting receipts again keeps it there; once the member is back and anti-entropy caught
+ *      it up, sh_client_update_receipts raises it to 3 of 3.
+ *   3. A stale member: a member is down while bob links a second device (a new device list,
+ *      namespace 11, counter + 1) and comes back with anti-entropy off, holding the older list
+ *      (checked before and after every read). New senders read bob's list from two members;
+ *      new ones are made until the stale member was read first in one and second in another
+ *      (seen through the onion attempts); every one of them writes to the new device.
+ * The authority retests reachability only once a minute, so a member stopped for a moment stays
+ * in the map and the swarms do not change under the test. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,6 +42,10 @@
 #define N_NODES 9
 #define MAX_SEEN 64
 #define MAX_READERS 16
+#define SH_STR_(x) #x
+#define SH_STR(x) SH_STR_(x)
+#define REPLICATE_MS 1000 /* the nodes' replicate_timeout_ms: a push to a member that is down
+                           * waits this long for it, then is dropped */
 
 typedef struct seen {
     uint8_t dest[32];
@@ -230,13 +236,16 @@ static void send_text(account *from, const account *to, const char *text)
     CHECK_OK(sh_client_send_text(from->client, to->sid, (const uint8_t *)text, strlen(text), &row));
 }
 
-static void drain(account *a)
+/* Polls until the newest message received is `text` (a read may reach a member before the
+ * store's replication does; the next one finds it). */
+static void wait_text(account *a, const char *text)
 {
+    int64_t deadline = sh_time_mono_ms() + 10000;
     size_t got;
 
-    do
-        CHECK_OK(sh_client_poll(a->client, 0, &got));
-    while (got > 0);
+    while (strcmp(a->last_text, text) != 0 && sh_time_mono_ms() < deadline)
+        CHECK_OK(sh_client_poll(a->client, 100, &got));
+    CHECK_STR(a->last_text, text);
 }
 
 /* Links d to primary's account through the rendezvous (as in devices.c). */
@@ -334,6 +343,9 @@ static void node_start(size_t i)
     static char logs[N_NODES][300];
 
     net_node_init(&w, &nodes[i]);
+    for (size_t k = 0; nodes[i].settings[k] != NULL; k++)
+        if (strncmp(nodes[i].settings[k], "replicate_timeout_ms=", 21) == 0)
+            nodes[i].settings[k] = "replicate_timeout_ms=" SH_STR(REPLICATE_MS);
     snprintf(logs[i], sizeof logs[i], "%s/node%zu.log", w.tmp, i);
     nodes[i].log_file = logs[i];
     nt_node_start(&nodes[i]);
@@ -496,8 +508,7 @@ static void redirect(account *alice, account *bob)
     (void)sh__client_receipts_count(old, NULL, bob->sid, SH_NS_INBOX, hash, rs, got, &k_old, &n_old);
     CHECK_EQ(k_old, 0);
     sh_dir_map_free(old);
-    drain(bob);
-    CHECK_STR(bob->last_text, "redirected");
+    wait_text(bob, "redirected");
 }
 
 /* ---- 2. k rises when a member catches up ----------------------------------------------------- */
@@ -532,8 +543,7 @@ static void k_rises(account *alice, account *bob)
     CHECK_EQ(l.n, 3);
     printf("k rises: stored on 2 of 3 with a member down; 3 of 3 %lld ms after its restart\n",
            (long long)(sh_time_mono_ms() - start));
-    drain(bob);
-    CHECK_STR(bob->last_text, "while a member is down");
+    wait_text(bob, "while a member is down");
 }
 
 /* ---- 3. a member with an older device list --------------------------------------------------- */
@@ -603,7 +613,11 @@ static void stale_list(account *bob, account *bob2)
     CHECK_EQ(n, 3);
     CHECK_EQ(nt_node_stop(stale, SIGTERM), 0);
     link_device(bob, bob2, "bob2");
-    /* back without anti-entropy: it keeps the list it had */
+    /* back without anti-entropy, once the pushes of the new list to it were dropped: it keeps
+     * the list it had */
+    int64_t dropped = sh_time_mono_ms() + REPLICATE_MS + 500;
+    while (sh_time_mono_ms() < dropped)
+        net_sleep_ms(50);
     for (size_t k = 0; stale->settings[k] != NULL; k++)
         if (strncmp(stale->settings[k], "antientropy_ms=", 15) == 0)
             stale->settings[k] = "antientropy_ms=3600000";
@@ -621,10 +635,10 @@ static void stale_list(account *bob, account *bob2)
         snprintf(text, sizeof text, "from reader %d", i);
         send_text(r, bob, text);
         read_order(r, stale, &f, &s);
+        check_stale(stale, ms[1], bob->sid); /* still: every read so far met an older list */
         first = first || f;
         second = second || s;
-        drain(bob2);
-        CHECK_STR(bob2->last_text, text); /* sealed for the device of the newer list */
+        wait_text(bob2, text); /* sealed for the device of the newer list */
         account_close(r);
     }
     printf("stale member: %d new senders read bob's device list from two members, the stale "
@@ -687,8 +701,7 @@ int main(int argc, char **argv)
     account_open(&alice);
     CHECK_OK(sh_client_publish(alice.client, false));
     send_text(&alice, &bob, "hello");
-    drain(&bob);
-    CHECK_STR(bob.last_text, "hello");
+    wait_text(&bob, "hello");
     account_close(&alice);
     redirect(&alice, &bob);
     printf("redirect: done after %lld ms\n", (long long)(sh_time_mono_ms() - start));
