@@ -4,7 +4,8 @@
  * request, SAS, response), signs its storage requests with its device key and token, receives
  * what is sent to its account and copies of what its sibling sends; the link's failures (typo,
  * second use, refusal, nothing yet) are each their own error; a revoked device's token is refused
- * by the node and it gets no slot in new envelopes. argv[2] names the case. */
+ * by the node, its prekey bundle is deleted from namespace 10 and it gets no slot in new
+ * envelopes. argv[2] names the case. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +14,15 @@
 #include <sodium.h>
 
 #include "client/client.h"
+#include "crypto/labels.h"
+#include "e2e.pb-c.h"
 #include "e2e/e2e.h"
 #include "node/node.h"
 #include "node/nettest.h"
 #include "store/namespaces.h"
 #include "test.h"
 #include "util/time.h"
+#include "wire/pb.h"
 
 /* Sender index of a device: account * 2 + device slot (0 primary, 1 linked). */
 #define SENDERS 4
@@ -350,9 +354,30 @@ static void link_errors(const char *exe)
     CHECK_EQ(nt_node_stop(&nodes[0], SIGTERM), 0);
 }
 
-/* Revoking one of two linked devices: the node refuses its token, it learns it was revoked, new
- * envelopes to the account carry no slot it can open, and the other linked device gets the new
- * envelope key and reads on. */
+/* How many prekey bundles of the device are in its account's namespace 10. */
+static size_t bundles_of(device *d, uint32_t device_id)
+{
+    sh_node_page page = {0};
+    size_t n = 0;
+
+    CHECK_OK(d->tp.retrieve(d->tp.ctx, d->sid, SH_NS_PREKEYS, NULL, false, 0, NULL, &page));
+    for (size_t i = 0; i < page.count; i++) {
+        Shoal__Signed *outer = NULL;
+        Shoal__E2e__PrekeyBundle *b = NULL;
+        CHECK_OK(sh_wire_open_signed(&shoal__e2e__prekey_bundle__descriptor, SH_LABEL_E2E_BUNDLE,
+                                     page.msgs[i].data, page.msgs[i].data_len, "bundle", &outer,
+                                     (ProtobufCMessage **)&b));
+        n += b->device_id == device_id;
+        sh_wire_free(outer);
+        sh_wire_free(b);
+    }
+    sh_node_page_free(&page);
+    return n;
+}
+
+/* Revoking one of two linked devices: its prekey bundle is deleted, the node refuses its token,
+ * it learns it was revoked, new envelopes to the account carry no slot it can open, and the
+ * other linked device gets the new envelope key and reads on. */
 static void revoke_case(const char *exe)
 {
     nt_node nodes[1];
@@ -373,7 +398,12 @@ static void revoke_case(const char *exe)
     CHECK_EQ(alice2.last_seq[2], 1);
     old = saved_device(&alice2);
     CHECK_OK(token_retrieve(&alice2, old));
+    CHECK(bundles_of(&alice, 2) >= 1);
     CHECK_OK(sh_client_revoke_device(alice.client, 2));
+    /* its prekey bundle left namespace 10 (deleted by the primary); the others' stay */
+    CHECK_EQ(bundles_of(&alice, 2), 0);
+    CHECK(bundles_of(&alice, 1) >= 1);
+    CHECK(bundles_of(&alice, 3) >= 1);
     CHECK_OK(sh_client_devices(alice.client, devs, 4, &n));
     CHECK_EQ(n, 3);
     CHECK(devs[2].revoked && devs[2].id == 2);

@@ -207,6 +207,43 @@ int sh__client_take_grant(sh_client *c, const sh_store_msg *msg, bool *handled)
     return rc;
 }
 
+/* The device a prekey bundle is of (0 when it does not parse). */
+static uint32_t bundle_device(const uint8_t *data, size_t len)
+{
+    Shoal__Signed *outer = NULL;
+    Shoal__E2e__PrekeyBundle *b = NULL;
+    uint32_t id = 0;
+
+    if (sh_wire_open_signed(&shoal__e2e__prekey_bundle__descriptor, SH_LABEL_E2E_BUNDLE, data,
+                            len, "prekey bundle", &outer, (ProtobufCMessage **)&b) == SH_OK)
+        id = b->device_id;
+    sh_wire_free(outer);
+    sh_wire_free(b);
+    return id;
+}
+
+/* The revoked device's prekey bundles leave namespace 10 (an owner-signed delete), so that no
+ * new session starts from them. */
+static int remove_bundles(sh_client *c, uint32_t device_id)
+{
+    sh_node_page page = {0};
+    uint8_t (*hashes)[SH_STORE_HASH_BYTES] = NULL;
+    size_t n = 0;
+    int rc = c->tp->retrieve(c->tp->ctx, c->sid, SH_NS_PREKEYS, NULL, false, 0, NULL, &page);
+
+    if (rc == SH_OK && page.count > 0 && (hashes = calloc(page.count, sizeof *hashes)) == NULL)
+        rc = sh_err_set(SH_ERR_NOMEM, "out of memory removing a revoked device's bundles");
+    for (size_t i = 0; rc == SH_OK && i < page.count; i++)
+        if (bundle_device(page.msgs[i].data, page.msgs[i].data_len) == device_id)
+            memcpy(hashes[n++], page.msgs[i].hash, SH_STORE_HASH_BYTES);
+    if (rc == SH_OK && n > 0)
+        rc = c->tp->remove(c->tp->ctx, c->sid, SH_NS_PREKEYS,
+                           (const uint8_t (*)[SH_STORE_HASH_BYTES])hashes, n, &c->signer);
+    free(hashes);
+    sh_node_page_free(&page);
+    return rc;
+}
+
 int sh_client_revoke_device(sh_client *c, uint32_t device_id)
 {
     sh_client_device_info devs[SH_E2E_MAX_DEVICES];
@@ -227,6 +264,8 @@ int sh_client_revoke_device(sh_client *c, uint32_t device_id)
         (rc = sh__client_save_device(c)) != SH_OK)
         return rc;
     rc = sh_client_publish(c, true);
+    if (rc == SH_OK)
+        rc = remove_bundles(c, device_id);
     for (size_t i = 0; rc == SH_OK && i < n && i < SH_E2E_MAX_DEVICES; i++)
         if (!devs[i].revoked && !devs[i].primary && devs[i].id != device_id)
             rc = send_grant(c, devs[i].id);

@@ -1,9 +1,13 @@
 /* The direct transport (client.h "Transport"): calls the nodes named in the network file over
  * Noise links with the node module's direct client, each call run to completion on a private
  * libuv loop. An owner is served by the node at sh_swarm_space_position(owner key) mod n, so
- * every client of the same file picks the same node for an account. A store counts as "stored
- * on 1 of 1" (nodes do not replicate or sign receipts yet). The onion transport will implement
- * the same callbacks. */
+ * every client of the same file picks the same node for an account. That node is all the
+ * storage an account has here: nodes named in a network file run without a directory, so they
+ * are in no swarm and replicate nothing. A store is therefore "stored on 1 of 1" when the node
+ * committed it (stored, or already held) and "0 of 1" when it did not (a tombstone, a newer
+ * message in a single slot). The node's receipt is not checked (the direct client does not hand
+ * it over, and the file names no swarm to count it against); there is no `receipts` callback,
+ * so k never changes later. Swarms, receipts and k of n are the onion transport's (onion.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,7 +127,7 @@ static int direct_store(void *ctx, const uint8_t owner[static 33], int16_t ns, c
     memcpy(out->hash, w.stored.hash, sizeof out->hash);
     out->outcome = w.stored.outcome;
     out->expiry_ms = w.stored.expiry_ms;
-    out->stored_k = 1;
+    out->stored_k = w.stored.outcome == SH_STORE_STORED || w.stored.outcome == SH_STORE_DUPLICATE;
     out->stored_n = 1;
     return SH_OK;
 }
