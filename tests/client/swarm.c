@@ -15,7 +15,11 @@
  *      namespace 11, counter + 1) and comes back with anti-entropy off, holding the older list
  *      (checked before and after every read). New senders read bob's list from two members;
  *      new ones are made until the stale member was read first in one and second in another
- *      (seen through the onion attempts); every one of them writes to the new device.
+ *      (seen through the onion attempts); every one of them writes to the new device. Then a
+ *      fresh member is stopped too: each new reader still gets answers from two members (the
+ *      stale one and the fresh one), past the one down, and writes to the new device.
+ * Sends while a member is down may find every path of a call through it; the message then waits
+ * in the outbox and is flushed again, as the `shoal` program does.
  * The authority retests reachability only once a minute, so a member stopped for a moment stays
  * in the map and the swarms do not change under the test. */
 #include <fcntl.h>
@@ -42,9 +46,10 @@
 #define N_NODES 9
 #define MAX_SEEN 64
 #define MAX_READERS 16
+#define DOWN_READERS 6
 #define SH_STR_(x) #x
 #define SH_STR(x) SH_STR_(x)
-#define REPLICATE_MS 1000 /* the nodes' replicate_timeout_ms: a push to a member that is down
+#define REPLICATE_MS 2000 /* the nodes' replicate_timeout_ms: a push to a member that is down
                            * waits this long for it, then is dropped */
 
 typedef struct seen {
@@ -234,6 +239,27 @@ static void send_text(account *from, const account *to, const char *text)
     int64_t row;
 
     CHECK_OK(sh_client_send_text(from->client, to->sid, (const uint8_t *)text, strlen(text), &row));
+}
+
+/* A send while a node is down: a path through it may fail, and then the message waits in the
+ * outbox; flushes until it left (as `shoal` does on its next run). */
+static void send_text_retry(account *from, const account *to, const char *text)
+{
+    int64_t row, deadline = sh_time_mono_ms() + 20000;
+    size_t sent, left = 1;
+    int rc = sh_client_send_text(from->client, to->sid, (const uint8_t *)text, strlen(text), &row);
+
+    for (;;) {
+        if (rc != SH_OK && rc != SH_ERR_UNAVAILABLE && rc != SH_ERR_TIMEOUT)
+            test_fail(__FILE__, __LINE__, "%s: sending '%s': %s", from->name, text, sh_err_msg());
+        if (rc != SH_OK)
+            printf("%s: sending '%s' waits in the outbox: %s\n", from->name, text, sh_err_msg());
+        CHECK_OK(sh_client_outbox_count(from->state, &left));
+        if (left == 0 || sh_time_mono_ms() > deadline)
+            break;
+        rc = sh_client_flush(from->client, &sent);
+    }
+    CHECK_EQ(left, 0);
 }
 
 /* Polls until the newest message received is `text` (a read may reach a member before the
@@ -523,7 +549,7 @@ static void k_rises(account *alice, account *bob)
 
     CHECK_EQ(n, 3);
     CHECK_EQ(nt_node_stop(down, SIGTERM), 0);
-    send_text(alice, bob, "while a member is down");
+    send_text_retry(alice, bob, "while a member is down");
     l = last_sent(alice, bob);
     CHECK_EQ(l.state, SH_CLIENT_STORED);
     CHECK_EQ(l.k, 2);
@@ -647,6 +673,37 @@ static void stale_list(account *bob, account *bob2)
     CHECK(first && second);
 }
 
+/* The stale member up and a fresh one down: a reader still gets answers from two members (past
+ * the one down), so the fresh list is among them, and every reader writes to the new device. */
+static void stale_and_down(account *bob, account *bob2)
+{
+    nt_node *ms[16];
+    size_t n = members_of(map, bob->sid, ms);
+    nt_node *stale = ms[0], *down = ms[1], *fresh = ms[2];
+    static account readers[DOWN_READERS];
+
+    CHECK_EQ(n, 3);
+    CHECK_EQ(nt_node_stop(down, SIGTERM), 0);
+    for (int i = 0; i < DOWN_READERS; i++) {
+        account *r = &readers[i];
+        char name[16], text[40];
+        bool f, s;
+        snprintf(name, sizeof name, "downreader%d", i);
+        account_init(r, name, (uint8_t)(120 + i));
+        account_open(r);
+        snprintf(text, sizeof text, "from reader %d, a member down", i);
+        send_text_retry(r, bob, text);
+        read_order(r, stale, &f, &s);
+        CHECK(f || s); /* the two that answered: the stale one and the fresh one */
+        wait_text(bob2, text);
+        account_close(r);
+    }
+    check_stale(stale, fresh, bob->sid);
+    printf("stale member, another down: %d new senders each read the stale and the fresh member "
+           "and wrote to the new device\n", DOWN_READERS);
+    nt_node_start(down);
+}
+
 int main(int argc, char **argv)
 {
     account alice, bob, bob2;
@@ -709,6 +766,9 @@ int main(int argc, char **argv)
     printf("k rises: done after %lld ms\n", (long long)(sh_time_mono_ms() - start));
     stale_list(&bob, &bob2);
     printf("stale member: done after %lld ms\n", (long long)(sh_time_mono_ms() - start));
+    stale_and_down(&bob, &bob2);
+    printf("stale member, another down: done after %lld ms\n",
+           (long long)(sh_time_mono_ms() - start));
     account_close(&alice);
     account_close(&bob);
     account_close(&bob2);

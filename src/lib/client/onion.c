@@ -3,7 +3,8 @@
  * the onion module's caller from the nodes of a verified map. The destination is a random member
  * of the owner's swarm (nodes replicate), another one after a member failed; a member that says
  * SH_ERR_WRONG_SWARM (our map is older than its) makes us fetch the map again and retry at a
- * member of the swarm it names. Store answers carry signed receipts, checked against the map:
+ * member of the swarm it names (a member whose map is older than ours is the one behind: we
+ * retry at another member of ours). Store answers carry signed receipts, checked against the map:
  * "stored on k of n" counts the distinct members of the owner's swarm whose receipt verifies.
  * Requests are built and signed here, afresh for each attempt (a destination refuses a signed
  * request it already ran), with the time corrected from the node times in answers and the proof
@@ -254,9 +255,12 @@ static int renew_guards(onion_tp *t)
     return SH_OK;
 }
 
-/* After SH_ERR_WRONG_SWARM: the map again (ours is older than the node's), then a member of
- * the swarm the answer names that we can reach (SH_OK with *dest set), if any. */
-static int follow_redirect(onion_tp *t, const answer *a, const uint8_t **dest)
+/* After SH_ERR_WRONG_SWARM at *dest: the map again (ours is older than the node's), then a
+ * member of the swarm the answer names that we can reach (SH_OK with *dest set), if any. When
+ * the node's map is older than ours, it is the one behind: another member of the owner's swarm
+ * in our map instead (the swarm it names is of an older map). */
+static int follow_redirect(onion_tp *t, const answer *a, const uint8_t owner[static 33],
+                           const uint8_t **dest)
 {
     sh_node_swarm_member m[SH_NODE_MAX_REDIRECT];
     uint8_t ids[SH_NODE_MAX_REDIRECT][32];
@@ -267,6 +271,8 @@ static int follow_redirect(onion_tp *t, const answer *a, const uint8_t **dest)
 
     if (rc != SH_OK)
         return sh_err_wrap(SH_ERR_WRONG_SWARM, "a wrong-swarm answer without its swarm");
+    if (t->map != NULL && version < sh_dir_map_version(t->map))
+        return pick_dest(t, owner, *dest, dest);
     if (t->map == NULL || version > sh_dir_map_version(t->map))
         (void)refresh_map(t, "a node named a newer swarm");
     for (size_t i = 0; i < n && i < ONION_MAX_MEMBERS; i++)
@@ -309,7 +315,7 @@ static int call(onion_tp *t, const uint8_t owner[static 33], const char *method,
         if (!worth_retry(rc, r) || i + 1 == ONION_ATTEMPTS)
             break;
         if (rc == SH_ERR_WRONG_SWARM) {
-            rc = follow_redirect(t, a, &dest);
+            rc = follow_redirect(t, a, owner, &dest);
             continue;
         }
         failed = dest;
@@ -510,30 +516,53 @@ static int retrieve_at(onion_tp *t, const uint8_t *dest, const uint8_t owner[sta
 
 /* A public namespace (device lists, bundles) is read from two members and the answers joined,
  * so that one member cannot withhold or roll back what the owner published (the client keeps
- * the device list with the highest counter). The second read is best effort. */
+ * the device list with the highest counter). Members are tried in a random order, past those
+ * that fail, until two answered (a member down must not leave a stale one the only answer),
+ * with new guards when no kept guard can reach one; at most ONION_ATTEMPTS + 1 tries. When none answers, or one says the swarm moved, the read is
+ * retried with redirects followed (one answer then). */
 static int retrieve_public(onion_tp *t, const uint8_t owner[static 33], sh_node_request *r,
                            sh_node_page *out)
 {
     const sh_dir_node *members[ONION_MAX_MEMBERS];
-    const uint8_t *first, *second;
+    uint8_t ids[ONION_MAX_MEMBERS][32];
     sh_node_page more = {0};
-    size_t n;
+    size_t n, answered = 0, tried = 0;
     int rc;
 
     maybe_refresh(t);
-    if ((rc = swarm_of(t->map, owner, members, &n)) != SH_OK ||
-        (rc = pick_dest(t, owner, NULL, &first)) != SH_OK)
+    if ((rc = swarm_of(t->map, owner, members, &n)) != SH_OK)
         return rc;
-    if ((rc = retrieve_at(t, first, owner, r, out)) != SH_OK)
+    for (size_t i = 0; i < n; i++) {
+        size_t j = randombytes_uniform((uint32_t)i + 1); /* a random order (inside-out shuffle) */
+        memcpy(ids[i], ids[j], 32);
+        memcpy(ids[j], members[i]->identity, 32);
+    }
+    for (size_t i = 0; i < n && answered < 2 && tried <= ONION_ATTEMPTS; i++) {
+        if (find_node(t, ids[i]) == NULL)
+            continue;
+        tried++;
+        rc = retrieve_at(t, ids[i], owner, r, answered == 0 ? out : &more);
+        if (rc != SH_OK && strstr(sh_err_msg(), "no usable guard") != NULL &&
+            renew_guards(t) == SH_OK && tried <= ONION_ATTEMPTS) {
+            tried++; /* the same member again, through new guards */
+            rc = retrieve_at(t, ids[i], owner, r, answered == 0 ? out : &more);
+        }
+        if (rc == SH_ERR_WRONG_SWARM)
+            break;
+        if (rc != SH_OK) {
+            sh_log_info("client", "a member did not answer a public read: %s", sh_err_msg());
+            continue;
+        }
+        if (answered++ > 0) {
+            rc = page_merge(out, &more);
+            sh_node_page_free(&more);
+            if (rc != SH_OK)
+                return rc;
+        }
+    }
+    if (answered == 0)
         return retrieve_at(t, NULL, owner, r, out); /* retried, with redirects */
-    if (n < 2 || (rc = pick_dest(t, owner, first, &second)) != SH_OK || second == first)
-        return SH_OK;
-    if (retrieve_at(t, second, owner, r, &more) == SH_OK)
-        rc = page_merge(out, &more);
-    else
-        sh_log_info("client", "a second member did not answer a public read: %s", sh_err_msg());
-    sh_node_page_free(&more);
-    return rc;
+    return SH_OK;
 }
 
 static int onion_retrieve(void *ctx, const uint8_t owner[static 33], int16_t ns,
