@@ -531,7 +531,8 @@ static void redirect(account *alice, account *bob)
         sh_dir_map_free(now);
     }
     uint32_t k_old, n_old;
-    (void)sh__client_receipts_count(old, NULL, bob->sid, SH_NS_INBOX, hash, rs, got, &k_old, &n_old);
+    (void)sh__client_receipts_count(old, NULL, bob->sid, SH_NS_INBOX, hash, rs, got, &k_old,
+                                    &n_old);
     CHECK_EQ(k_old, 0);
     sh_dir_map_free(old);
     wait_text(bob, "redirected");

@@ -518,8 +518,9 @@ static int retrieve_at(onion_tp *t, const uint8_t *dest, const uint8_t owner[sta
  * so that one member cannot withhold or roll back what the owner published (the client keeps
  * the device list with the highest counter). Members are tried in a random order, past those
  * that fail, until two answered (a member down must not leave a stale one the only answer),
- * with new guards when no kept guard can reach one; at most ONION_ATTEMPTS + 1 tries. When none answers, or one says the swarm moved, the read is
- * retried with redirects followed (one answer then). */
+ * with new guards when no kept guard can reach one; at most ONION_ATTEMPTS + 1 tries. When none
+ * answers, or one says the swarm moved, the read is retried with redirects followed (one answer
+ * then). */
 static int retrieve_public(onion_tp *t, const uint8_t owner[static 33], sh_node_request *r,
                            sh_node_page *out)
 {
@@ -534,7 +535,8 @@ static int retrieve_public(onion_tp *t, const uint8_t owner[static 33], sh_node_
         return rc;
     for (size_t i = 0; i < n; i++) {
         size_t j = randombytes_uniform((uint32_t)i + 1); /* a random order (inside-out shuffle) */
-        memcpy(ids[i], ids[j], 32);
+        if (j != i)
+            memcpy(ids[i], ids[j], 32);
         memcpy(ids[j], members[i]->identity, 32);
     }
     for (size_t i = 0; i < n && answered < 2 && tried <= ONION_ATTEMPTS; i++) {
