@@ -713,41 +713,38 @@ static void stale_and_down(account *bob, account *bob2)
     nt_node_start(down);
 }
 
-int main(int argc, char **argv)
+/* The first node alone makes one swarm; three more join one by one and at four the swarm splits
+ * (target 1): two swarms of two, the map a client keeps (old_map). Five more: 3+2, 3+3, then one
+ * of them passes three and splits; at nine, three swarms of three (map). The swarm that did not
+ * split keeps its members, and some of its owners move to the new swarm, which has none of
+ * them. Returns the old map. */
+static sh_dir_map *grow_network(void)
 {
-    account alice, bob, bob2;
-    int64_t start = sh_time_mono_ms();
+    sh_dir_map *first;
+    size_t count = 0;
 
-    CHECK(argc == 3);
-    CHECK_OK(sh_identity_init());
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    net_init(&w, argv[2], argv[1], 1, 1, 1, 1);
-    auth_start();
-    /* The first node alone makes one swarm; three more join one by one and at four the swarm
-     * splits (target 1): two swarms of two. A client holding this map comes later. */
     node_start(0);
     wait_swarms(1, 0, "one node");
     for (size_t i = 1; i < OLD_NODES; i++)
         node_start(i);
     wait_swarms(OLD_NODES, 1, "four nodes");
-    sh_dir_map *first = fetch_map(OLD_NODES);
-    size_t count = 0;
+    first = fetch_map(OLD_NODES);
     CHECK(sh_dir_map_swarms(first, &count) != NULL && count == 2);
     sh_buf_init(&old_map);
     CHECK_OK(sh_dir_map_encode(first, &old_map));
-    /* Five more: 3+2, 3+3, then one of them passes three and splits; at nine, three swarms of
-     * three. The swarm that did not split keeps its members, and some of its owners move to the
-     * new swarm, which has none of them. */
     for (size_t i = OLD_NODES; i < N_NODES; i++)
         node_start(i);
     wait_swarms(N_NODES, 2, "nine nodes");
     map = fetch_map(N_NODES);
     CHECK(sh_dir_map_swarms(map, &count) != NULL && count == 3);
-    printf("network: four nodes in two swarms, then nine in three swarms of three after %lld ms\n",
-           (long long)(sh_time_mono_ms() - start));
-    /* Bob: an account that moved to a swarm with none of the members of his old swarm. */
-    account_init(&bob, "bob", 0);
-    for (uint8_t s = 2; s < 255 && bob.seed[0] == 0; s++) {
+    return first;
+}
+
+/* Bob: an account that moved to a swarm of three with none of the members of his old swarm. */
+static void pick_bob(account *bob, const sh_dir_map *first)
+{
+    account_init(bob, "bob", 0);
+    for (uint8_t s = 2; s < 255 && bob->seed[0] == 0; s++) {
         nt_node *was[16], *is[16];
         uint8_t owner[33];
         sh_account_free(nt_account(s, owner));
@@ -756,9 +753,26 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < n_was; i++)
             moved = moved && !in_swarm(is, n_is, was[i]->identity_key);
         if (moved)
-            memset(bob.seed, s, sizeof bob.seed);
+            memset(bob->seed, s, sizeof bob->seed);
     }
-    CHECK(bob.seed[0] != 0);
+    CHECK(bob->seed[0] != 0);
+}
+
+int main(int argc, char **argv)
+{
+    account alice, bob, bob2;
+    int64_t start = sh_time_mono_ms();
+    sh_dir_map *first;
+
+    CHECK(argc == 3);
+    CHECK_OK(sh_identity_init());
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    net_init(&w, argv[2], argv[1], 1, 1, 1, 1);
+    auth_start();
+    first = grow_network();
+    printf("network: four nodes in two swarms, then nine in three swarms of three after %lld ms\n",
+           (long long)(sh_time_mono_ms() - start));
+    pick_bob(&bob, first);
     sh_dir_map_free(first);
     account_open(&bob);
     CHECK_OK(sh_client_publish(bob.client, false));
