@@ -737,6 +737,9 @@ static sh_dir_map *grow_network(void)
     wait_swarms(N_NODES, 2, "nine nodes");
     map = fetch_map(N_NODES);
     CHECK(sh_dir_map_swarms(map, &count) != NULL && count == 3);
+    /* every node on this map or a newer one: a node still on a map from before the split
+     * claims owners it no longer serves and answers their reads with nothing */
+    net_wait_map(up, N_NODES, sh_dir_map_version(map), "nine nodes, the newest map");
     return first;
 }
 
