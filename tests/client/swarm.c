@@ -303,7 +303,10 @@ static void link_device(account *primary, account *d, const char *name, nt_node 
     CHECK_OK(sh_client_new_linked(d->state, &d->tp, event_cb, d, &d->client));
     client_ready(d);
     CHECK(memcmp(d->sid, primary->sid, 33) == 0);
-    CHECK_OK(sh_client_publish(d->client, false));
+    /* its bundle; again when every path of the call went through the node down */
+    for (int i = 0; (rc = sh_client_publish(d->client, false)) == SH_ERR_UNAVAILABLE && i < 5; i++)
+        printf("%s: publishing again: %s\n", name, sh_err_msg());
+    CHECK_OK(rc);
 }
 
 /* Our newest message to peer: its state and k of n. */
