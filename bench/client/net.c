@@ -11,6 +11,7 @@
  *     the 3-hop packets of the same size a client builds per second on one core.
  * The devnet runs in the foreground as our child with PR_SET_PDEATHSIG, so it ends with us
  * whatever happens; `down` runs at the end as well. */
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -175,6 +176,54 @@ static double thread_cpu_s(void)
     getrusage(RUSAGE_THREAD, &ru);
     return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* CPU seconds of the whole process (the thread pool's proof of work included). */
+static double process_cpu_s(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* CPU seconds the devnet's shoald processes have used (from /proc; 0 where it cannot tell). */
+static double nodes_cpu_s(void)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    double total = 0;
+
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        char path[300], buf[1024], *p;
+        unsigned long ut, st;
+        FILE *f;
+        size_t got;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || (f = fopen(path, "r")) == NULL)
+            continue;
+        got = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[got] = '\0';
+        /* pid (comm) state ppid ... field 14 utime, 15 stime; only our devnet's nodes */
+        if (strstr(buf, "(shoald)") == NULL || (p = strrchr(buf, ')')) == NULL ||
+            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        if ((f = fopen(path, "r")) == NULL)
+            continue;
+        got = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        for (size_t i = 0; i < got; i++)
+            buf[i] = buf[i] == '\0' ? ' ' : buf[i];
+        buf[got] = '\0';
+        if (strstr(buf, dir) != NULL)
+            total += (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    }
+    if (d != NULL)
+        closedir(d);
+    return total;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -432,9 +481,9 @@ static void latency(party *alice, party *bob, int n, phases *ph)
  * or `shoal send` with several lines does; else each is sh_client_send_text, one after the
  * other, each returning once stored. The clock runs from the first queue to the flush's end. */
 static double throughput(party *alice, party *bob, int n, bool queued, double *cpu_ms,
-                         double *store_ms)
+                         double *store_ms, double *all_cpu_ms, double *nodes_cpu_ms)
 {
-    double t0, cpu0;
+    double t0, cpu0, all0 = process_cpu_s(), nodes0 = nodes_cpu_s();
     int64_t row;
     size_t sent = 0;
 
@@ -451,6 +500,8 @@ static double throughput(party *alice, party *bob, int n, bool queued, double *c
         die("flush");
     t0 = bench_now_s() - t0;
     *cpu_ms = (thread_cpu_s() - cpu0) * 1e3 / n;
+    *all_cpu_ms = (process_cpu_s() - all0) * 1e3 / n;
+    *nodes_cpu_ms = (nodes_cpu_s() - nodes0) * 1e3 / n;
     *store_ms = store_s * 1e3 / n;
     return n / t0;
 }
@@ -470,6 +521,7 @@ typedef struct results {
     double tail_seal, tail_network, tail_open; /* the slowest 1 %, averaged */
     double send_per_s, cpu_ms, store_ms, raw50, small50, pow_ms, build_per_s;
     double seq_per_s, seq_cpu_ms, seq_store_ms; /* one send after the other */
+    double all_cpu_ms, nodes_cpu_ms, seq_all_cpu_ms, seq_nodes_cpu_ms; /* + thread pool; nodes */
     size_t sent_bytes, bucket;
 } results;
 
@@ -531,8 +583,10 @@ static void run_throughput(party *alice, party *bob, results *r)
 {
     double *raw = samples(r->n_rtt), *small = samples(r->n_rtt), pow_small;
 
-    r->seq_per_s = throughput(alice, bob, r->n_send, false, &r->seq_cpu_ms, &r->seq_store_ms);
-    r->send_per_s = throughput(alice, bob, r->n_send, true, &r->cpu_ms, &r->store_ms);
+    r->seq_per_s = throughput(alice, bob, r->n_send, false, &r->seq_cpu_ms, &r->seq_store_ms,
+                              &r->seq_all_cpu_ms, &r->seq_nodes_cpu_ms);
+    r->send_per_s = throughput(alice, bob, r->n_send, true, &r->cpu_ms, &r->store_ms,
+                               &r->all_cpu_ms, &r->nodes_cpu_ms);
     r->sent_bytes = atomic_load(&stored_bytes);
     raw_stores(alice, r->sent_bytes, r->n_rtt, raw, &r->pow_ms);
     raw_stores(alice, SMALL_BLOB_BYTES, r->n_rtt, small, &pow_small);
@@ -566,8 +620,14 @@ static void report(const results *r)
            "work (%u bits) %.2f ms\n", r->sent_bytes, r->raw50, SH_NODE_DEFAULT_POW_BITS, r->pow_ms);
     printf("  a %d-byte blob (a smaller store in the same 4 KiB onion bucket) stored "
            "alone: p50 %.2f ms\n", SMALL_BLOB_BYTES, r->small50);
-    printf("  the sender's CPU per message allows %.0f messages/s (ratio %.2f)\n", 1e3 / r->cpu_ms,
-           1e3 / r->cpu_ms / r->build_per_s);
+    printf("  CPU per message: the sender's loop thread %.2f ms (%.2f ms one after the other), "
+           "with its proof-of-work threads %.2f ms (%.2f), the 12 nodes %.2f ms (%.2f)\n",
+           r->cpu_ms, r->seq_cpu_ms, r->all_cpu_ms, r->seq_all_cpu_ms, r->nodes_cpu_ms,
+           r->seq_nodes_cpu_ms);
+    printf("  the sender's loop thread allows %.0f messages/s (ratio %.2f); all of it on the "
+           "machine's 2 cores, %.0f (ratio %.2f)\n", 1e3 / r->cpu_ms,
+           1e3 / r->cpu_ms / r->build_per_s, 2e3 / (r->all_cpu_ms + r->nodes_cpu_ms),
+           2e3 / (r->all_cpu_ms + r->nodes_cpu_ms) / r->build_per_s);
     printf("3-hop onion packets of a store (~%zu bytes, %zu-byte bucket) built on one core: %.0f/s "
            "(%.2f ms)\n", r->sent_bytes + STORE_REQUEST_EXTRA_BYTES, r->bucket, r->build_per_s,
            1e3 / r->build_per_s);

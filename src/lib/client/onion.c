@@ -560,7 +560,9 @@ static void op_send(onion_tp *t, store_op *op)
     op->pow_bits = t->pow_bits;
     op->work.data = op;
     op->solving = true;
-    if (uv_queue_work(&t->loop, &op->work, pow_work_cb, pow_after_cb) != 0) {
+    /* a store alone has nothing to overlap: no hand-off to another thread (a wake-up across
+     * cores) */
+    if (t->batch_n == 1 || uv_queue_work(&t->loop, &op->work, pow_work_cb, pow_after_cb) != 0) {
         op->solving = false;
         pow_work_cb(&op->work);
         op_request(t, op);
