@@ -347,7 +347,6 @@ static void do_revoke(bot *b, const sh_client_bot_cmd *c)
 static void command(bot *b, const char *line, size_t len)
 {
     sh_client_bot_cmd c;
-
     char why[SH_ERR_MSG_BYTES];
     int rc;
 
