@@ -516,15 +516,25 @@ static void emit_stored(sh_client *c, const sh_client_outbox_row *r, const sh_cl
     emit(c, SH_CLIENT_EV_STATE, &m);
 }
 
-/* The stores of a window through the transport: together when it can, else one by one. */
+/* The stores of a window through the transport: together when it can, else one by one; then,
+ * once one found the network down, the others fail with it without waiting out their own. */
 static int store_all(sh_client *c, sh_client_store *st, size_t n)
 {
+    const sh_client_store *down = NULL;
+
     if (c->tp->store_many != NULL)
         return c->tp->store_many(c->tp->ctx, st, n);
     for (size_t i = 0; i < n; i++) {
+        if (down != NULL) {
+            st[i].rc = down->rc;
+            snprintf(st[i].error, sizeof st[i].error, "%s", down->error);
+            continue;
+        }
         st[i].rc = c->tp->store(c->tp->ctx, st[i].owner, st[i].ns, st[i].data, st[i].len,
                                 st[i].ttl_ms, st[i].signer, &st[i].receipt);
         snprintf(st[i].error, sizeof st[i].error, "%s", st[i].rc == SH_OK ? "" : sh_err_msg());
+        if (st[i].rc == SH_ERR_UNAVAILABLE)
+            down = &st[i];
     }
     return SH_OK;
 }
