@@ -18,8 +18,9 @@
  *   PENDING --seal (recipient keys known)--> SEALED --store to the recipient's inbox--> gone
  *      |                                       |        (the message becomes "stored k of n")
  *      +-- keys or network missing: stays, attempts + 1, retried by the next flush
- * A row is sealed and saved in one transaction with the e2e state, so a crash never sends a
- * payload under two ratchet keys and never loses one. */
+ * A flush works a window of rows at a time (sh_client_flush): the window's rows are sealed and
+ * saved in one transaction with the e2e state before any is stored, so a crash never sends a
+ * payload under two ratchet keys and never loses one; their stores are in flight together. */
 #ifndef SH_CLIENT_CLIENT_H
 #define SH_CLIENT_CLIENT_H
 
