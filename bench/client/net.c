@@ -11,6 +11,7 @@
  *     the 3-hop packets of the same size a client builds per second on one core.
  * The devnet runs in the foreground as our child with PR_SET_PDEATHSIG, so it ends with us
  * whatever happens; `down` runs at the end as well. */
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -71,6 +72,7 @@ static int (*inner_retrieve)(void *, const uint8_t[static 33], int16_t, const sh
                              bool, uint32_t, const sh_node_signer *, sh_node_page *);
 static int (*inner_store)(void *, const uint8_t[static 33], int16_t, const uint8_t *, size_t,
                           int64_t, const sh_node_signer *, sh_client_receipt *);
+static int (*inner_store_many)(void *, sh_client_store *, size_t);
 static atomic_size_t stored_bytes;
 static pthread_t sender;
 static atomic_llong store_start_us, bob_answer_us;
@@ -174,6 +176,54 @@ static double thread_cpu_s(void)
     getrusage(RUSAGE_THREAD, &ru);
     return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* CPU seconds of the whole process (the thread pool's proof of work included). */
+static double process_cpu_s(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* CPU seconds the devnet's shoald processes have used (from /proc; 0 where it cannot tell). */
+static double nodes_cpu_s(void)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    double total = 0;
+
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        char path[300], buf[1024], *p;
+        unsigned long ut, st;
+        FILE *f;
+        size_t got;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || (f = fopen(path, "r")) == NULL)
+            continue;
+        got = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[got] = '\0';
+        /* pid (comm) state ppid ... field 14 utime, 15 stime; only our devnet's nodes */
+        if (strstr(buf, "(shoald)") == NULL || (p = strrchr(buf, ')')) == NULL ||
+            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        if ((f = fopen(path, "r")) == NULL)
+            continue;
+        got = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        for (size_t i = 0; i < got; i++)
+            buf[i] = buf[i] == '\0' ? ' ' : buf[i];
+        buf[got] = '\0';
+        if (strstr(buf, dir) != NULL)
+            total += (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    }
+    if (d != NULL)
+        closedir(d);
+    return total;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -299,6 +349,23 @@ static int measuring_store(void *ctx, const uint8_t owner[static 33], int16_t ns
     return rc;
 }
 
+/* The same for the stores a flush makes together (a send's alone, or a window's). */
+static int measuring_store_many(void *ctx, sh_client_store *stores, size_t n)
+{
+    bool mine = n > 0 && stores[0].ns == 0 && pthread_equal(pthread_self(), sender);
+    double t0 = bench_now_s();
+    int rc;
+
+    if (mine)
+        atomic_store(&store_start_us, (long long)(t0 * 1e6));
+    rc = inner_store_many(ctx, stores, n);
+    if (mine) {
+        atomic_store(&stored_bytes, stores[0].len);
+        store_s += bench_now_s() - t0;
+    }
+    return rc;
+}
+
 /* What a send's store costs without the client around it: envelope-sized blobs stored through
  * onion paths into a third account's inbox (proof of work included), and the proof of work alone
  * at the node's default bits (what an idle devnet node asks for). ms[0..n) round trips; *pow_ms the mean solve time. */
@@ -350,7 +417,9 @@ static void party_open(party *p, const char *name, uint8_t seed_byte)
         die("opening a client");
     inner_store = p->tp.store;
     inner_retrieve = p->tp.retrieve;
+    inner_store_many = p->tp.store_many;
     p->tp.store = measuring_store;
+    p->tp.store_many = measuring_store_many;
     p->tp.retrieve = watched_retrieve;
     if (sh_client_new(p->seed, p->state, &p->tp, party_event_cb, p, &p->client) != SH_OK ||
         sh_client_publish(p->client, false) != SH_OK)
@@ -406,21 +475,33 @@ static void latency(party *alice, party *bob, int n, phases *ph)
     rtt_close(&rc);
 }
 
-/* Messages per second alice gets stored, one send after the other (the recipient stopped:
- * the figure is the sender's alone); also her CPU per send and the share in stores. */
-static double throughput(party *alice, party *bob, int n, double *cpu_ms, double *store_ms)
+/* Messages per second alice gets stored (the recipient stopped: the figure is the sender's
+ * alone); also her CPU per message and the share in stores. `queued`: the n messages are queued
+ * (sh_client_queue_text), then one sh_client_flush stores them a window at a time, as a bot
+ * or `shoal send` with several lines does; else each is sh_client_send_text, one after the
+ * other, each returning once stored. The clock runs from the first queue to the flush's end. */
+static double throughput(party *alice, party *bob, int n, bool queued, double *cpu_ms,
+                         double *store_ms, double *all_cpu_ms, double *nodes_cpu_ms)
 {
-    double t0, cpu0;
+    double t0, cpu0, all0 = process_cpu_s(), nodes0 = nodes_cpu_s();
     int64_t row;
+    size_t sent = 0;
 
     store_s = 0;
     cpu0 = thread_cpu_s();
     t0 = bench_now_s();
     for (int i = 0; i < n; i++)
-        if (sh_client_send_text(alice->client, bob->sid, (const uint8_t *)"hello", 5, &row) != SH_OK)
+        if ((queued ? sh_client_queue_text(alice->client, bob->sid, (const uint8_t *)"hello", 5,
+                                           &row, NULL)
+                    : sh_client_send_text(alice->client, bob->sid, (const uint8_t *)"hello", 5,
+                                          &row)) != SH_OK)
             die("send");
+    if (queued && (sh_client_flush(alice->client, &sent) != SH_OK || sent < (size_t)n))
+        die("flush");
     t0 = bench_now_s() - t0;
     *cpu_ms = (thread_cpu_s() - cpu0) * 1e3 / n;
+    *all_cpu_ms = (process_cpu_s() - all0) * 1e3 / n;
+    *nodes_cpu_ms = (nodes_cpu_s() - nodes0) * 1e3 / n;
     *store_ms = store_s * 1e3 / n;
     return n / t0;
 }
@@ -439,6 +520,8 @@ typedef struct results {
     double up_s, rtt50, rtt99, lat50, lat99, seal50, network50, open50;
     double tail_seal, tail_network, tail_open; /* the slowest 1 %, averaged */
     double send_per_s, cpu_ms, store_ms, raw50, small50, pow_ms, build_per_s;
+    double seq_per_s, seq_cpu_ms, seq_store_ms; /* one send after the other */
+    double all_cpu_ms, nodes_cpu_ms, seq_all_cpu_ms, seq_nodes_cpu_ms; /* + thread pool; nodes */
     size_t sent_bytes, bucket;
 } results;
 
@@ -500,7 +583,10 @@ static void run_throughput(party *alice, party *bob, results *r)
 {
     double *raw = samples(r->n_rtt), *small = samples(r->n_rtt), pow_small;
 
-    r->send_per_s = throughput(alice, bob, r->n_send, &r->cpu_ms, &r->store_ms);
+    r->seq_per_s = throughput(alice, bob, r->n_send, false, &r->seq_cpu_ms, &r->seq_store_ms,
+                              &r->seq_all_cpu_ms, &r->seq_nodes_cpu_ms);
+    r->send_per_s = throughput(alice, bob, r->n_send, true, &r->cpu_ms, &r->store_ms,
+                               &r->all_cpu_ms, &r->nodes_cpu_ms);
     r->sent_bytes = atomic_load(&stored_bytes);
     raw_stores(alice, r->sent_bytes, r->n_rtt, raw, &r->pow_ms);
     raw_stores(alice, SMALL_BLOB_BYTES, r->n_rtt, small, &pow_small);
@@ -526,13 +612,22 @@ static void report(const results *r)
            r->tail_network, r->tail_open);
     printf("sealed, stored through onion paths and acknowledged: %.0f messages/s (one client, one "
            "after the other): %.2f ms each, %.2f ms of it in the store call; %.2f ms of CPU\n",
-           r->send_per_s, 1e3 / r->send_per_s, r->store_ms, r->cpu_ms);
+           r->seq_per_s, 1e3 / r->seq_per_s, r->seq_store_ms, r->seq_cpu_ms);
+    printf("  %d queued, then one flush (windows of %d rows in flight): %.0f messages/s, %.2f ms "
+           "each, %.2f ms of it in the windows' stores; %.2f ms of CPU\n", r->n_send,
+           SH_CLIENT_FLUSH_WINDOW, r->send_per_s, 1e3 / r->send_per_s, r->store_ms, r->cpu_ms);
     printf("  a %zu-byte envelope stored alone through onion paths: p50 %.2f ms, of which proof of "
            "work (%u bits) %.2f ms\n", r->sent_bytes, r->raw50, SH_NODE_DEFAULT_POW_BITS, r->pow_ms);
     printf("  a %d-byte blob (a smaller store in the same 4 KiB onion bucket) stored "
            "alone: p50 %.2f ms\n", SMALL_BLOB_BYTES, r->small50);
-    printf("  if its stores were pipelined, the sender's CPU would allow %.0f messages/s "
-           "(ratio %.2f)\n", 1e3 / r->cpu_ms, 1e3 / r->cpu_ms / r->build_per_s);
+    printf("  CPU per message: the sender's loop thread %.2f ms (%.2f ms one after the other), "
+           "with its proof-of-work threads %.2f ms (%.2f), the 12 nodes %.2f ms (%.2f)\n",
+           r->cpu_ms, r->seq_cpu_ms, r->all_cpu_ms, r->seq_all_cpu_ms, r->nodes_cpu_ms,
+           r->seq_nodes_cpu_ms);
+    printf("  the sender's loop thread allows %.0f messages/s (ratio %.2f); all of it on the "
+           "machine's 2 cores, %.0f (ratio %.2f)\n", 1e3 / r->cpu_ms,
+           1e3 / r->cpu_ms / r->build_per_s, 2e3 / (r->all_cpu_ms + r->nodes_cpu_ms),
+           2e3 / (r->all_cpu_ms + r->nodes_cpu_ms) / r->build_per_s);
     printf("3-hop onion packets of a store (~%zu bytes, %zu-byte bucket) built on one core: %.0f/s "
            "(%.2f ms)\n", r->sent_bytes + STORE_REQUEST_EXTRA_BYTES, r->bucket, r->build_per_s,
            1e3 / r->build_per_s);
@@ -545,6 +640,8 @@ static void report(const results *r)
     bench_report("onion_build_per_s", r->build_per_s, "packets/s");
     bench_report("client_send_per_s", r->send_per_s, "msg/s");
     bench_report("client_send_vs_onion_build_ratio", r->send_per_s / r->build_per_s, "ratio");
+    bench_report("client_send_seq_per_s", r->seq_per_s, "msg/s");
+    bench_report("client_send_seq_vs_onion_build_ratio", r->seq_per_s / r->build_per_s, "ratio");
 }
 
 int main(void)

@@ -13,12 +13,24 @@
 #include "util/err.h"
 
 #define BOT_DEFAULT_WAIT_MS 500u
+/* Sends read together are queued and go out in one flush (windows of SH_CLIENT_FLUSH_WINDOW
+ * stores in flight); at most this many wait for it. */
+#define BOT_MAX_PENDING (4 * SH_CLIENT_FLUSH_WINDOW)
+
+/* A queued send not answered yet: its command id, its message's id, whether it was stored. */
+typedef struct pending_send {
+    char id[64];
+    uint8_t msg_id[SH_CLIENT_MSG_ID_BYTES];
+    bool stored;
+} pending_send;
 
 typedef struct bot {
     cli_session s;
     sh_buf in;  /* bytes read, not yet a whole line */
     sh_buf out; /* the line being written */
     bool eof, quit;
+    pending_send pending[BOT_MAX_PENDING];
+    size_t n_pending;
 } bot;
 
 static void out_key(bot *b, const char *key)
@@ -118,6 +130,11 @@ static void event_cb(const sh_client_event *ev, void *ctx)
 {
     bot *b = ctx;
 
+    for (size_t i = 0; ev->kind == SH_CLIENT_EV_STATE && ev->msg->state == SH_CLIENT_STORED &&
+                       i < b->n_pending; i++)
+        if (memcmp(b->pending[i].msg_id, ev->msg->msg_id, SH_CLIENT_MSG_ID_BYTES) == 0)
+            b->pending[i].stored = true;
+
     out_begin(b);
     out_str(b, "event", ev->kind == SH_CLIENT_EV_MESSAGE ? "message" : "state",
             ev->kind == SH_CLIENT_EV_MESSAGE ? 7 : 5);
@@ -149,9 +166,38 @@ static void answer_ok(bot *b, const sh_client_bot_cmd *c)
     (void)sh_buf_append_str(&b->out, "true");
 }
 
+/* Flushes the outbox and answers every queued send, in the order they came: "stored", or
+ * "queued" with the reason (it goes out later). */
+static void flush_pending(bot *b)
+{
+    char msg[SH_ERR_MSG_BYTES] = "";
+    size_t sent;
+
+    if (b->n_pending == 0)
+        return;
+    if (sh_client_flush(b->s.client, &sent) != SH_OK)
+        snprintf(msg, sizeof msg, "%s", sh_err_msg());
+    for (size_t i = 0; i < b->n_pending; i++) {
+        const pending_send *p = &b->pending[i];
+        const char *err = msg[0] != '\0' ? msg : "not stored yet: it waits in the outbox";
+        out_begin(b);
+        if (p->id[0] != '\0')
+            out_str(b, "id", p->id, strlen(p->id));
+        out_key(b, "ok");
+        (void)sh_buf_append_str(&b->out, "true");
+        out_str(b, "state", p->stored ? "stored" : "queued", 6);
+        if (!p->stored)
+            out_str(b, "error", err, strlen(err));
+        out_end(b);
+    }
+    b->n_pending = 0;
+}
+
+/* Queued now; answered by flush_pending once the sends read with it are queued too. */
 static void do_send(bot *b, const sh_client_bot_cmd *c)
 {
     uint8_t to[SH_SESSION_ID_BYTES];
+    pending_send *p = &b->pending[b->n_pending];
     int64_t row = 0;
     int code, rc = cli_resolve_quiet(&b->s, c->to, to, &code);
 
@@ -161,15 +207,14 @@ static void do_send(bot *b, const sh_client_bot_cmd *c)
         sh_err_set(SH_ERR_INVALID, "\"text\" is empty");
         return answer_error(b, c, CLI_EXIT_USAGE);
     }
-    rc = sh_client_send_text(b->s.client, to, c->text.data, c->text.len, &row);
-    if (rc != SH_OK && row == 0)
+    rc = sh_client_queue_text(b->s.client, to, c->text.data, c->text.len, &row, p->msg_id);
+    if (rc != SH_OK)
         return answer_error(b, c, rc == SH_ERR_INVALID || rc == SH_ERR_LIMIT ? CLI_EXIT_USAGE
                                                                              : CLI_EXIT_ERROR);
-    answer_ok(b, c);
-    out_str(b, "state", rc == SH_OK ? "stored" : "queued", rc == SH_OK ? 6 : 6);
-    if (rc != SH_OK)
-        out_str(b, "error", sh_err_msg(), strlen(sh_err_msg()));
-    out_end(b);
+    snprintf(p->id, sizeof p->id, "%s", c->id);
+    p->stored = false;
+    if (++b->n_pending == BOT_MAX_PENDING)
+        flush_pending(b);
 }
 
 static void history_cb(const sh_client_message *m, void *ctx)
@@ -302,9 +347,18 @@ static void do_revoke(bot *b, const sh_client_bot_cmd *c)
 static void command(bot *b, const char *line, size_t len)
 {
     sh_client_bot_cmd c;
+    char why[SH_ERR_MSG_BYTES];
+    int rc;
 
     sh_client_bot_cmd_init(&c);
-    if (sh_client_bot_parse(line, len, &c) != SH_OK)
+    rc = sh_client_bot_parse(line, len, &c);
+    if (rc != SH_OK || strcmp(c.cmd, "send") != 0) { /* answers stay in the commands' order */
+        snprintf(why, sizeof why, "%s", sh_err_msg());
+        flush_pending(b);
+        if (rc != SH_OK)
+            sh_err_set(rc, "%s", why);
+    }
+    if (rc != SH_OK)
         answer_error(b, &c, CLI_EXIT_USAGE);
     else if (strcmp(c.cmd, "send") == 0)
         do_send(b, &c);
@@ -363,6 +417,7 @@ static void read_input(bot *b, int wait_ms)
         command(b, (const char *)b->in.data, b->in.len);
         sh_buf_reset(&b->in);
     }
+    flush_pending(b);
 }
 
 static void ready(bot *b)

@@ -492,6 +492,63 @@ static void unknown_recipient(const char *exe)
 #define ONION_NODES 6
 #define MAP_TTL (3600LL * 1000)
 
+/* More than two windows of a flush. */
+#define QUEUED (2 * SH_CLIENT_FLUSH_WINDOW + 3)
+
+/* Several stores in flight together, each with its own result: one the node refuses (a
+ * namespace only the owner may write, stored anonymously) fails alone. */
+static void store_many_results(account *alice, const account *bob)
+{
+    uint8_t blob[3][100];
+    sh_client_store st[3];
+
+    for (int i = 0; i < 3; i++) {
+        randombytes_buf(blob[i], sizeof blob[i]);
+        st[i] = (sh_client_store){.owner = bob->sid, .ns = i == 1 ? 11 : 0, .data = blob[i],
+                                  .len = sizeof blob[i], .ttl_ms = 60000};
+    }
+    CHECK(alice->tp.store_many != NULL);
+    CHECK_OK(alice->tp.store_many(alice->tp.ctx, st, 3));
+    CHECK_OK(st[0].rc);
+    CHECK_OK(st[2].rc);
+    CHECK_EQ(st[1].rc, SH_ERR_PERMISSION);
+    CHECK(st[1].error[0] != '\0');
+    CHECK(st[0].receipt.expiry_ms > 0 && st[2].receipt.expiry_ms > 0);
+    CHECK(memcmp(st[0].receipt.hash, st[2].receipt.hash, 32) != 0);
+    printf("store_many: 2 stored, 1 refused alone (%s)\n", st[1].error);
+}
+
+/* Alice queues QUEUED messages (sh_client_queue_text: nothing leaves yet), then one flush
+ * sends them a window at a time; bob gets each once, in order. */
+static void onion_queued(account *alice, account *bob, int first)
+{
+    int stored = alice->n_stored;
+    size_t sent = 0, queued;
+
+    store_many_results(alice, bob);
+    for (int i = first; i < first + QUEUED; i++) {
+        char text[48];
+        int64_t row;
+        snprintf(text, sizeof text, "from 0 #%d", i);
+        CHECK_OK(sh_client_queue_text(alice->client, bob->sid, (const uint8_t *)text,
+                                      strlen(text), &row, NULL));
+    }
+    CHECK_OK(sh_client_outbox_count(alice->state, &queued));
+    CHECK_EQ(queued, QUEUED);
+    CHECK_EQ(alice->n_stored, stored);
+    CHECK_OK(sh_client_flush(alice->client, &sent));
+    CHECK_EQ(sent, QUEUED);
+    CHECK_EQ(alice->n_stored, stored + QUEUED);
+    CHECK_OK(sh_client_outbox_count(alice->state, &queued));
+    CHECK_EQ(queued, 0);
+    drain(bob);
+    CHECK_EQ(bob->last_seq[0], first + QUEUED - 1);
+    drain(alice); /* bob's acknowledgements */
+    CHECK_EQ(states_of(alice, bob).delivered, first - 1 + QUEUED);
+    printf("%d queued messages went out in one flush (windows of %d)\n", QUEUED,
+           SH_CLIENT_FLUSH_WINDOW);
+}
+
 /* Two accounts talk through 3-hop onion paths over 6 shoald relays. */
 static void onion(const char *exe)
 {
@@ -532,6 +589,8 @@ static void onion(const char *exe)
     CHECK_EQ(alice.n_msgs, 5);
     CHECK_EQ(alice.n_delivered, 5);
     CHECK_EQ(map_fetches, 2); /* once each at open: the default refresh is 10 minutes */
+    onion_queued(&alice, &bob, 6);
+    alice.last_seq[1] += QUEUED; /* bob's next numbers match alice's: he skips those */
     account_close(&alice);
     account_close(&bob);
     /* a short refresh interval: the map is fetched again during the conversation */
@@ -539,8 +598,8 @@ static void onion(const char *exe)
     account_open(&alice);
     account_open(&bob);
     map_fetches = 0;
-    exchange_rounds(&alice, &bob, 6, 2);
-    CHECK_EQ(bob.last_seq[0], 7);
+    exchange_rounds(&alice, &bob, 6 + QUEUED, 2);
+    CHECK_EQ(bob.last_seq[0], 7 + QUEUED);
     CHECK(map_fetches >= 4);
     printf("map fetched %d times during 2 rounds with a 1 ms refresh interval\n", map_fetches);
     map_refresh_ms = 0;

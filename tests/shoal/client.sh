@@ -205,6 +205,20 @@ not json
     grep_out '^{"id":"r2","ok":false,"error":".*device number.*"code":2}$'
     expect 0 "$shoal" contacts list --data "$work/bob"
     grep_out "^al $alice\$"
+    # sends read together go out in one flush; each is answered, in the commands' order
+    input='{"cmd":"send","to":"'"$alice"'","text":"one","id":"s1"}
+{"cmd":"send","to":"'"$alice"'","text":"two","id":"s2"}
+{"cmd":"send","to":"'"$alice"'","text":"three","id":"s3"}
+{"cmd":"status","id":"after"}
+{"cmd":"quit"}
+'; expect 0 "$shoal" bot --data "$work/bob" --network "$work/net"
+    answers=$(grep -o '"id":"[a-z0-9]*","ok":true,[a-z":]*' "$work/out" | tr '\n' ' ')
+    [ "$answers" = '"id":"s1","ok":true,"state":"stored" "id":"s2","ok":true,"state":"stored" "id":"s3","ok":true,"state":"stored" "id":"after","ok":true,"session ' ] ||
+        fail "queued sends: $answers; $(cat "$work/out")"
+    grep_out '"outbox":0}$'
+    expect 0 "$shoal" listen --data "$work/alice" --network "$work/net" --count 3 --wait-ms 5000
+    grep_out "from $bob: one$"
+    grep_out "from $bob: three$"
 }
 
 [ -n "${CLIENT_SH_DEBUG:-}" ] && set -x

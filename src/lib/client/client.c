@@ -392,14 +392,13 @@ static void emit(sh_client *c, sh_client_event_kind kind, const sh_client_messag
 
 static int flush_rows(sh_client *c, size_t *sent, const uint8_t *focus);
 
-int sh_client_send_text(sh_client *c, const uint8_t to[static SH_SESSION_ID_BYTES],
-                        const uint8_t *text, size_t len, int64_t *row)
+int sh_client_queue_text(sh_client *c, const uint8_t to[static SH_SESSION_ID_BYTES],
+                         const uint8_t *text, size_t len, int64_t *row, uint8_t *msg_id)
 {
     sh_client_message m = {.outgoing = true, .text = text, .text_len = len,
                            .state = SH_CLIENT_QUEUED};
     sh_client_payload p = {.kind = SH_CLIENT_TEXT, .text = text, .text_len = len};
     sh_buf payload;
-    size_t sent;
     int rc;
 
     if (to[0] != SH_SESSION_ID_PREFIX)
@@ -424,13 +423,23 @@ int sh_client_send_text(sh_client *c, const uint8_t to[static SH_SESSION_ID_BYTE
             sh_client_state_rollback(c->state);
     }
     sh_buf_free(&payload);
-    if (rc != SH_OK)
-        return rc;
-    return flush_rows(c, &sent, to);
+    if (rc == SH_OK && msg_id != NULL)
+        memcpy(msg_id, p.msg_id, SH_CLIENT_MSG_ID_BYTES);
+    return rc;
 }
 
-/* PENDING -> SEALED: encrypt to every device of the recipient (and our others), saved with the
- * e2e state in one transaction. */
+int sh_client_send_text(sh_client *c, const uint8_t to[static SH_SESSION_ID_BYTES],
+                        const uint8_t *text, size_t len, int64_t *row)
+{
+    size_t sent;
+    int rc = sh_client_queue_text(c, to, text, len, row, NULL);
+
+    return rc == SH_OK ? flush_rows(c, &sent, to) : rc;
+}
+
+/* PENDING -> SEALED, in memory: encrypt to every device of the recipient (and our others). The
+ * window's sealed rows are saved with the e2e state in one transaction (save_sealed) before any
+ * of them is stored. */
 static int seal_row(sh_client *c, sh_client_outbox_row *r)
 {
     uint8_t ed[32];
@@ -453,11 +462,23 @@ static int seal_row(sh_client *c, sh_client_outbox_row *r)
             rc = sh_e2e_send(c->dev, ed, r->payload.data, r->payload.len, sh_time_now_ms(),
                              &r->envelope, &r->self_env);
     }
+    if (rc != SH_OK) {
+        sh_buf_reset(&r->envelope);
+        sh_buf_reset(&r->self_env);
+    }
+    return rc;
+}
+
+/* The rows sealed[0..n) and the e2e state that sealed them, in one transaction. */
+static int save_sealed(sh_client *c, sh_client_outbox_row *const *sealed, size_t n)
+{
+    int rc = sh_client_state_begin(c->state);
+
     if (rc != SH_OK)
         return rc;
-    if ((rc = sh_client_state_begin(c->state)) != SH_OK)
-        return rc;
-    rc = sh_client_outbox_sealed(c->state, r->row, &r->envelope, &r->self_env);
+    for (size_t i = 0; rc == SH_OK && i < n; i++)
+        rc = sh_client_outbox_sealed(c->state, sealed[i]->row, &sealed[i]->envelope,
+                                     &sealed[i]->self_env);
     if (rc == SH_OK)
         rc = sh__client_save_device(c);
     if (rc == SH_OK)
@@ -467,39 +488,53 @@ static int seal_row(sh_client *c, sh_client_outbox_row *r)
     return rc;
 }
 
-/* SEALED -> gone: store to the recipient's inbox, then the copy to our other devices. */
-static int deliver_row(sh_client *c, sh_client_outbox_row *r)
+/* SEALED -> gone, in the transaction the caller opened: the row deleted, its message STORED. */
+static int row_stored(sh_client *c, const sh_client_outbox_row *r, const sh_client_receipt *rcpt)
 {
-    sh_client_receipt rcpt = {0}, self = {0};
-    int rc = c->tp->store(c->tp->ctx, r->peer, SH_NS_INBOX, r->envelope.data, r->envelope.len,
-                          c->opt.message_ttl_ms, NULL, &rcpt);
+    int rc = sh_client_outbox_done(c->state, r->row);
 
-    if (rc == SH_OK && r->self_env.len > 0)
-        rc = c->tp->store(c->tp->ctx, c->sid, SH_NS_INBOX, r->self_env.data, r->self_env.len,
-                          c->opt.message_ttl_ms, NULL, &self);
-    if (rc != SH_OK || (rc = sh_client_state_begin(c->state)) != SH_OK)
-        return rc;
-    rc = sh_client_outbox_done(c->state, r->row);
     if (rc == SH_OK && r->kind == SH_CLIENT_TEXT) {
         rc = sh_client_message_set_state(c->state, r->peer, r->msg_id, SH_CLIENT_STORED,
-                                         rcpt.stored_k, rcpt.stored_n);
+                                         rcpt->stored_k, rcpt->stored_n);
         if (rc == SH_ERR_NOT_FOUND) /* already delivered */
             rc = SH_OK;
-        if (rc == SH_OK && rcpt.expiry_ms > 0) /* to count receipts again, and to see it expire */
-            rc = sh_client_receipt_put(c->state, r->peer, r->msg_id, rcpt.hash, rcpt.expiry_ms);
+        if (rc == SH_OK && rcpt->expiry_ms > 0) /* to count receipts again, and to see it expire */
+            rc = sh_client_receipt_put(c->state, r->peer, r->msg_id, rcpt->hash, rcpt->expiry_ms);
     }
-    if (rc == SH_OK)
-        rc = sh_client_state_commit(c->state);
-    if (rc != SH_OK) {
-        sh_client_state_rollback(c->state);
-        return rc;
-    }
-    if (r->kind == SH_CLIENT_TEXT) {
-        sh_client_message m = {.outgoing = true, .state = SH_CLIENT_STORED,
-                               .stored_k = rcpt.stored_k, .stored_n = rcpt.stored_n};
-        memcpy(m.peer, r->peer, sizeof m.peer);
-        memcpy(m.msg_id, r->msg_id, sizeof m.msg_id);
-        emit(c, SH_CLIENT_EV_STATE, &m);
+    return rc;
+}
+
+static void emit_stored(sh_client *c, const sh_client_outbox_row *r, const sh_client_receipt *rcpt)
+{
+    sh_client_message m = {.outgoing = true, .state = SH_CLIENT_STORED,
+                           .stored_k = rcpt->stored_k, .stored_n = rcpt->stored_n};
+
+    if (r->kind != SH_CLIENT_TEXT)
+        return;
+    memcpy(m.peer, r->peer, sizeof m.peer);
+    memcpy(m.msg_id, r->msg_id, sizeof m.msg_id);
+    emit(c, SH_CLIENT_EV_STATE, &m);
+}
+
+/* The stores of a window through the transport: together when it can, else one by one; then,
+ * once one found the network down, the others fail with it without waiting out their own. */
+static int store_all(sh_client *c, sh_client_store *st, size_t n)
+{
+    const sh_client_store *down = NULL;
+
+    if (c->tp->store_many != NULL)
+        return c->tp->store_many(c->tp->ctx, st, n);
+    for (size_t i = 0; i < n; i++) {
+        if (down != NULL) {
+            st[i].rc = down->rc;
+            snprintf(st[i].error, sizeof st[i].error, "%s", down->error);
+            continue;
+        }
+        st[i].rc = c->tp->store(c->tp->ctx, st[i].owner, st[i].ns, st[i].data, st[i].len,
+                                st[i].ttl_ms, st[i].signer, &st[i].receipt);
+        snprintf(st[i].error, sizeof st[i].error, "%s", st[i].rc == SH_OK ? "" : sh_err_msg());
+        if (st[i].rc == SH_ERR_UNAVAILABLE)
+            down = &st[i];
     }
     return SH_OK;
 }
@@ -581,64 +616,175 @@ static bool peer_failed(const uint8_t (*failed)[33], size_t n, const uint8_t pee
     return false;
 }
 
-/* Sends the outbox; with `focus`, returns the error of the first failed row to that account
- * only (rows to others may fail silently: they stay queued). */
+/* Where a flush stands: the accounts whose rows wait (a failed or waiting row holds back the
+ * later rows to it, across windows), the first error to report, and whether to stop. */
+typedef struct flush_state {
+    uint8_t failed[FLUSH_MAX_FAILED_PEERS][33];
+    size_t n_failed;
+    int64_t after; /* the last row read */
+    const uint8_t *focus;
+    int first_rc;
+    char first_msg[SH_ERR_MSG_BYTES];
+    bool stop; /* the network is down, or too many accounts wait */
+    size_t sent;
+} flush_state;
+
+static void hold_peer(flush_state *fs, const uint8_t peer[static 33])
+{
+    if (!peer_failed((const uint8_t (*)[33])fs->failed, fs->n_failed, peer) &&
+        fs->n_failed < FLUSH_MAX_FAILED_PEERS)
+        memcpy(fs->failed[fs->n_failed++], peer, 33);
+}
+
+/* A row's attempt failed with rc (message `msg`): counted with its backoff, its account held
+ * back; the flush stops when the network is down. */
+static void row_failed(sh_client *c, flush_state *fs, const sh_client_outbox_row *r, int rc,
+                       const char *msg)
+{
+    bool report = fs->focus == NULL || memcmp(fs->focus, r->peer, 33) == 0 ||
+                  rc == SH_ERR_UNAVAILABLE;
+
+    if (fs->first_rc == SH_OK && report) {
+        fs->first_rc = rc;
+        snprintf(fs->first_msg, sizeof fs->first_msg, "%s", msg);
+    }
+    if (sh_client_outbox_failed(c->state, r->row, msg,
+                                sh_time_now_ms() + retry_delay(c, r->attempts + 1)) != SH_OK)
+        sh_log_warn("client", "could not count a failed attempt: %s", sh_err_msg());
+    hold_peer(fs, r->peer);
+    if (rc == SH_ERR_UNAVAILABLE || fs->n_failed == FLUSH_MAX_FAILED_PEERS)
+        fs->stop = true; /* the network is down: the other rows can wait too */
+}
+
+/* Reads the next rows into w (up to SH_CLIENT_FLUSH_WINDOW, *n of them) in outbox order:
+ * expires old rows, skips the rows of held-back accounts, seals pending ones (saved together).
+ * SH_OK when the window is full or the flush stops, SH_ERR_NOT_FOUND past the last row. */
+static int fill_window(sh_client *c, flush_state *fs, sh_client_outbox_row *w, size_t *n)
+{
+    sh_client_outbox_row *fresh[SH_CLIENT_FLUSH_WINDOW];
+    size_t n_fresh = 0, kept = 0;
+    int rc = SH_OK, src;
+
+    *n = 0;
+    while (*n < SH_CLIENT_FLUSH_WINDOW && !fs->stop &&
+           (rc = sh_client_outbox_next(c->state, fs->after, &w[*n])) == SH_OK) {
+        sh_client_outbox_row *r = &w[*n];
+        int64_t now = sh_time_now_ms();
+        bool keep = false;
+        fs->after = r->row;
+        /* a row waits out its backoff, except in a send to its own peer (a person's action) */
+        if (r->created_ms > 0 && now - r->created_ms > c->opt.message_ttl_ms)
+            rc = expire_row(c, r);
+        else if (r->next_ms > now && (fs->focus == NULL || memcmp(fs->focus, r->peer, 33) != 0))
+            hold_peer(fs, r->peer); /* keep the order */
+        else if (peer_failed((const uint8_t (*)[33])fs->failed, fs->n_failed, r->peer))
+            ;
+        else if (r->envelope.len > 0)
+            keep = true;
+        else if ((src = seal_row(c, r)) == SH_OK)
+            keep = true, fresh[n_fresh++] = r;
+        else
+            row_failed(c, fs, r, src, sh_err_msg());
+        if (keep)
+            ++*n;
+        else
+            sh_client_outbox_row_free(r);
+        if (rc != SH_OK)
+            break;
+    }
+    if (n_fresh > 0 && (src = save_sealed(c, fresh, n_fresh)) != SH_OK) {
+        char msg[SH_ERR_MSG_BYTES];
+        snprintf(msg, sizeof msg, "%s", sh_err_msg());
+        for (size_t i = 0; i < *n; i++) { /* not saved: not sent either */
+            bool is_fresh = false;
+            for (size_t j = 0; j < n_fresh; j++)
+                is_fresh = is_fresh || fresh[j] == &w[i];
+            if (!is_fresh) {
+                w[kept++] = w[i];
+                continue;
+            }
+            row_failed(c, fs, &w[i], src, msg);
+            sh_client_outbox_row_free(&w[i]);
+        }
+        *n = kept;
+    }
+    return rc;
+}
+
+/* The stores of a window's rows in flight together (each row's store to the recipient's inbox
+ * and its copy to our own); then, in one transaction, every row whose stores all succeeded is
+ * done. A row that failed stays queued with its backoff and holds back its account's later rows
+ * (those already in flight may still succeed: the receiver orders by sequence number). */
+static void deliver_window(sh_client *c, flush_state *fs, sh_client_outbox_row *w, size_t n)
+{
+    sh_client_store st[2 * SH_CLIENT_FLUSH_WINDOW];
+    size_t at[SH_CLIENT_FLUSH_WINDOW], n_st = 0; /* row i: st[at[i]], its copy st[at[i] + 1] */
+    bool ok[SH_CLIENT_FLUSH_WINDOW];
+    int rc;
+
+    for (size_t i = 0; i < n; i++) {
+        at[i] = n_st;
+        st[n_st++] = (sh_client_store){.owner = w[i].peer, .ns = SH_NS_INBOX,
+                                       .data = w[i].envelope.data, .len = w[i].envelope.len,
+                                       .ttl_ms = c->opt.message_ttl_ms};
+        if (w[i].self_env.len > 0)
+            st[n_st++] = (sh_client_store){.owner = c->sid, .ns = SH_NS_INBOX,
+                                           .data = w[i].self_env.data, .len = w[i].self_env.len,
+                                           .ttl_ms = c->opt.message_ttl_ms};
+    }
+    if ((rc = store_all(c, st, n_st)) != SH_OK)
+        for (size_t i = 0; i < n_st; i++)
+            st[i].rc = rc, snprintf(st[i].error, sizeof st[i].error, "%s", sh_err_msg());
+    for (size_t i = 0; i < n; i++) {
+        const sh_client_store *bad = st[at[i]].rc != SH_OK ? &st[at[i]] : NULL;
+        if (bad == NULL && w[i].self_env.len > 0 && st[at[i] + 1].rc != SH_OK)
+            bad = &st[at[i] + 1];
+        if (!(ok[i] = bad == NULL))
+            row_failed(c, fs, &w[i], bad->rc, bad->error);
+    }
+    if ((rc = sh_client_state_begin(c->state)) == SH_OK) {
+        for (size_t i = 0; rc == SH_OK && i < n; i++)
+            if (ok[i])
+                rc = row_stored(c, &w[i], &st[at[i]].receipt);
+        if (rc == SH_OK)
+            rc = sh_client_state_commit(c->state);
+        if (rc != SH_OK)
+            sh_client_state_rollback(c->state);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (ok[i] && rc == SH_OK) {
+            fs->sent++;
+            emit_stored(c, &w[i], &st[at[i]].receipt);
+        } else if (ok[i]) { /* stored but not marked: sent again later (the node dedupes it) */
+            char msg[SH_ERR_MSG_BYTES];
+            snprintf(msg, sizeof msg, "%s", sh_err_msg());
+            row_failed(c, fs, &w[i], rc, msg);
+        }
+        sh_client_outbox_row_free(&w[i]);
+    }
+}
+
+/* Sends the outbox a window at a time; with `focus`, returns the error of the first failed row
+ * to that account only (rows to others may fail silently: they stay queued) or the network's. */
 static int flush_rows(sh_client *c, size_t *sent, const uint8_t *focus)
 {
-    uint8_t failed[FLUSH_MAX_FAILED_PEERS][33];
-    char first_msg[SH_ERR_MSG_BYTES] = "";
-    size_t n_failed = 0;
-    int64_t after = 0;
-    sh_client_outbox_row r;
-    int rc, first_rc = SH_OK;
+    sh_client_outbox_row w[SH_CLIENT_FLUSH_WINDOW];
+    flush_state fs = {.focus = focus};
+    size_t n;
+    int rc;
 
     *sent = 0;
     if ((rc = need_transport(c)) != SH_OK)
         return rc;
-    while ((rc = sh_client_outbox_next(c->state, after, &r)) == SH_OK) {
-        int64_t now = sh_time_now_ms();
-        after = r.row;
-        if (r.created_ms > 0 && now - r.created_ms > c->opt.message_ttl_ms) {
-            if ((rc = expire_row(c, &r)) != SH_OK) {
-                sh_client_outbox_row_free(&r);
-                break;
-            }
-            sh_client_outbox_row_free(&r);
-            continue;
-        }
-        /* a row waits out its backoff, except in a send to its own peer (a person's action) */
-        bool waiting = r.next_ms > now && (focus == NULL || memcmp(focus, r.peer, 33) != 0);
-        if (peer_failed((const uint8_t (*)[33])failed, n_failed, r.peer) || waiting) {
-            if (waiting && n_failed < FLUSH_MAX_FAILED_PEERS) /* keep the order */
-                memcpy(failed[n_failed++], r.peer, 33);
-            sh_client_outbox_row_free(&r);
-            continue;
-        }
-        rc = r.envelope.len == 0 ? seal_row(c, &r) : SH_OK;
-        if (rc == SH_OK)
-            rc = deliver_row(c, &r);
-        if (rc == SH_OK)
-            ++*sent;
-        else {
-            if (first_rc == SH_OK && (focus == NULL || memcmp(focus, r.peer, 33) == 0))
-                first_rc = rc, snprintf(first_msg, sizeof first_msg, "%s", sh_err_msg());
-            if (sh_client_outbox_failed(c->state, r.row, sh_err_msg(),
-                                        now + retry_delay(c, r.attempts + 1)) != SH_OK)
-                sh_log_warn("client", "could not count a failed attempt: %s", sh_err_msg());
-            if (n_failed < FLUSH_MAX_FAILED_PEERS)
-                memcpy(failed[n_failed++], r.peer, 33);
-            if (rc == SH_ERR_UNAVAILABLE || n_failed == FLUSH_MAX_FAILED_PEERS) {
-                if (first_rc == SH_OK)
-                    first_rc = rc, snprintf(first_msg, sizeof first_msg, "%s", sh_err_msg());
-                sh_client_outbox_row_free(&r);
-                break; /* the network is down: the other rows can wait too */
-            }
-        }
-        sh_client_outbox_row_free(&r);
-    }
-    if (rc != SH_OK && rc != SH_ERR_NOT_FOUND && first_rc == SH_OK && !(rc == SH_ERR_UNAVAILABLE))
+    do {
+        rc = fill_window(c, &fs, w, &n);
+        if (n > 0)
+            deliver_window(c, &fs, w, n);
+    } while (rc == SH_OK && !fs.stop);
+    *sent = fs.sent;
+    if (rc != SH_OK && rc != SH_ERR_NOT_FOUND && fs.first_rc == SH_OK && rc != SH_ERR_UNAVAILABLE)
         return rc;
-    return first_rc == SH_OK ? SH_OK : sh_err_set(first_rc, "%s", first_msg);
+    return fs.first_rc == SH_OK ? SH_OK : sh_err_set(fs.first_rc, "%s", fs.first_msg);
 }
 
 int sh_client_flush(sh_client *c, size_t *sent)

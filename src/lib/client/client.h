@@ -18,8 +18,9 @@
  *   PENDING --seal (recipient keys known)--> SEALED --store to the recipient's inbox--> gone
  *      |                                       |        (the message becomes "stored k of n")
  *      +-- keys or network missing: stays, attempts + 1, retried by the next flush
- * A row is sealed and saved in one transaction with the e2e state, so a crash never sends a
- * payload under two ratchet keys and never loses one. */
+ * A flush works a window of rows at a time (sh_client_flush): the window's rows are sealed and
+ * saved in one transaction with the e2e state before any is stored, so a crash never sends a
+ * payload under two ratchet keys and never loses one; their stores are in flight together. */
 #ifndef SH_CLIENT_CLIENT_H
 #define SH_CLIENT_CLIENT_H
 
@@ -34,6 +35,7 @@
 #include "node/request.h"
 #include "onion/onion.h"
 #include "util/buf.h"
+#include "util/err.h"
 
 #define SH_CLIENT_WUR __attribute__((warn_unused_result))
 
@@ -281,6 +283,20 @@ typedef struct sh_client_receipt {
     uint32_t stored_k, stored_n;
 } sh_client_receipt;
 
+/* One store of several made together (sh_client_transport.store_many): the request in, its own
+ * result out (rc and error; on SH_OK the receipt). The pointers stay the caller's. */
+typedef struct sh_client_store {
+    const uint8_t *owner; /* 33 bytes */
+    int16_t ns;
+    const uint8_t *data;
+    size_t len;
+    int64_t ttl_ms;
+    const sh_node_signer *signer;
+    int rc;                       /* out: SH_OK, or the error store() would have returned */
+    char error[SH_ERR_MSG_BYTES]; /* out: its message when rc != SH_OK */
+    sh_client_receipt receipt;    /* out, on SH_OK */
+} sh_client_store;
+
 /* Synchronous callbacks: each returns when the network answered (or failed: SH_ERR_UNAVAILABLE,
  * SH_ERR_TIMEOUT, or the node's refusal with its message). `signer` NULL: an anonymous store in
  * namespace 0 or a read of a public namespace. A retrieve fills a page the caller frees with
@@ -303,6 +319,10 @@ typedef struct sh_client_transport {
      * verified receipts (get_receipts). NULL when the transport cannot tell. */
     int (*receipts)(void *ctx, const uint8_t owner[static 33], int16_t ns,
                     const uint8_t hash[static 32], uint32_t *k, uint32_t *n);
+    /* n stores in flight together, each with its own attempts, retries and result (in
+     * stores[i]); returns when every one has succeeded or failed (SH_OK), or an error for the
+     * batch itself (then no result is set). NULL: the client calls store for each in turn. */
+    int (*store_many)(void *ctx, sh_client_store *stores, size_t n);
 } sh_client_transport;
 
 /* The network file as the client reads it (docs/network-file.md, plus `node` lines that name
@@ -412,9 +432,23 @@ int sh_client_check(sh_client *c, bool *published) SH_CLIENT_WUR;
  * the outbox whatever the network does; *row names it. */
 int sh_client_send_text(sh_client *c, const uint8_t to[static SH_SESSION_ID_BYTES],
                         const uint8_t *text, size_t len, int64_t *row) SH_CLIENT_WUR;
-/* Seals and stores outbox rows in order. A row that fails stays for the next flush, and so do
- * the later rows to the same account (to keep its order); rows to other accounts go on. Returns
- * the first error (SH_OK when every row went out); *sent counts rows that went out. */
+/* The same without the flush: the message waits in the outbox (QUEUED) for the next
+ * sh_client_flush, which stores several queued rows together (the bot queues the sends it has
+ * read, then flushes once). msg_id (SH_CLIENT_MSG_ID_BYTES, may be NULL) gets the message's id,
+ * which its STATE events carry. */
+int sh_client_queue_text(sh_client *c, const uint8_t to[static SH_SESSION_ID_BYTES],
+                         const uint8_t *text, size_t len, int64_t *row, uint8_t *msg_id)
+    SH_CLIENT_WUR;
+/* Rows sealed and stored per window of a flush: up to this many rows (each with its store to the
+ * recipient's inbox and its copy to ours) in flight together. */
+#define SH_CLIENT_FLUSH_WINDOW 16
+/* Seals and stores outbox rows in order, a window of SH_CLIENT_FLUSH_WINDOW rows at a time: the
+ * window's rows are sealed and saved in one transaction, their stores made together, and the rows
+ * whose stores succeeded marked done in one transaction. A row that fails stays for the next
+ * flush (with its backoff), and the later rows to the same account in later windows wait too;
+ * those of its window may already have gone out (the receiver orders by sequence number); rows
+ * to other accounts go on. Returns the first error (SH_OK when every row went out); *sent
+ * counts rows that went out. */
 int sh_client_flush(sh_client *c, size_t *sent) SH_CLIENT_WUR;
 /* Fetches the inbox (long-polling up to wait_ms when nothing is new), decrypts, stores, emits
  * events and queues acknowledgements. *received counts new messages and acknowledgements. */

@@ -63,6 +63,9 @@ typedef struct onion_tp {
     sh_onion_attempt_cb user_attempt_cb;
     void *user_attempt_ctx;
     int64_t last_store_ms;         /* stores get strictly increasing timestamps: order per sender */
+    unsigned caller_gen;           /* + 1 each time the caller is replaced */
+    struct store_op *batch;        /* the stores in flight in onion_store_many, batch_n of them */
+    size_t batch_n;
 } onion_tp;
 
 typedef struct answer {
@@ -168,11 +171,14 @@ static const uint8_t *pick_among(const onion_tp *t, const uint8_t (*ids)[32], si
     return k == 0 ? NULL : ok[randombytes_uniform((uint32_t)k)];
 }
 
+/* A member of the owner's swarm to call, other than `avoid` (may be NULL) when there is
+ * another; its identity copied into dest (a map may be replaced while a call goes on). */
 static int pick_dest(const onion_tp *t, const uint8_t owner[static 33], const uint8_t *avoid,
-                     const uint8_t **dest)
+                     uint8_t dest[static 32])
 {
     const sh_dir_node *members[ONION_MAX_MEMBERS];
     uint8_t ids[ONION_MAX_MEMBERS][32];
+    const uint8_t *picked;
     size_t n;
     int rc = swarm_of(t->map, owner, members, &n);
 
@@ -180,10 +186,11 @@ static int pick_dest(const onion_tp *t, const uint8_t owner[static 33], const ui
         return rc;
     for (size_t i = 0; i < n; i++)
         memcpy(ids[i], members[i]->identity, 32);
-    *dest = pick_among(t, (const uint8_t (*)[32])ids, n, avoid);
-    return *dest != NULL ? SH_OK
-                         : sh_err_set(SH_ERR_UNAVAILABLE, "no member of the account's swarm has "
-                                                          "usable onion keys in the map");
+    if ((picked = pick_among(t, (const uint8_t (*)[32])ids, n, avoid)) == NULL)
+        return sh_err_set(SH_ERR_UNAVAILABLE, "no member of the account's swarm has usable "
+                                              "onion keys in the map");
+    memcpy(dest, picked, 32);
+    return SH_OK;
 }
 
 static void answer_cb(int status, const char *message, const uint8_t *body, size_t len, void *ctx)
@@ -197,15 +204,9 @@ static void answer_cb(int status, const char *message, const uint8_t *body, size
         a->status = SH_ERR_NOMEM;
 }
 
-/* One attempt: time, proof of work, signature, the onion call; learns clock and PoW bits. */
-static int attempt(onion_tp *t, const uint8_t *dest, const char *method, sh_node_request *r,
-                   const sh_node_signer *signer, answer *a)
+/* An attempt's time (a store's strictly after the last store's: order per sender). */
+static void stamp(onion_tp *t, sh_node_request *r)
 {
-    int64_t sent, node_time = 0;
-    uint32_t bits = 0;
-    sh_buf body;
-    int rc;
-
     r->timestamp_ms = sh_node_clock_now(&t->clock);
     t->calling_owner = r->owner;
     if (r->method == SH_NODE_STORE) {
@@ -213,23 +214,51 @@ static int attempt(onion_tp *t, const uint8_t *dest, const char *method, sh_node
             r->timestamp_ms = t->last_store_ms + 1;
         t->last_store_ms = r->timestamp_ms;
     }
-    if (r->method == SH_NODE_STORE && r->ns == 0) {
-        uint8_t h[SH_STORE_HASH_BYTES];
-        sh_store_msg_hash(h, r->owner, r->ns, r->data, r->data_len);
-        r->pow_nonce = sh_node_pow_solve(r->owner, h, r->timestamp_ms, t->pow_bits);
-    }
+}
+
+static bool needs_pow(const sh_node_request *r)
+{
+    return r->method == SH_NODE_STORE && r->ns == 0;
+}
+
+/* Signs the stamped request and sends it through an onion path (answer_cb fills a). */
+static int attempt_request(onion_tp *t, const uint8_t *dest, const char *method,
+                           sh_node_request *r, const sh_node_signer *signer, answer *a,
+                           int64_t *sent)
+{
+    sh_buf body;
+    int rc;
+
     sh_buf_init(&body);
     sh_buf_reset(&a->body);
     a->done = false;
     rc = sh_node_request_encode(r, signer, &body);
-    sent = sh_time_now_ms();
+    *sent = sh_time_now_ms();
     if (rc == SH_OK)
         rc = sh_onion_caller_request(t->caller, dest, method, body.data, body.len, answer_cb, a);
     sh_buf_free(&body);
-    if (rc != SH_OK)
-        return rc;
-    while (!a->done)
-        uv_run(&t->loop, UV_RUN_ONCE);
+    return rc;
+}
+
+/* Starts one attempt: time, proof of work, signature, the onion call. */
+static int attempt_send(onion_tp *t, const uint8_t *dest, const char *method, sh_node_request *r,
+                        const sh_node_signer *signer, answer *a, int64_t *sent)
+{
+    stamp(t, r);
+    if (needs_pow(r)) {
+        uint8_t h[SH_STORE_HASH_BYTES];
+        sh_store_msg_hash(h, r->owner, r->ns, r->data, r->data_len);
+        r->pow_nonce = sh_node_pow_solve(r->owner, h, r->timestamp_ms, t->pow_bits);
+    }
+    return attempt_request(t, dest, method, r, signer, a, sent);
+}
+
+/* An attempt answered: learns clock and PoW bits from the answer; its status as an error. */
+static int attempt_end(onion_tp *t, const answer *a, int64_t sent)
+{
+    int64_t node_time = 0;
+    uint32_t bits = 0;
+
     if (a->body.len > 0 &&
         sh_node_answer_time(a->body.data, a->body.len, &node_time, &bits) == SH_OK) {
         if (node_time > 0)
@@ -238,6 +267,20 @@ static int attempt(onion_tp *t, const uint8_t *dest, const char *method, sh_node
             t->pow_bits = bits;
     }
     return a->status == SH_OK ? SH_OK : sh_err_set(a->status, "%s", a->message);
+}
+
+/* One attempt, waited for. */
+static int attempt(onion_tp *t, const uint8_t *dest, const char *method, sh_node_request *r,
+                   const sh_node_signer *signer, answer *a)
+{
+    int64_t sent;
+    int rc = attempt_send(t, dest, method, r, signer, a, &sent);
+
+    if (rc != SH_OK)
+        return rc;
+    while (!a->done)
+        uv_run(&t->loop, UV_RUN_ONCE);
+    return attempt_end(t, a, sent);
 }
 
 /* When every kept guard is unusable for a destination (in its swarm, or avoided), the caller
@@ -250,20 +293,22 @@ static int renew_guards(onion_tp *t)
 
     if (rc != SH_OK)
         return rc;
+    t->caller_gen++; /* requests in flight on the old caller end as cancelled: sent again */
     sh_onion_caller_free(t->caller);
     t->caller = fresh;
     return SH_OK;
 }
 
-/* After SH_ERR_WRONG_SWARM at *dest: the map again (ours is older than the node's), then a
- * member of the swarm the answer names that we can reach (SH_OK with *dest set), if any. When
+/* After SH_ERR_WRONG_SWARM at dest: the map again (ours is older than the node's), then a
+ * member of the swarm the answer names that we can reach (SH_OK with dest set), if any. When
  * the node's map is older than ours, it is the one behind: another member of the owner's swarm
  * in our map instead (the swarm it names is of an older map). */
 static int follow_redirect(onion_tp *t, const answer *a, const uint8_t owner[static 33],
-                           const uint8_t **dest)
+                           uint8_t dest[static 32])
 {
     sh_node_swarm_member m[SH_NODE_MAX_REDIRECT];
     uint8_t ids[SH_NODE_MAX_REDIRECT][32];
+    const uint8_t *picked;
     uint64_t version;
     size_t n = 0;
     int rc = sh_node_redirect_parse(a->body.data, a->body.len, &version, m, SH_NODE_MAX_REDIRECT,
@@ -271,18 +316,22 @@ static int follow_redirect(onion_tp *t, const answer *a, const uint8_t owner[sta
 
     if (rc != SH_OK)
         return sh_err_wrap(SH_ERR_WRONG_SWARM, "a wrong-swarm answer without its swarm");
-    if (t->map != NULL && version < sh_dir_map_version(t->map))
-        return pick_dest(t, owner, *dest, dest);
+    if (t->map != NULL && version < sh_dir_map_version(t->map)) {
+        uint8_t behind[32];
+        memcpy(behind, dest, 32);
+        return pick_dest(t, owner, behind, dest);
+    }
     if (t->map == NULL || version > sh_dir_map_version(t->map))
         (void)refresh_map(t, "a node named a newer swarm");
     for (size_t i = 0; i < n && i < ONION_MAX_MEMBERS; i++)
         memcpy(ids[i], m[i].identity, 32);
-    *dest = pick_among(t, (const uint8_t (*)[32])ids, n < ONION_MAX_MEMBERS ? n : ONION_MAX_MEMBERS,
-                       NULL);
-    return *dest != NULL ? SH_OK
-                         : sh_err_set(SH_ERR_WRONG_SWARM, "the account's swarm moved (map "
-                                      "version %llu) and the map fetched does not have it yet",
-                                      (unsigned long long)version);
+    picked = pick_among(t, (const uint8_t (*)[32])ids,
+                        n < ONION_MAX_MEMBERS ? n : ONION_MAX_MEMBERS, NULL);
+    if (picked == NULL)
+        return sh_err_set(SH_ERR_WRONG_SWARM, "the account's swarm moved (map version %llu) and "
+                          "the map fetched does not have it yet", (unsigned long long)version);
+    memcpy(dest, picked, 32);
+    return SH_OK;
 }
 
 static bool worth_retry(int rc, const sh_node_request *r)
@@ -293,37 +342,43 @@ static bool worth_retry(int rc, const sh_node_request *r)
            rc == SH_ERR_TIMEOUT || rc == SH_ERR_WRONG_SWARM;
 }
 
-/* Attempts until one succeeds, or fails with an error a new attempt cannot fix. A failed
- * member is avoided on the next attempt; a WRONG_SWARM answer is followed (bounded by the
- * attempts). */
-static int call(onion_tp *t, const uint8_t owner[static 33], const char *method,
-                sh_node_request *r, const sh_node_signer *signer, answer *a)
+/* Whether an attempt's SH_ERR_NOT_FOUND says a node left the map: a relay's map, or ours (a
+ * new map came while the attempt waited to start, e.g. fetched for another store in flight). */
+static bool left_map(const char *msg)
 {
-    const uint8_t *dest = NULL, *failed = NULL;
-    int rc;
+    return strstr(msg, "not in this relay's map") != NULL ||
+           strstr(msg, "no longer in the map") != NULL || strstr(msg, "is not in the map") != NULL;
+}
 
-    maybe_refresh(t);
-    rc = pick_dest(t, owner, NULL, &dest);
-    for (int i = 0; rc == SH_OK && i < ONION_ATTEMPTS; i++) {
-        if ((rc = attempt(t, dest, method, r, signer, a)) == SH_OK)
-            break;
-        if (rc == SH_ERR_NOT_FOUND && strstr(sh_err_msg(), "not in this relay's map") != NULL)
-            rc = sh_err_wrap(SH_ERR_UNAVAILABLE, "a node left the network's map"); /* another path */
-        if (rc == SH_ERR_UNAVAILABLE && strstr(sh_err_msg(), "no usable guard") != NULL &&
-            renew_guards(t) != SH_OK)
-            break;
-        if (!worth_retry(rc, r) || i + 1 == ONION_ATTEMPTS)
-            break;
-        if (rc == SH_ERR_WRONG_SWARM) {
-            rc = follow_redirect(t, a, owner, &dest);
-            continue;
-        }
-        failed = dest;
-        if (rc == SH_ERR_UNAVAILABLE || rc == SH_ERR_TIMEOUT)
-            rc = pick_dest(t, owner, failed, &dest);
-        else
-            rc = SH_OK;
+/* Attempt `i` (0-based) of a call failed with *rc: whether to make another, at *dest (the
+ * member that failed is avoided, a WRONG_SWARM answer followed). When not, *rc is the call's
+ * error. */
+static bool retry_next(onion_tp *t, const uint8_t owner[static 33], const sh_node_request *r,
+                       const answer *a, int i, int *rc, uint8_t dest[static 32])
+{
+    uint8_t failed[32];
+
+    if (*rc == SH_ERR_NOT_FOUND && left_map(sh_err_msg())) /* another path */
+        *rc = sh_err_wrap(SH_ERR_UNAVAILABLE, "a node left the network's map");
+    if (*rc == SH_ERR_UNAVAILABLE && strstr(sh_err_msg(), "no usable guard") != NULL &&
+        renew_guards(t) != SH_OK)
+        return false;
+    if (!worth_retry(*rc, r) || i + 1 == ONION_ATTEMPTS)
+        return false;
+    if (*rc == SH_ERR_WRONG_SWARM)
+        return (*rc = follow_redirect(t, a, owner, dest)) == SH_OK;
+    if (*rc == SH_ERR_UNAVAILABLE || *rc == SH_ERR_TIMEOUT) {
+        memcpy(failed, dest, 32);
+        return (*rc = pick_dest(t, owner, failed, dest)) == SH_OK;
     }
+    *rc = SH_OK;
+    return true;
+}
+
+/* The error of a call whose attempts all failed, as the client sees it: a network failure is
+ * SH_ERR_UNAVAILABLE, after which the map is fetched again (at most every ONION_MAP_RETRY_MS). */
+static int call_failed(onion_tp *t, int rc)
+{
     if (rc == SH_ERR_UNAVAILABLE || rc == SH_ERR_TIMEOUT || rc == SH_ERR_CANCELLED) {
         char msg[SH_ERR_MSG_BYTES];
         snprintf(msg, sizeof msg, "%s", sh_err_msg());
@@ -332,6 +387,22 @@ static int call(onion_tp *t, const uint8_t owner[static 33], const char *method,
         rc = sh_err_set(SH_ERR_UNAVAILABLE, "%s (through onion paths)", msg);
     }
     return rc;
+}
+
+/* Attempts until one succeeds, or fails with an error a new attempt cannot fix. */
+static int call(onion_tp *t, const uint8_t owner[static 33], const char *method,
+                sh_node_request *r, const sh_node_signer *signer, answer *a)
+{
+    uint8_t dest[32];
+    int rc;
+
+    maybe_refresh(t);
+    rc = pick_dest(t, owner, NULL, dest);
+    for (int i = 0; rc == SH_OK; i++)
+        if ((rc = attempt(t, dest, method, r, signer, a)) == SH_OK ||
+            !retry_next(t, owner, r, a, i, &rc, dest))
+            break;
+    return rc == SH_OK ? SH_OK : call_failed(t, rc);
 }
 
 /* How many distinct members of the owner's swarm signed a valid receipt for (owner, ns, hash):
@@ -369,6 +440,34 @@ int sh__client_receipts_count(const sh_dir_map *map, const sh_dir_map *prev,
     return stale;
 }
 
+/* A store's answer: its hash, outcome and expiry, and on how many members it is by the receipts
+ * that verify (the map is fetched again when one names a newer map). */
+static int store_result(onion_tp *t, const uint8_t owner[static 33], int16_t ns, const answer *a,
+                        sh_client_receipt *out)
+{
+    sh_node_receipt rs[SH_NODE_MAX_RECEIPTS];
+    size_t n_rs = 0;
+    sh_node_stored st;
+    int rc = sh_node_stored_parse(a->body.data, a->body.len, &st);
+
+    if (rc != SH_OK)
+        return rc;
+    memcpy(out->hash, st.hash, sizeof out->hash);
+    out->outcome = st.outcome;
+    out->expiry_ms = st.expiry_ms;
+    if (sh_node_receipts_parse(a->body.data, a->body.len, true, rs, SH_NODE_MAX_RECEIPTS,
+                               &n_rs) != SH_OK)
+        n_rs = 0;
+    if (sh__client_receipts_count(t->map, t->prev, owner, ns, st.hash, rs, n_rs, &out->stored_k,
+                                  &out->stored_n) == SH_ERR_STALE &&
+        refresh_map(t, "a receipt names a newer map") == SH_OK)
+        (void)sh__client_receipts_count(t->map, t->prev, owner, ns, st.hash, rs, n_rs,
+                                        &out->stored_k, &out->stored_n);
+    sh_log_debug("client", "store ns %d: %zu receipts, %u of %u verify", ns, n_rs, out->stored_k,
+                 out->stored_n);
+    return SH_OK;
+}
+
 static int onion_store(void *ctx, const uint8_t owner[static 33], int16_t ns, const uint8_t *data,
                        size_t len, int64_t ttl_ms, const sh_node_signer *signer,
                        sh_client_receipt *out)
@@ -376,9 +475,6 @@ static int onion_store(void *ctx, const uint8_t owner[static 33], int16_t ns, co
     onion_tp *t = ctx;
     sh_node_request r = {.method = SH_NODE_STORE, .ns = ns, .data = data, .data_len = len,
                          .ttl_ms = ttl_ms};
-    sh_node_receipt rs[SH_NODE_MAX_RECEIPTS];
-    size_t n_rs = 0;
-    sh_node_stored st;
     answer a = {0};
     int rc;
 
@@ -386,24 +482,162 @@ static int onion_store(void *ctx, const uint8_t owner[static 33], int16_t ns, co
     sh_buf_init(&a.body);
     rc = call(t, owner, "store", &r, signer, &a);
     if (rc == SH_OK)
-        rc = sh_node_stored_parse(a.body.data, a.body.len, &st);
-    if (rc == SH_OK) {
-        memcpy(out->hash, st.hash, sizeof out->hash);
-        out->outcome = st.outcome;
-        out->expiry_ms = st.expiry_ms;
-        if (sh_node_receipts_parse(a.body.data, a.body.len, true, rs, SH_NODE_MAX_RECEIPTS,
-                                   &n_rs) != SH_OK)
-            n_rs = 0;
-        if (sh__client_receipts_count(t->map, t->prev, owner, ns, st.hash, rs, n_rs,
-                                      &out->stored_k, &out->stored_n) == SH_ERR_STALE &&
-            refresh_map(t, "a receipt names a newer map") == SH_OK)
-            (void)sh__client_receipts_count(t->map, t->prev, owner, ns, st.hash, rs, n_rs,
-                                            &out->stored_k, &out->stored_n);
-        sh_log_debug("client", "store ns %d: %zu receipts, %u of %u verify", ns, n_rs,
-                     out->stored_k, out->stored_n);
-    }
+        rc = store_result(t, owner, ns, &a, out);
     sh_buf_free(&a.body);
     return rc;
+}
+
+/* ---- several stores in flight (store_many) ------------------------------------------------ */
+
+/* One store of a batch: the same attempts, retries and redirects as call(), as steps driven by
+ * the shared loop instead of a loop of its own. */
+typedef struct store_op {
+    sh_client_store *s;
+    sh_node_request r;
+    answer a;
+    uint8_t dest[32];
+    int tries;       /* attempts made */
+    int64_t sent;    /* when the attempt in flight was sent */
+    unsigned gen;    /* the caller it went through (renew_guards makes a new one) */
+    uv_work_t work;  /* its proof of work, solved on libuv's thread pool */
+    uint8_t pow_hash[SH_STORE_HASH_BYTES];
+    uint32_t pow_bits;
+    bool solving, solved, in_flight, done;
+} store_op;
+
+static void op_end(onion_tp *t, store_op *op, int rc)
+{
+    op->in_flight = false;
+    op->done = true;
+    if (rc == SH_OK)
+        rc = store_result(t, op->s->owner, op->s->ns, &op->a, &op->s->receipt);
+    else
+        rc = call_failed(t, rc);
+    op->s->rc = rc;
+    snprintf(op->s->error, sizeof op->s->error, "%s", rc == SH_OK ? "" : sh_err_msg());
+}
+
+static void op_send(onion_tp *t, store_op *op);
+
+static void pow_work_cb(uv_work_t *w)
+{
+    store_op *op = w->data;
+
+    op->r.pow_nonce = sh_node_pow_solve(op->r.owner, op->pow_hash, op->r.timestamp_ms,
+                                        op->pow_bits);
+}
+
+static void pow_after_cb(uv_work_t *w, int status)
+{
+    store_op *op = w->data;
+
+    op->solving = false;
+    op->solved = true;
+    if (status != 0) /* cancelled: solved here instead */
+        pow_work_cb(w);
+}
+
+/* Sends the op's attempt once its proof of work is solved; one that fails at once is retried
+ * (or ends the op) here. */
+static void op_request(onion_tp *t, store_op *op)
+{
+    int rc;
+
+    op->solved = false;
+    op->gen = t->caller_gen;
+    op->tries++;
+    if ((rc = attempt_request(t, op->dest, "store", &op->r, op->s->signer, &op->a, &op->sent)) ==
+        SH_OK) {
+        op->in_flight = true;
+        return;
+    }
+    if (!retry_next(t, op->s->owner, &op->r, &op->a, op->tries - 1, &rc, op->dest))
+        return op_end(t, op, rc);
+    op_send(t, op);
+}
+
+/* Starts the op's next attempt: stamped now, its proof of work handed to the thread pool (so
+ * that the loop builds and opens the other ops' packets meanwhile, on another core). */
+static void op_send(onion_tp *t, store_op *op)
+{
+    stamp(t, &op->r);
+    if (!needs_pow(&op->r) || t->pow_bits == 0) {
+        op->r.pow_nonce = 0;
+        return op_request(t, op);
+    }
+    sh_store_msg_hash(op->pow_hash, op->r.owner, op->r.ns, op->r.data, op->r.data_len);
+    op->pow_bits = t->pow_bits;
+    op->work.data = op;
+    op->solving = true;
+    /* a store alone has nothing to overlap: no hand-off to another thread (a wake-up across
+     * cores) */
+    if (t->batch_n == 1 || uv_queue_work(&t->loop, &op->work, pow_work_cb, pow_after_cb) != 0) {
+        op->solving = false;
+        pow_work_cb(&op->work);
+        op_request(t, op);
+    }
+}
+
+/* The op's attempt in flight came back. A request cancelled because the guards were renewed
+ * under it (by another op) is sent again without counting as an attempt. */
+static void op_answered(onion_tp *t, store_op *op)
+{
+    int rc;
+
+    op->in_flight = false;
+    if (op->a.status == SH_ERR_CANCELLED && op->gen != t->caller_gen) {
+        op->tries--;
+        return op_send(t, op);
+    }
+    if ((rc = attempt_end(t, &op->a, op->sent)) == SH_OK ||
+        !retry_next(t, op->s->owner, &op->r, &op->a, op->tries - 1, &rc, op->dest))
+        return op_end(t, op, rc);
+    op_send(t, op);
+}
+
+static int onion_store_many(void *ctx, sh_client_store *stores, size_t n)
+{
+    onion_tp *t = ctx;
+    store_op *ops = calloc(n > 0 ? n : 1, sizeof *ops);
+    size_t left = n;
+    int rc;
+
+    if (ops == NULL)
+        return sh_err_set(SH_ERR_NOMEM, "out of memory for %zu stores", n);
+    maybe_refresh(t);
+    t->batch = ops;
+    t->batch_n = n;
+    for (size_t i = 0; i < n; i++) {
+        store_op *op = &ops[i];
+        op->s = &stores[i];
+        op->r = (sh_node_request){.method = SH_NODE_STORE, .ns = op->s->ns, .data = op->s->data,
+                                  .data_len = op->s->len, .ttl_ms = op->s->ttl_ms};
+        memcpy(op->r.owner, op->s->owner, 33);
+        sh_buf_init(&op->a.body);
+        if ((rc = pick_dest(t, op->s->owner, NULL, op->dest)) == SH_OK)
+            op_send(t, op);
+        else
+            op_end(t, op, rc);
+        uv_run(&t->loop, UV_RUN_NOWAIT); /* it leaves now, while the next one is prepared */
+    }
+    while (left > 0) {
+        left = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (ops[i].solved)
+                op_request(t, &ops[i]);
+            else if (ops[i].in_flight && ops[i].a.done)
+                op_answered(t, &ops[i]);
+            left += !ops[i].done;
+        }
+        if (left > 0)
+            uv_run(&t->loop, UV_RUN_ONCE);
+    }
+    t->batch = NULL;
+    t->calling_owner = NULL; /* it pointed into ops */
+    for (size_t i = 0; i < n; i++)
+        sh_buf_free(&ops[i].a.body);
+    free(ops);
+    return SH_OK;
 }
 
 /* get_receipts at a member of the owner's swarm: the receipts of every member holding it. */
@@ -413,7 +647,7 @@ static int onion_receipts(void *ctx, const uint8_t owner[static 33], int16_t ns,
     onion_tp *t = ctx;
     sh_node_receipt rs[SH_NODE_MAX_RECEIPTS];
     uint8_t body[2 + 32] = {0x0a, 32}; /* ReceiptRequest{hash} */
-    const uint8_t *dest = NULL, *failed = NULL;
+    uint8_t dest[32], failed[32];
     size_t n_rs = 0;
     answer a = {0};
     int rc;
@@ -422,10 +656,11 @@ static int onion_receipts(void *ctx, const uint8_t owner[static 33], int16_t ns,
     sh_buf_init(&a.body);
     maybe_refresh(t);
     for (int i = 0; i < 2; i++) {
-        if ((rc = pick_dest(t, owner, failed, &dest)) != SH_OK)
+        if ((rc = pick_dest(t, owner, i > 0 ? failed : NULL, dest)) != SH_OK)
             break;
         a.done = false;
         sh_buf_reset(&a.body);
+        t->calling_owner = owner;
         rc = sh_onion_caller_request(t->caller, dest, "get_receipts", body, sizeof body,
                                      answer_cb, &a);
         while (rc == SH_OK && !a.done)
@@ -434,7 +669,7 @@ static int onion_receipts(void *ctx, const uint8_t owner[static 33], int16_t ns,
             rc = sh_err_set(a.status, "%s", a.message);
         if (rc != SH_ERR_UNAVAILABLE && rc != SH_ERR_TIMEOUT)
             break;
-        failed = dest;
+        memcpy(failed, dest, 32);
     }
     if (rc == SH_OK)
         rc = sh_node_receipts_parse(a.body.data, a.body.len, false, rs, SH_NODE_MAX_RECEIPTS,
@@ -617,17 +852,25 @@ static void note_path_cb(const sh_onion_attempt *a, void *ctx)
 {
     onion_tp *t = ctx;
     unsigned slot = t->next_path;
+    const uint8_t *owner = t->calling_owner;
 
     if (t->user_attempt_cb != NULL)
         t->user_attempt_cb(a, t->user_attempt_ctx);
-    if (a->started || a->status != SH_OK || t->calling_owner == NULL)
+    if (a->started || a->status != SH_OK)
+        return;
+    if (t->batch != NULL)
+        owner = NULL;
+    for (size_t i = 0; t->batch != NULL && i < t->batch_n; i++) /* the op sent to that node */
+        if (t->batch[i].in_flight && memcmp(t->batch[i].dest, a->path[2]->cand.id, 32) == 0)
+            owner = t->batch[i].s->owner;
+    if (owner == NULL)
         return;
     for (unsigned i = 0; i < 4; i++)
-        if (memcmp(t->paths[i].owner, t->calling_owner, 33) == 0)
+        if (memcmp(t->paths[i].owner, owner, 33) == 0)
             slot = i;
     if (slot == t->next_path)
         t->next_path = (t->next_path + 1) % 4;
-    memcpy(t->paths[slot].owner, t->calling_owner, 33);
+    memcpy(t->paths[slot].owner, owner, 33);
     snprintf(t->paths[slot].text, sizeof t->paths[slot].text,
              "guard %s:%u -> middle %s:%u -> swarm node %s:%u", a->path[0]->host,
              a->path[0]->port, a->path[1]->host, a->path[1]->port, a->path[2]->host,
@@ -722,7 +965,8 @@ int sh_client_onion_open(const sh_client_maps *maps, const sh_onion_caller_confi
     }
     *out = (sh_client_transport){.ctx = t, .store = onion_store, .retrieve = onion_retrieve,
                                  .remove = onion_remove, .describe = onion_describe,
-                                 .receipts = onion_receipts, .close = onion_close};
+                                 .receipts = onion_receipts, .close = onion_close,
+                                 .store_many = onion_store_many};
     return SH_OK;
 }
 
