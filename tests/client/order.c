@@ -5,8 +5,10 @@
  * across a restart, the start of a sender first seen by a new device and by an old one, and
  * the sender's numbering. `clients`: two accounts over an in-memory transport that withholds
  * chosen inbox messages, so that the receiver reads a sender's texts out of order; its events
- * and history keep the sender's order, across a restart and after a wait of 0 ms. Each case is
- * its own process (argv[1] names it). */
+ * and history keep the sender's order, across a restart and after a wait of 0 ms. On the same
+ * in-memory swarm, `republish`: a client that keeps polling publishes its prekey bundle again
+ * when a day has passed (the prekeys rotate), not at every poll. Each case is its own process
+ * (argv[1] names it). */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,6 +340,7 @@ typedef struct mem_msg {
 static mem_msg mem[MEM_MAX];
 static size_t n_mem;
 static int64_t mem_clock;
+static size_t n_bundle_stores;      /* stores to namespace 10, of any owner */
 static int withhold_next;           /* stores to withhold_owner's inbox to withhold from now on */
 static uint8_t withhold_owner[33];
 
@@ -349,6 +352,7 @@ static int mem_store(void *ctx, const uint8_t owner[static 33], int16_t ns, cons
 
     (void)ctx, (void)signer;
     memset(out, 0, sizeof *out);
+    n_bundle_stores += ns == SH_NS_PREKEYS;
     for (size_t i = 0; i < n_mem && ns != SH_NS_INBOX; i++) /* other namespaces: one slot */
         if (mem[i].ns == ns && memcmp(mem[i].owner, owner, 33) == 0)
             m = &mem[i], free(m->data);
@@ -548,6 +552,38 @@ static void clients(void)
         free(mem[i].data);
 }
 
+static void republish(void)
+{
+    static peer bob;
+    sh_client_options o;
+    size_t at_start;
+
+    peer_init(&bob, "bob");
+    sh_client_options_default(&o);
+    o.publish_check_ms = 0; /* every poll checks */
+    sh_client_set_options(bob.client, &o);
+    CHECK_OK(sh_client_publish(bob.client, false));
+    at_start = n_bundle_stores;
+    CHECK(at_start >= 1);
+    poll_once(&bob);
+    poll_once(&bob);
+    CHECK_EQ(n_bundle_stores, at_start); /* unchanged and fresh: nothing stored */
+    sh_time_set_offset_ms(25 * 3600 * 1000LL);
+    poll_once(&bob);
+    CHECK_EQ(n_bundle_stores, at_start + 1); /* rotated prekeys, published by the poll */
+    poll_once(&bob);
+    CHECK_EQ(n_bundle_stores, at_start + 1);
+    sh_client_options_default(&o); /* the default checks every 10 minutes */
+    sh_client_set_options(bob.client, &o);
+    sh_time_set_offset_ms(50 * 3600 * 1000LL);
+    poll_once(&bob);
+    CHECK_EQ(n_bundle_stores, at_start + 1);
+    sh_time_set_offset_ms(0);
+    peer_close(&bob);
+    for (size_t i = 0; i < n_mem; i++)
+        free(mem[i].data);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -556,7 +592,7 @@ int main(int argc, char **argv)
     } cases[] = {{"gap_filled", gap_filled}, {"gap_timeout", gap_timeout},
                  {"duplicates", duplicates}, {"restart", restart}, {"baseline", baseline},
                  {"numbering", numbering}, {"damaged", damaged}, {"renumbered", renumbered},
-                 {"clients", clients}};
+                 {"clients", clients}, {"republish", republish}};
     const char *which = argc > 1 ? argv[1] : "";
 
     CHECK_OK(sh_identity_init());

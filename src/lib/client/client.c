@@ -103,6 +103,7 @@ int sh_client_new(const uint8_t seed[static SH_SEED_BYTES], sh_client_state *sta
     sh_buf_init(&c->token);
     c->cb = cb;
     c->ctx = ctx;
+    c->publish_mono_ms = sh_time_mono_ms(); /* programs publish when they start */
     rc = sh_account_from_seed(&c->account, seed);
     if (rc == SH_OK) {
         sh_account_session_id(c->account, c->sid);
@@ -137,7 +138,8 @@ void sh_client_options_default(sh_client_options *o)
                              .message_ttl_ms = SH_CLIENT_INBOX_TTL_MS,
                              .retry_min_ms = SH_CLIENT_RETRY_MIN_MS,
                              .retry_max_ms = SH_CLIENT_RETRY_MAX_MS,
-                             .hold_ms = SH_CLIENT_HOLD_MS};
+                             .hold_ms = SH_CLIENT_HOLD_MS,
+                             .publish_check_ms = SH_CLIENT_PUBLISH_CHECK_MS};
 }
 
 void sh_client_set_options(sh_client *c, const sh_client_options *o)
@@ -1073,5 +1075,11 @@ int sh_client_poll(sh_client *c, uint32_t wait_ms, size_t *received)
     if (rc == SH_OK && sh_time_mono_ms() - c->receipts_mono_ms >= c->opt.receipts_every_ms &&
         sh_client_update_receipts(c, &sent) != SH_OK)
         sh_log_warn("client", "could not count receipts again: %s", sh_err_msg());
+    /* a client that runs for days publishes its rotated prekeys (and a day-old device list) */
+    if (rc == SH_OK && sh_time_mono_ms() - c->publish_mono_ms >= c->opt.publish_check_ms) {
+        c->publish_mono_ms = sh_time_mono_ms();
+        if (sh_client_publish(c, false) != SH_OK)
+            sh_log_warn("client", "our keys are not published again yet: %s", sh_err_msg());
+    }
     return rc;
 }

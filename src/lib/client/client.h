@@ -410,9 +410,12 @@ typedef struct sh_client_options {
                                 * outbox row older than this expires unsent */
     int64_t retry_min_ms, retry_max_ms; /* outbox backoff after a failed attempt */
     int64_t hold_ms;           /* the longest a text waits for an earlier one of its sender */
+    int64_t publish_check_ms;  /* a poll checks this often that our keys are published and
+                                * current (prekeys rotate daily; sh_client_publish) */
 } sh_client_options;
 
 #define SH_CLIENT_RECEIPTS_EVERY_MS 10000
+#define SH_CLIENT_PUBLISH_CHECK_MS (10 * 60 * 1000LL)
 #define SH_CLIENT_RETRY_MIN_MS 2000
 #define SH_CLIENT_RETRY_MAX_MS (5 * 60 * 1000LL)
 

@@ -52,6 +52,7 @@ struct sh_client {
     int64_t lookback_ms; /* when the last look-back read ran (monotonic) */
     sh_client_options opt;
     int64_t receipts_mono_ms; /* when receipts were last counted again (monotonic) */
+    int64_t publish_mono_ms;  /* when a poll last checked that our keys are published */
     int64_t own_list_ms;     /* linked device: when our account's list was last read */
     int64_t since_ms;        /* when this device's database was made (order.c: the start) */
 };
