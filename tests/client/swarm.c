@@ -350,32 +350,6 @@ static void newest_pending(account *a, uint8_t hash[static 32])
 
 /* ---- the network ----------------------------------------------------------------------------- */
 
-/* The authority, as net_auth_start but testing reachability once a minute (a member stopped for
- * a moment stays in the map; the tests here decide when swarms change). */
-static void auth_start(void)
-{
-    net_auth *a = &w.auth[0];
-    char listen[64];
-    const char *argv[] = {w.dir_exe, "run", "--network", w.network, "--key", a->key, "--data",
-                          a->data, "--listen", listen, "--period-ms", "1000", "--vote-ms", "250",
-                          "--sig-ms", "250", "--lifetime-ms", "60000", "--tick-ms", "50", "--early",
-                          "--reach-timeout-ms", "2000", "--retest-ms", "60000",
-                          "--publish-interval-ms", "500", "--guard-stable-ms", "0",
-                          "--log-level", "info", NULL};
-
-    snprintf(listen, sizeof listen, "127.0.0.1:%u", a->port);
-    a->pid = fork();
-    CHECK(a->pid >= 0);
-    if (a->pid == 0) {
-        int fd = open(a->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-}
-
 static void node_start(size_t i)
 {
     static char logs[N_NODES][300];
@@ -774,7 +748,12 @@ int main(int argc, char **argv)
     CHECK_OK(sh_identity_init());
     setvbuf(stdout, NULL, _IOLBF, 0);
     net_init(&w, argv[2], argv[1], 1, 1, 1, 1);
-    auth_start();
+    /* a fast authority that tests reachability once a minute and keeps a failing member for
+     * two: a member stopped for a moment stays in the map (the tests decide when swarms change) */
+    w.period_ms = 1000;
+    w.retest_ms = 60000;
+    w.drop_grace_ms = 120000;
+    net_auth_start(&w, 0);
     first = grow_network();
     printf("network: four nodes in two swarms, then nine in three swarms of three after %lld ms\n",
            (long long)(sh_time_mono_ms() - start));

@@ -579,6 +579,19 @@ static const seen_map *own_latest(proc *p)
     return NULL;
 }
 
+/* Ends every node (closing its standard input) and every authority; each must exit cleanly. */
+static void stop_all(void)
+{
+    for (size_t i = 0; i < n_nodes; i++) {
+        close(nodes[i].in);
+        reap(&nodes[i]);
+        free(nodes[i].maps);
+    }
+    for (int i = 0; i < N_AUTH; i++)
+        auth_stop(i);
+    printf("every process ended cleanly\n");
+}
+
 static void grace_test(void)
 {
     proc *members[GRACE_NODES], *victim, *watchers[GRACE_NODES - 1];
@@ -645,14 +658,7 @@ static void grace_test(void)
     printf("grace: the node frozen past the grace was dropped and is listed again (swarm %016llx, was "
            "%016llx)\n", (unsigned long long)own_latest(victim)->swarm, (unsigned long long)swarm);
 
-    for (size_t i = 0; i < n_nodes; i++) {
-        close(nodes[i].in);
-        reap(&nodes[i]);
-        free(nodes[i].maps);
-    }
-    for (int i = 0; i < N_AUTH; i++)
-        auth_stop(i);
-    printf("every process ended cleanly\n");
+    stop_all();
 }
 
 int main(int argc, char **argv)
@@ -710,13 +716,6 @@ int main(int argc, char **argv)
     CHECK(members[2]->published >= N_AUTH && members[2]->published <= N_AUTH + 2);
     CHECK_EQ(unreachable->published, 0);
 
-    for (size_t i = 0; i < n_nodes; i++) {
-        close(nodes[i].in);
-        reap(&nodes[i]);
-        free(nodes[i].maps);
-    }
-    for (int i = 0; i < N_AUTH; i++)
-        auth_stop(i);
-    printf("every process ended cleanly\n");
+    stop_all();
     return 0;
 }

@@ -73,6 +73,8 @@ void net_init(net *w, const char *dir_exe, const char *node_exe, int n_auth, int
     w->node_exe = node_exe;
     w->n_auth = n_auth;
     w->drop_grace_ms = NET_DROP_GRACE_MS;
+    w->period_ms = 2000;
+    w->retest_ms = 5000;
     snprintf(w->tmp, sizeof w->tmp, "%s", test_tmpdir());
     snprintf(log, sizeof log, "%s/setup.log", w->tmp);
     for (int i = 0; i < n_auth; i++) {
@@ -112,17 +114,20 @@ void net_init(net *w, const char *dir_exe, const char *node_exe, int n_auth, int
 void net_auth_start(net *w, int i)
 {
     net_auth *a = &w->auth[i];
-    char listen[64], grace[24];
+    char listen[64], grace[24], period[24], quarter[24], retest[24];
     const char *argv[] = {w->dir_exe, "run", "--network", w->network, "--key", a->key, "--data",
-                          a->data, "--listen", listen, "--period-ms", "2000", "--vote-ms", "500",
-                          "--sig-ms", "500", "--lifetime-ms", "30000", "--tick-ms", "50", "--early",
-                          "--reach-timeout-ms", "2000", "--retest-ms", "5000",
+                          a->data, "--listen", listen, "--period-ms", period, "--vote-ms", quarter,
+                          "--sig-ms", quarter, "--lifetime-ms", "30000", "--tick-ms", "50", "--early",
+                          "--reach-timeout-ms", "2000", "--retest-ms", retest,
                           "--drop-grace-ms", grace, "--failing-retest-ms", "250",
                           "--publish-interval-ms", "500", "--guard-stable-ms", "0",
                           "--log-level", "info", NULL};
 
     snprintf(listen, sizeof listen, "127.0.0.1:%u", a->port);
     snprintf(grace, sizeof grace, "%ld", w->drop_grace_ms);
+    snprintf(period, sizeof period, "%ld", w->period_ms);
+    snprintf(quarter, sizeof quarter, "%ld", w->period_ms / 4);
+    snprintf(retest, sizeof retest, "%ld", w->retest_ms);
     a->pid = fork();
     CHECK(a->pid >= 0);
     if (a->pid == 0) {

@@ -24,6 +24,8 @@ typedef struct net {
     int n_auth;
     net_auth auth[NET_MAX_AUTH];
     long drop_grace_ms;      /* for authorities started after it is set (NET_DROP_GRACE_MS) */
+    long period_ms;          /* their consensus period (2000; votes and signatures at 1/4) */
+    long retest_ms;          /* how often they test a listed node's reachability (5000) */
 } net;
 
 /* Makes authority keys and the network file (k of n_auth, swarm target and min). */
