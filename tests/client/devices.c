@@ -457,62 +457,38 @@ static bool peers_ok(double peers)
     return peers >= 1 && peers <= FLEET_NODES - 3;
 }
 
-/* A node of an account's swarm that the test spares (the member with the smallest identity;
- * the transport calls a random member, so the others, killed, exercise its retries). */
-static const sh_onion_node *fleet_dest(const uint8_t sid[static 33])
+/* Nodes to kill: a random member of each of FLEET_KILLED swarms of two or more (which may serve
+ * either account: a client calls another member, reads go past it, and it catches up). */
+static void fleet_victims(const nt_node *nodes, int victims[static FLEET_KILLED])
 {
-    uint64_t ids[FLEET_NODES], swarm = 0;
-    const sh_onion_node *dest = NULL;
-    size_t n = 0;
-
-    for (size_t i = 0; i < n_onodes; i++)
-        if (onodes[i].cand.in_swarm)
-            ids[n++] = onodes[i].cand.swarm_id;
-    for (size_t i = 1; i < n; i++) /* sort */
-        for (size_t j = i; j > 0 && ids[j - 1] > ids[j]; j--) {
-            uint64_t t = ids[j];
-            ids[j] = ids[j - 1];
-            ids[j - 1] = t;
-        }
-    CHECK_OK(sh_swarm_nearest(sh_swarm_space_position(sid + 1), ids, n, &swarm));
-    for (size_t i = 0; i < n_onodes; i++)
-        if (onodes[i].cand.in_swarm && onodes[i].cand.swarm_id == swarm &&
-            (dest == NULL || memcmp(onodes[i].cand.id, dest->cand.id, 32) < 0))
-            dest = &onodes[i];
-    CHECK(dest != NULL);
-    return dest;
-}
-
-/* Nodes to kill: neither account's spared member, one per swarm of two or more. */
-static void fleet_victims(const nt_node *nodes, const uint8_t *a, const uint8_t *b,
-                          int victims[static FLEET_KILLED])
-{
-    const sh_onion_node *da = fleet_dest(a), *db = fleet_dest(b);
     uint64_t used[FLEET_KILLED];
     int k = 0;
 
-    for (size_t i = 0; i < n_onodes && k < FLEET_KILLED; i++) {
-        const sh_onion_node *o = &onodes[i];
+    size_t first = randombytes_uniform((uint32_t)n_onodes);
+
+    for (size_t step = 0; step < n_onodes && k < FLEET_KILLED; step++) {
+        const sh_onion_node *o = &onodes[(first + step) % n_onodes];
         size_t members = 0;
         bool taken = false;
         for (size_t j = 0; j < n_onodes; j++)
             members += onodes[j].cand.in_swarm && onodes[j].cand.swarm_id == o->cand.swarm_id;
         for (int v = 0; v < k; v++)
             taken = taken || used[v] == o->cand.swarm_id;
-        if (o == da || o == db || taken || members < 2)
+        if (taken || members < 2)
             continue;
         for (int n = 0; n < FLEET_NODES; n++)
             if (memcmp(nodes[n].identity_key, o->cand.id, 32) == 0) {
                 used[k] = o->cand.swarm_id;
                 victims[k++] = n;
+                printf("fleet: node %02x%02x%02x%02x will be killed\n", o->cand.id[0],
+                       o->cand.id[1], o->cand.id[2], o->cand.id[3]);
             }
     }
     CHECK_EQ(k, FLEET_KILLED);
     for (size_t i = 0; i < n_onodes; i++)
-        printf("fleet: node %02x%02x%02x%02x in swarm %016llx%s%s\n", onodes[i].cand.id[0],
+        printf("fleet: node %02x%02x%02x%02x in swarm %016llx\n", onodes[i].cand.id[0],
                onodes[i].cand.id[1], onodes[i].cand.id[2], onodes[i].cand.id[3],
-               (unsigned long long)onodes[i].cand.swarm_id, &onodes[i] == da ? " (alice's)" : "",
-               &onodes[i] == db ? " (bob's)" : "");
+               (unsigned long long)onodes[i].cand.swarm_id);
 }
 
 static bool network_error(int rc)
@@ -616,7 +592,7 @@ static void fleet(const char *node_exe, const char *dir_exe)
     primary_new(&bob, "bob", 1, 2);
     link_device(&alice, &alice2, "alice2");
     link_device(&bob, &bob2, "bob2");
-    fleet_victims(nodes, alice.sid, bob.sid, killed);
+    fleet_victims(nodes, killed);
     printf("fleet: two accounts of two devices after %lld ms\n",
            (long long)(sh_time_mono_ms() - start));
     for (int seq = 1; seq <= per_device; seq++) {
