@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -108,6 +109,7 @@ static void spawn(proc *p, const char *name, const char *const *argv, const char
     CHECK(p->pid >= 0);
     if (p->pid == 0) {
         int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves no process behind */
         dup2(in[0], 0);
         dup2(out[1], 1);
         dup2(fd, 2);

@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <sodium.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +42,7 @@ static proc spawn(const char *const *args, const char *stderr_path)
     p.pid = fork();
     CHECK(p.pid >= 0);
     if (p.pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves no process behind */
         dup2(in[0], 0);
         dup2(out[1], 1);
         if (stderr_path != NULL) {

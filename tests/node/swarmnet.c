@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sodium.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -613,8 +614,10 @@ static void fault_test(void)
         char path[400];
         CHECK((size_t)snprintf(path, sizeof path, "%s/client%d.rec", rec_dir, o) < sizeof path);
         CHECK((clients[o] = fork()) >= 0);
-        if (clients[o] == 0)
+        if (clients[o] == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves no process behind */
             client_main(o, path);
+        }
     }
     net_sleep_ms(1000);
     kill_round(1, 3000);
