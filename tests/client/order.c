@@ -6,7 +6,9 @@
  * the sender's numbering. `clients`: two accounts over an in-memory transport that withholds
  * chosen inbox messages, so that the receiver reads a sender's texts out of order; its events
  * and history keep the sender's order, across a restart and after a wait of 0 ms. On the same
- * in-memory swarm, `republish`: a client that keeps polling publishes its prekey bundle again
+ * in-memory swarm, `window`: a flush whose window has a refused store in the middle keeps that
+ * row queued while the rows after it are stored, and the receiver still files the three in
+ * order; `republish`: a client that keeps polling publishes its prekey bundle again
  * when a day has passed (the prekeys rotate), not at every poll. Each case is its own process
  * (argv[1] names it). */
 #include <sqlite3.h>
@@ -341,6 +343,7 @@ static mem_msg mem[MEM_MAX];
 static size_t n_mem;
 static int64_t mem_clock;
 static size_t n_bundle_stores;      /* stores to namespace 10, of any owner */
+static int refuse_at;               /* the refuse_at-th next store to withhold_owner's inbox fails */
 static int withhold_next;           /* stores to withhold_owner's inbox to withhold from now on */
 static uint8_t withhold_owner[33];
 
@@ -353,6 +356,9 @@ static int mem_store(void *ctx, const uint8_t owner[static 33], int16_t ns, cons
     (void)ctx, (void)signer;
     memset(out, 0, sizeof *out);
     n_bundle_stores += ns == SH_NS_PREKEYS;
+    if (ns == SH_NS_INBOX && refuse_at > 0 && memcmp(owner, withhold_owner, 33) == 0 &&
+        --refuse_at == 0)
+        return sh_err_set(SH_ERR_BUSY, "the node is busy (refused by the test)");
     for (size_t i = 0; i < n_mem && ns != SH_NS_INBOX; i++) /* other namespaces: one slot */
         if (mem[i].ns == ns && memcmp(mem[i].owner, owner, 33) == 0)
             m = &mem[i], free(m->data);
@@ -552,6 +558,41 @@ static void clients(void)
         free(mem[i].data);
 }
 
+static void window(void)
+{
+    static peer alice, bob;
+    int64_t row;
+    size_t sent = 0, left = 0;
+
+    peer_init(&alice, "alice");
+    peer_init(&bob, "bob");
+    CHECK_OK(sh_client_publish(bob.client, false));
+    memcpy(withhold_owner, bob.sid, 33);
+    for (int i = 1; i <= 3; i++) {
+        char text[8];
+        snprintf(text, sizeof text, "#%d", i);
+        CHECK_OK(sh_client_queue_text(alice.client, bob.sid, (const uint8_t *)text, strlen(text),
+                                      &row, NULL));
+    }
+    refuse_at = 2;
+    CHECK_ERR(sh_client_flush(alice.client, &sent), SH_ERR_BUSY); /* one window of three */
+    CHECK_EQ(sent, 2);
+    CHECK_OK(sh_client_outbox_count(alice.state, &left));
+    CHECK_EQ(left, 1);
+    poll_once(&bob);
+    CHECK_STR(bob.got, "#1 ");
+    check_held_of(&bob, 1); /* #3 waits for #2 */
+    CHECK_OK(sh_client_flush(alice.client, &sent)); /* #2, retried */
+    CHECK_EQ(sent, 1);
+    poll_once(&bob);
+    CHECK_STR(bob.got, "#1 #2 #3 ");
+    check_held_of(&bob, 0);
+    peer_close(&alice);
+    peer_close(&bob);
+    for (size_t i = 0; i < n_mem; i++)
+        free(mem[i].data);
+}
+
 static void republish(void)
 {
     static peer bob;
@@ -592,7 +633,7 @@ int main(int argc, char **argv)
     } cases[] = {{"gap_filled", gap_filled}, {"gap_timeout", gap_timeout},
                  {"duplicates", duplicates}, {"restart", restart}, {"baseline", baseline},
                  {"numbering", numbering}, {"damaged", damaged}, {"renumbered", renumbered},
-                 {"clients", clients}, {"republish", republish}};
+                 {"clients", clients}, {"window", window}, {"republish", republish}};
     const char *which = argc > 1 ? argv[1] : "";
 
     CHECK_OK(sh_identity_init());
