@@ -24,5 +24,14 @@ int main(void)
     sh_time_set_offset_ms(0);
     int64_t m1 = sh_time_mono_ms(), m2 = sh_time_mono_ms();
     CHECK(m2 >= m1);
+
+    CHECK_EQ(sh_time_backoff_ms(100, 1000, 0), 100);
+    CHECK_EQ(sh_time_backoff_ms(100, 1000, 1), 100);
+    CHECK_EQ(sh_time_backoff_ms(100, 1000, 2), 200);
+    CHECK_EQ(sh_time_backoff_ms(100, 1000, 4), 800);
+    CHECK_EQ(sh_time_backoff_ms(100, 1000, 5), 1000); /* capped */
+    CHECK_EQ(sh_time_backoff_ms(100, 1000, 4000000000u), 1000); /* no overflow */
+    CHECK_EQ(sh_time_backoff_ms(0, 1000, 4000000000u), 0);
+    CHECK_EQ(sh_time_backoff_ms(500, 300, 1), 300);
     return 0;
 }

@@ -547,12 +547,8 @@ static int store_all(sh_client *c, sh_client_store *st, size_t n)
  * 50-100 % (clients that failed together do not retry together). */
 static int64_t retry_delay(const sh_client *c, uint32_t n)
 {
-    int64_t d = c->opt.retry_min_ms;
+    int64_t d = sh_time_backoff_ms(c->opt.retry_min_ms, c->opt.retry_max_ms, n);
 
-    for (uint32_t i = 1; i < n && d < c->opt.retry_max_ms; i++)
-        d *= 2;
-    if (d > c->opt.retry_max_ms)
-        d = c->opt.retry_max_ms;
     if (d <= 1)
         return d;
     return d / 2 + (int64_t)randombytes_uniform((uint32_t)(d / 2 < UINT32_MAX ? d / 2 : UINT32_MAX));

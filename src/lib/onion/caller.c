@@ -169,12 +169,9 @@ static void arm_timer(sh_onion_caller *c)
 
 static uint32_t backoff_ms(const sh_onion_caller *c, unsigned attempt)
 {
-    uint64_t d = c->cfg.backoff_min_ms;
+    uint64_t d =
+        (uint64_t)sh_time_backoff_ms(c->cfg.backoff_min_ms, c->cfg.backoff_max_ms, attempt);
 
-    for (unsigned i = 1; i < attempt && d < c->cfg.backoff_max_ms; i++)
-        d *= 2;
-    if (d > c->cfg.backoff_max_ms)
-        d = c->cfg.backoff_max_ms;
     return (uint32_t)(d / 2 + uniform(c, (uint32_t)(d / 2) + 1));
 }
 

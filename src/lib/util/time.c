@@ -26,6 +26,15 @@ void sh_time_set_offset_ms(int64_t ms)
     clock_offset_loaded = true;
 }
 
+int64_t sh_time_backoff_ms(int64_t min_ms, int64_t max_ms, unsigned attempt)
+{
+    int64_t d = min_ms;
+
+    for (unsigned i = 1; i < attempt && d > 0 && d < max_ms; i++)
+        d *= 2;
+    return d > max_ms ? max_ms : d;
+}
+
 int64_t sh_time_now_ms(void)
 {
     struct timespec ts;

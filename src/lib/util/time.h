@@ -18,5 +18,8 @@ int64_t sh_time_mono_ms(void);
 /* Nanoseconds on a monotonic clock, for benchmarks. */
 uint64_t sh_time_mono_ns(void);
 void sh_time_set_offset_ms(int64_t offset_ms);
+/* A retry's wait before jitter: min_ms for the first attempt, doubled for each one after it, at
+ * most max_ms (when max_ms < min_ms, max_ms). */
+int64_t sh_time_backoff_ms(int64_t min_ms, int64_t max_ms, unsigned attempt);
 
 #endif
