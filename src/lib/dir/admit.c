@@ -7,7 +7,7 @@
  * descriptor's address with its link key: any answer to dir.ping proves the node holds the key
  * and listens there) and answers with the result: SH_OK, or SH_ERR_UNAVAILABLE with what went
  * wrong. Only reachable nodes are voted for. Every admitted node is tested again once its last
- * test is retest_ms old. A listed node that fails a test stays in the vote (without flags) while
+ * test is retest_ms old. A listed node that fails a test stays in the vote, unchanged, while
  * it is failing: it is tested every failing_retest_ms, and dropped by a failed test that comes
  * at least the policy's drop_grace_ms after its first one; a success meanwhile keeps its place
  * (and its swarm) in the map. */

@@ -6,7 +6,7 @@
  * Node states, per identity (LISTED and FAILING nodes are voted for):
  *
  *   submit            success             failure (failing_since = now)
- *   ------> UNLISTED ---------> LISTED -------------------------------> FAILING (no flags)
+ *   ------> UNLISTED ---------> LISTED -------------------------------> FAILING (same vote)
  *             ^   ^                    <-------------------------------    |
  *             |   |                     success: back within the grace     |
  *             |   +--------------------------------------------------------+
@@ -15,7 +15,10 @@
  *
  *   Any state -> gone: sh_dir_registry_remove, or sh_dir_registry_expire once the current
  *   onion key has expired. With a grace of 0 a LISTED node's first failure drops it. Only
- *   nodes with a valid current onion key are voted for. */
+ *   nodes with a valid current onion key are voted for. A FAILING node is voted for exactly as
+ *   when it was LISTED (its flags and its Guard clock stay), so a node whose tests flap inside
+ *   the grace changes no vote and starts no early round; clients route around a node that
+ *   does not answer them. */
 #include "dir/internal.h"
 
 #include <stdlib.h>
@@ -182,15 +185,16 @@ int sh_dir_registry_set_reachable(sh_dir_registry *r, const uint8_t identity[sta
         return sh_err_set(SH_ERR_NOT_FOUND, "no such node in the registry");
     s = &r->state[i];
     if (reachable) {
-        if (!s->reachable)
+        if (!s->reachable && s->failing_since_ms == 0) /* listed anew; back from FAILING keeps it */
             s->stable_since_ms = now_ms;
         s->failing_since_ms = 0;
     } else {
         if (s->reachable)
             s->failing_since_ms = now_ms;
-        s->stable_since_ms = 0;
         if (s->failing_since_ms != 0 && now_ms - s->failing_since_ms >= r->policy.drop_grace_ms)
             s->failing_since_ms = 0;
+        if (s->failing_since_ms == 0) /* dropped (or never listed): the Guard clock starts over */
+            s->stable_since_ms = 0;
     }
     s->reachable = reachable;
     s->tested_ms = now_ms;
@@ -290,7 +294,7 @@ int sh_dir_registry_vote_nodes(const sh_dir_registry *r, int64_t now_ms, sh_dir_
             cur->valid_after_ms - SH_DIR_CLOCK_SKEW_MS > now_ms)
             continue;
         v[k] = r->nodes[i];
-        v[k].flags = s->reachable ? sh_dir_policy_flags(&r->policy, s->stable_since_ms, now_ms) : 0;
+        v[k].flags = sh_dir_policy_flags(&r->policy, s->stable_since_ms, now_ms);
         v[k].swarm_id = 0;
         k++;
     }
