@@ -434,18 +434,12 @@ static bool in_swarm(nt_node *const *ms, size_t n, const uint8_t id[static 32])
 static size_t receipts_at(const nt_node *n, const uint8_t hash[static 32],
                           sh_node_receipt rs[static SH_NODE_MAX_RECEIPTS])
 {
-    uint8_t body[34] = {0x0a, 32};
     size_t count = 0;
     nt_client c;
-    sh_buf ans;
 
-    memcpy(body + 2, hash, 32);
-    sh_buf_init(&ans);
     nt_client_open(&c, n);
-    CHECK_OK(nt_raw(&c, "get_receipts", body, sizeof body, &ans));
-    CHECK_OK(sh_node_receipts_parse(ans.data, ans.len, false, rs, SH_NODE_MAX_RECEIPTS, &count));
+    CHECK_OK(nt_get_receipts(&c, hash, rs, &count));
     nt_client_close(&c);
-    sh_buf_free(&ans);
     return count;
 }
 

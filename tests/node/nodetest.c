@@ -390,6 +390,22 @@ int nt_raw(nt_client *c, const char *method, const uint8_t *body, size_t len, sh
     return finish(c, &w, sh_node_conn_call_raw(c->conn, method, body, len, raw_cb, &w));
 }
 
+int nt_get_receipts(nt_client *c, const uint8_t hash[static 32],
+                    sh_node_receipt rs[static SH_NODE_MAX_RECEIPTS], size_t *count)
+{
+    uint8_t body[34] = {0x0a, 32}; /* GetReceiptsRequest: field 1, 32 bytes */
+    sh_buf ans;
+    int rc;
+
+    *count = 0;
+    memcpy(body + 2, hash, 32);
+    sh_buf_init(&ans);
+    if ((rc = nt_raw(c, "get_receipts", body, sizeof body, &ans)) == SH_OK)
+        CHECK_OK(sh_node_receipts_parse(ans.data, ans.len, false, rs, SH_NODE_MAX_RECEIPTS, count));
+    sh_buf_free(&ans);
+    return rc;
+}
+
 /* ---- templates ---------------------------------------------------------------------------------- */
 
 sh_node_request nt_req_store(const uint8_t owner[static 33], int16_t ns, const void *data,

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "node/request.h"
+#include "node/swarm.h"
 #include "onion/onion.h"
 #include "test.h"
 
@@ -61,6 +62,10 @@ int nt_change(nt_client *c, const sh_node_request *r, const sh_node_signer *s,
 int nt_info(nt_client *c, sh_node_info *out);
 /* A raw call; the answer body (also of an error) is copied to answer when not NULL. */
 int nt_raw(nt_client *c, const char *method, const uint8_t *body, size_t len, sh_buf *answer);
+/* get_receipts for a message hash: the call's status; when SH_OK the answer must parse (the test
+ * fails otherwise) into rs, *count of them (not yet verified against a map). */
+int nt_get_receipts(nt_client *c, const uint8_t hash[static 32],
+                    sh_node_receipt rs[static SH_NODE_MAX_RECEIPTS], size_t *count);
 /* Starts a retrieve and returns at once; nt_poll_wait runs the loop until it answers. */
 typedef struct nt_poll {
     bool done;

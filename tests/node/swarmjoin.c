@@ -184,11 +184,7 @@ int main(int argc, char **argv)
     }
     printf("on all 4 members after %lld ms\n", (long long)(sh_time_mono_ms() - start));
     {
-        uint8_t body[40] = {0x0a, 32};
-        memcpy(body + 2, hash, 32);
-        sh_buf_reset(&ans);
-        CHECK_OK(nt_raw(&c, "get_receipts", body, 34, &ans));
-        CHECK_OK(sh_node_receipts_parse(ans.data, ans.len, false, rc, SH_NODE_MAX_RECEIPTS, &n_rc));
+        CHECK_OK(nt_get_receipts(&c, hash, rc, &n_rc));
         CHECK_EQ(n_rc, 4);
         for (size_t i = 0; i < n_rc; i++)
             CHECK_OK(sh_node_receipt_verify(&rc[i], map, NULL));

@@ -219,21 +219,16 @@ static long converge(long deadline_ms, const char *what)
  * tells whether `node` signed one. */
 static size_t receipts_of(nt_node *via, const uint8_t hash[32], const nt_node *node, bool *from_node)
 {
-    uint8_t body[34] = {0x0a, 32};
     sh_node_receipt rc[SH_NODE_MAX_RECEIPTS];
     size_t n = 0;
     nt_client c;
-    sh_buf ans;
 
-    memcpy(body + 2, hash, 32);
-    sh_buf_init(&ans);
     nt_client_open(&c, via);
-    if (nt_raw(&c, "get_receipts", body, sizeof body, &ans) == SH_OK)
-        CHECK_OK(sh_node_receipts_parse(ans.data, ans.len, false, rc, SH_NODE_MAX_RECEIPTS, &n));
+    if (nt_get_receipts(&c, hash, rc, &n) != SH_OK)
+        n = 0;
     nt_client_close(&c);
-    /* Receipts name the map of their signing, which may be newer than ours (maps follow each
-     * other, e.g. when a member fails its reachability tests and loses its flags): as a client
-     * would, fetch a map at least that new. */
+    /* Receipts name the map of their signing, which may be newer than ours (a map is published
+     * every round): as a client would, fetch a map at least that new. */
     uint64_t newest = sh_dir_map_version(map);
     for (size_t i = 0; i < n; i++)
         newest = rc[i].map_version > newest ? rc[i].map_version : newest;
@@ -245,7 +240,6 @@ static size_t receipts_of(nt_node *via, const uint8_t hash[32], const nt_node *n
         if (from_node != NULL && memcmp(rc[i].node_id, node->identity_key, 32) == 0)
             *from_node = true;
     }
-    sh_buf_free(&ans);
     return n;
 }
 
