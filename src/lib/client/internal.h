@@ -23,6 +23,8 @@ struct sh_client_state {
 int sh__client_sql_fail(sh_client_state *s, int rc, const char *what);
 int sh__client_exec(sh_client_state *s, const char *sql, const char *what) SH_CLIENT_WUR;
 int sh__client_prepare(sh_client_state *s, const char *sql, sqlite3_stmt **st) SH_CLIENT_WUR;
+/* Steps a statement that returns no row and finalizes it; `what` names it in the error. */
+int sh__client_step_done(sh_client_state *s, sqlite3_stmt *st, const char *what);
 /* Seals plaintext for column `column` into out (nonce ‖ ciphertext ‖ tag), and opens it. */
 int sh__client_seal(const sh_client_state *s, const char *column, const uint8_t *in, size_t len,
                     sh_buf *out) SH_CLIENT_WUR;

@@ -70,14 +70,6 @@ static int query_int(sh_client_state *s, sqlite3_stmt *st, int64_t *v, bool *fou
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? SH_OK : sh__client_sql_fail(s, rc, "ordering");
 }
 
-static int run(sh_client_state *s, sqlite3_stmt *st, const char *what)
-{
-    int rc = sqlite3_step(st);
-
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? SH_OK : sh__client_sql_fail(s, rc, what);
-}
-
 int sh_client_order_next_seq(sh_client_state *s, const uint8_t peer[static SH_SESSION_ID_BYTES],
                              int64_t *seq)
 {
@@ -99,7 +91,7 @@ int sh_client_order_next_seq(sh_client_state *s, const uint8_t peer[static SH_SE
         return rc;
     sqlite3_bind_blob(st, 1, peer, SH_SESSION_ID_BYTES, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, *seq + 1);
-    return run(s, st, "numbering a text");
+    return sh__client_step_done(s, st, "numbering a text");
 }
 
 /* What a receiver knows of a sender: the next number it expects and the latest sent time of
@@ -140,7 +132,7 @@ static int stream_put(sh_client_state *s, const stream *k, const where *w)
     bind_stream(st, 1, k);
     sqlite3_bind_int64(st, 4, w->next);
     sqlite3_bind_int64(st, 5, w->last_ms);
-    return run(s, st, "saving where a sender is");
+    return sh__client_step_done(s, st, "saving where a sender is");
 }
 
 /* Whether the message is filed or held already. */
@@ -180,7 +172,7 @@ static int hold(sh_client_state *s, const sh_client_message *m, int64_t seq)
         sqlite3_bind_int64(st, 6, m->sent_ms);
         sqlite3_bind_int64(st, 7, m->received_ms);
         sqlite3_bind_blob(st, 8, body.data, (int)body.len, SQLITE_STATIC);
-        rc = run(s, st, "holding a message back");
+        rc = sh__client_step_done(s, st, "holding a message back");
     }
     sh_buf_free(&body);
     return rc;
@@ -222,7 +214,7 @@ static int file_held(sh_client_state *s, const stream *k, sqlite3_stmt *st, sh_c
         rc = file_now(s, &m, out);
     if (rc == SH_OK && (rc = sh__client_prepare(s, "DELETE FROM held WHERE id = ?", &del)) == SH_OK) {
         sqlite3_bind_int64(del, 1, sqlite3_column_int64(st, 0));
-        rc = run(s, del, "releasing a held message");
+        rc = sh__client_step_done(s, del, "releasing a held message");
     }
 done:
     sh_buf_free(&text);

@@ -10,7 +10,7 @@
 #include "util/time.h"
 
 /* Runs a prepared statement to completion; SH_OK on SQLITE_DONE. */
-static int step_done(sh_client_state *s, sqlite3_stmt *st, const char *what)
+int sh__client_step_done(sh_client_state *s, sqlite3_stmt *st, const char *what)
 {
     int rc = sqlite3_step(st);
 
@@ -57,7 +57,7 @@ int sh_client_meta_put(sh_client_state *s, const char *key, const uint8_t *v, si
         return rc;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, len ? v : (const void *)"", (int)len, SQLITE_STATIC);
-    return step_done(s, st, "writing a setting");
+    return sh__client_step_done(s, st, "writing a setting");
 }
 
 int sh_client_state_device_get(sh_client_state *s, sh_buf *out)
@@ -91,7 +91,7 @@ int sh_client_state_device_put(sh_client_state *s, const uint8_t *state, size_t 
         rc = sh__client_prepare(s, "INSERT OR REPLACE INTO device(id, state) VALUES (1, ?)", &st);
     if (rc == SH_OK) {
         sqlite3_bind_blob(st, 1, sealed.data, (int)sealed.len, SQLITE_STATIC);
-        rc = step_done(s, st, "saving the device state");
+        rc = sh__client_step_done(s, st, "saving the device state");
     }
     sh_buf_free(&sealed);
     return rc;
@@ -126,7 +126,7 @@ int sh_client_contact_add(sh_client_state *s, const char *name,
         return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, id, SH_SESSION_ID_BYTES, SQLITE_STATIC);
-    rc = step_done(s, st, "adding a contact");
+    rc = sh__client_step_done(s, st, "adding a contact");
     if (rc == SH_ERR_EXISTS)
         return sh_err_set(SH_ERR_EXISTS, "a contact named '%s' or with that Session ID exists", name);
     return rc;
@@ -178,7 +178,7 @@ int sh_client_contact_remove(sh_client_state *s, const char *name)
     if (rc != SH_OK)
         return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    rc = step_done(s, st, "removing a contact");
+    rc = sh__client_step_done(s, st, "removing a contact");
     if (rc == SH_OK && sqlite3_changes(s->db) == 0)
         rc = sh_err_set(SH_ERR_NOT_FOUND, "there is no contact named '%s'", name);
     return rc;
@@ -228,7 +228,7 @@ int sh_client_message_add(sh_client_state *s, const sh_client_message *m, int64_
         sqlite3_bind_int64(st, 8, m->stored_k);
         sqlite3_bind_int64(st, 9, m->stored_n);
         sqlite3_bind_blob(st, 10, body.data, (int)body.len, SQLITE_STATIC);
-        rc = step_done(s, st, "saving a message");
+        rc = sh__client_step_done(s, st, "saving a message");
         if (rc == SH_ERR_EXISTS)
             rc = sh_err_set(SH_ERR_EXISTS, "that message is already stored");
     }
@@ -255,7 +255,7 @@ int sh_client_message_set_state(sh_client_state *s, const uint8_t peer[static SH
     sqlite3_bind_blob(st, 4, peer, SH_SESSION_ID_BYTES, SQLITE_STATIC);
     sqlite3_bind_blob(st, 5, msg_id, SH_CLIENT_MSG_ID_BYTES, SQLITE_STATIC);
     sqlite3_bind_int(st, 6, (int)state);
-    rc = step_done(s, st, "updating a message");
+    rc = sh__client_step_done(s, st, "updating a message");
     if (rc == SH_OK && sqlite3_changes(s->db) == 0)
         rc = sh_err_set(SH_ERR_NOT_FOUND, "no message of ours with that id (or already further)");
     return rc;
@@ -371,7 +371,7 @@ int sh_client_outbox_add(sh_client_state *s, sh_client_kind kind,
         sqlite3_bind_blob(st, 3, msg_id, SH_CLIENT_MSG_ID_BYTES, SQLITE_STATIC);
         sqlite3_bind_blob(st, 4, sealed.data, (int)sealed.len, SQLITE_STATIC);
         sqlite3_bind_int64(st, 5, sh_time_now_ms());
-        rc = step_done(s, st, "queueing in the outbox");
+        rc = sh__client_step_done(s, st, "queueing in the outbox");
     }
     sh_buf_free(&sealed);
     return rc;
@@ -462,7 +462,7 @@ int sh_client_outbox_sealed(sh_client_state *s, int64_t row, const sh_buf *envel
     else
         sqlite3_bind_null(st, 2);
     sqlite3_bind_int64(st, 3, row);
-    return step_done(s, st, "saving a sealed envelope");
+    return sh__client_step_done(s, st, "saving a sealed envelope");
 }
 
 int sh_client_outbox_failed(sh_client_state *s, int64_t row, const char *error, int64_t next_ms)
@@ -476,7 +476,7 @@ int sh_client_outbox_failed(sh_client_state *s, int64_t row, const char *error, 
     sqlite3_bind_text(st, 1, error, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, next_ms);
     sqlite3_bind_int64(st, 3, row);
-    return step_done(s, st, "counting a failed attempt");
+    return sh__client_step_done(s, st, "counting a failed attempt");
 }
 
 int sh_client_outbox_done(sh_client_state *s, int64_t row)
@@ -487,7 +487,7 @@ int sh_client_outbox_done(sh_client_state *s, int64_t row)
     if (rc != SH_OK)
         return rc;
     sqlite3_bind_int64(st, 1, row);
-    return step_done(s, st, "removing a sent row");
+    return sh__client_step_done(s, st, "removing a sent row");
 }
 
 /* ---- cursors and seen hashes ---------------------------------------------------------------- */
@@ -525,7 +525,7 @@ int sh_client_cursor_put(sh_client_state *s, int16_t ns, const sh_store_cursor *
     sqlite3_bind_int(st, 1, ns);
     sqlite3_bind_int64(st, 2, c->timestamp_ms);
     sqlite3_bind_blob(st, 3, c->hash, SH_STORE_HASH_BYTES, SQLITE_STATIC);
-    return step_done(s, st, "saving a cursor");
+    return sh__client_step_done(s, st, "saving a cursor");
 }
 
 int sh_client_seen_check(sh_client_state *s, int16_t ns, const uint8_t hash[static 32], bool *seen)
@@ -556,7 +556,7 @@ int sh_client_seen_add(sh_client_state *s, int16_t ns, const uint8_t hash[static
     sqlite3_bind_int(st, 1, ns);
     sqlite3_bind_blob(st, 2, hash, 32, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, expiry_ms);
-    return step_done(s, st, "remembering a hash");
+    return sh__client_step_done(s, st, "remembering a hash");
 }
 
 int sh_client_seen_sweep(sh_client_state *s, int64_t now_ms)
@@ -567,7 +567,7 @@ int sh_client_seen_sweep(sh_client_state *s, int64_t now_ms)
     if (rc != SH_OK)
         return rc;
     sqlite3_bind_int64(st, 1, now_ms);
-    return step_done(s, st, "forgetting expired hashes");
+    return sh__client_step_done(s, st, "forgetting expired hashes");
 }
 
 /* ---- receipts: where our stored messages are, to count their members again ------------------ */
@@ -586,7 +586,7 @@ int sh_client_receipt_put(sh_client_state *s, const uint8_t peer[static SH_SESSI
     sqlite3_bind_blob(st, 2, msg_id, SH_CLIENT_MSG_ID_BYTES, SQLITE_STATIC);
     sqlite3_bind_blob(st, 3, hash, 32, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, expiry_ms);
-    return step_done(s, st, "saving where a message is stored");
+    return sh__client_step_done(s, st, "saving where a message is stored");
 }
 
 int sh_client_receipt_pending(sh_client_state *s, int64_t now_ms, sh_client_stored *out,
@@ -603,7 +603,7 @@ int sh_client_receipt_pending(sh_client_state *s, int64_t now_ms, sh_client_stor
     if (rc != SH_OK)
         return rc;
     sqlite3_bind_int64(st, 1, now_ms);
-    if ((rc = step_done(s, st, "forgetting receipts no longer needed")) != SH_OK ||
+    if ((rc = sh__client_step_done(s, st, "forgetting receipts no longer needed")) != SH_OK ||
         (rc = sh__client_prepare(s, "SELECT r.peer, r.msg_id, r.hash, m.stored_k, m.stored_n"
                                     " FROM receipts r JOIN messages m ON m.peer = r.peer AND"
                                     " m.outgoing = 1 AND m.msg_id = r.msg_id"
